@@ -1,0 +1,79 @@
+/*
+ * The contract between the public API (src/) and the kernels (kernels/).
+ *
+ * The API validates everything, then hands a kernel one norm_job describing all rows.
+ * A kernel never fails and never looks outside [x, x + (rows-1)*x_stride + n) and the
+ * same range of y. Each ISA provides one kernel per operation and type; the dispatcher
+ * builds one table per ISA by starting from the scalar table and overlaying what the
+ * ISA implements (dav1d's ladder).
+ */
+#ifndef NORM_KERNELS_H
+#define NORM_KERNELS_H
+
+#include <math.h>
+#include <stdbool.h>
+#include <stddef.h>
+
+#include "norm.h"
+
+#if defined(__GNUC__)
+#  define NORM_INTERNAL __attribute__((visibility("hidden")))
+#else
+#  define NORM_INTERNAL
+#endif
+
+typedef struct norm_job {
+    float *y;
+    const float *x;
+    size_t y_stride, x_stride;  /* in elements */
+    size_t rows, n;
+    const float *gamma, *beta;  /* NULL means 1 and 0 */
+    float eps;
+    bool eps_outside_sqrt;      /* RMSNorm: x / (sqrt(ms) + eps) */
+    bool nontemporal;           /* y is far larger than the caches: stream it out */
+    float *mean, *rstd;         /* per-row outputs or NULL */
+} norm_job;
+
+/* One prototype per operation: every ISA's kernel has this shape. */
+#define NORM_KERNEL(name) void name(const norm_job *job)
+typedef NORM_KERNEL(norm_kernel_fn);
+
+typedef struct norm_kernels {
+    norm_kernel_fn *rmsnorm_f32;
+    norm_kernel_fn *layernorm_f32;
+} norm_kernels;
+
+#define NORM_DECLARE_KERNELS(isa)                          \
+    NORM_INTERNAL NORM_KERNEL(norm_rmsnorm_f32_##isa);     \
+    NORM_INTERNAL NORM_KERNEL(norm_layernorm_f32_##isa)
+
+NORM_DECLARE_KERNELS(scalar);
+NORM_DECLARE_KERNELS(sse2);
+NORM_DECLARE_KERNELS(avx2);
+NORM_DECLARE_KERNELS(avx512);
+NORM_DECLARE_KERNELS(neon);
+
+/*
+ * The scalar oracle, one row at a time, all arithmetic in double. SIMD kernels call these
+ * for the rare rows their f32 fast path cannot handle to full accuracy (sums of squares
+ * that overflow or underflow f32, non-finite inputs), so every tier agrees on them.
+ */
+NORM_INTERNAL void norm_rmsnorm_f32_row_exact(const norm_job *job, size_t row);
+NORM_INTERNAL void norm_layernorm_f32_row_exact(const norm_job *job, size_t row);
+
+/* The scale applied to a row whose mean square (RMSNorm) or variance (LayerNorm) is ms. */
+static inline double norm_rstd(double ms, double eps, bool eps_outside_sqrt)
+{
+    return eps_outside_sqrt ? 1.0 / (sqrt(ms) + eps) : 1.0 / sqrt(ms + eps);
+}
+
+/* Writes the optional per-row statistics. */
+static inline void norm_store_stats(const norm_job *job, size_t row, double mean, double rstd)
+{
+    if (job->mean)
+        job->mean[row] = (float)mean;
+    if (job->rstd)
+        job->rstd[row] = (float)rstd;
+}
+
+#endif /* NORM_KERNELS_H */

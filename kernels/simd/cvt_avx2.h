@@ -1,0 +1,46 @@
+/*
+ * f16/bf16 <-> f32 for AVX2 (8 lanes), included after vec_avx2.h. f16 uses F16C
+ * (vcvtph2ps, and vcvtps2ph with an explicit round-to-nearest-even immediate, so the
+ * MXCSR rounding mode does not matter); the library compiles this tier with -mf16c, and
+ * every AVX2 processor has F16C. bf16 is AVX2 integer arithmetic on the bit patterns.
+ * All bit-identical to kernels/scalar/half.h: F16C's NaN handling (quiet, keep the sign and
+ * the top payload bits) is the rule half.h adopts. Tails go through a stack buffer: AVX2
+ * has no 16-bit masked loads or stores.
+ */
+#include <stdint.h>
+
+static inline vf vf_load_f16(const uint16_t *p)
+{
+    return _mm256_cvtph_ps(_mm_loadu_si128((const __m128i_u *)p));
+}
+
+static inline void vf_store_f16(uint16_t *p, vf v)
+{
+    _mm_storeu_si128((__m128i_u *)p, _mm256_cvtps_ph(v, _MM_FROUND_TO_NEAREST_INT));
+}
+
+static inline vf vf_load_bf16(const uint16_t *p)
+{
+    const __m256i u = _mm256_slli_epi32(_mm256_cvtepu16_epi32(_mm_loadu_si128((const __m128i_u *)p)), 16);
+    const __m256i is_nan = _mm256_cmpgt_epi32(_mm256_and_si256(u, _mm256_set1_epi32(0x7fffffff)),
+                                              _mm256_set1_epi32(0x7f800000));
+    return _mm256_castsi256_ps(_mm256_or_si256(u, _mm256_and_si256(is_nan, _mm256_set1_epi32(0x00400000))));
+}
+
+static inline void vf_store_bf16(uint16_t *p, vf v)
+{
+    const __m256i u = _mm256_castps_si256(v);
+    const __m256i hi = _mm256_srli_epi32(u, 16);
+    /* Round the 16 dropped bits to nearest even with one add (carries reach Inf correctly). */
+    const __m256i bias = _mm256_add_epi32(_mm256_and_si256(hi, _mm256_set1_epi32(1)),
+                                          _mm256_set1_epi32(0x7fff));
+    const __m256i rounded = _mm256_srli_epi32(_mm256_add_epi32(u, bias), 16);
+    const __m256i is_nan = _mm256_cmpgt_epi32(_mm256_and_si256(u, _mm256_set1_epi32(0x7fffffff)),
+                                              _mm256_set1_epi32(0x7f800000));
+    const __m256i nan = _mm256_or_si256(hi, _mm256_set1_epi32(0x0040));
+    const __m256i r = _mm256_blendv_epi8(rounded, nan, is_nan);
+    /* Every lane is < 2^16, so unsigned saturation packs them unchanged. */
+    _mm_storeu_si128((__m128i_u *)p, _mm_packus_epi32(_mm256_castsi256_si128(r), _mm256_extracti128_si256(r, 1)));
+}
+
+#include "cvt_part_generic.h"

@@ -1,0 +1,78 @@
+/* AVX2 + FMA: 8 f32 lanes. */
+#include <immintrin.h>
+#include <stdint.h>
+
+#define NORM_SUFFIX avx2
+#define NORM_W 8
+#define NORM_UNROLL 4
+#define NORM_ALIGN 32
+
+typedef __m256 vf;
+typedef __m256d vd;
+
+static inline vf vf_zero(void) { return _mm256_setzero_ps(); }
+static inline vf vf_set1(float v) { return _mm256_set1_ps(v); }
+static inline vf vf_load(const float *p) { return _mm256_loadu_ps(p); }
+static inline void vf_store(float *p, vf v) { _mm256_storeu_ps(p, v); }
+static inline void vf_stream(float *p, vf v) { _mm256_stream_ps(p, v); }
+static inline void vf_stream_fence(void) { _mm_sfence(); }
+static inline vf vf_add(vf a, vf b) { return _mm256_add_ps(a, b); }
+static inline vf vf_sub(vf a, vf b) { return _mm256_sub_ps(a, b); }
+static inline vf vf_mul(vf a, vf b) { return _mm256_mul_ps(a, b); }
+static inline vf vf_fmadd(vf a, vf b, vf c) { return _mm256_fmadd_ps(a, b, c); }
+
+/* Tails, as two SSE halves loaded and stored piecewise. Not vmaskmovps: AMD documents
+ * that its masked-off elements may still fault, and qemu's emulation does fault. */
+static const int32_t norm_sse_tail_table[8] = { -1, -1, -1, -1, 0, 0, 0, 0 };
+/* The first k (1..3) elements of p; the other lanes are `fill`. */
+static inline __m128 sse_load_part(const float *p, size_t k, __m128 fill)
+{
+    __m128 v = k == 1 ? _mm_load_ss(p) : _mm_castpd_ps(_mm_load_sd((const double *)p));
+    if (k == 3)
+        v = _mm_movelh_ps(v, _mm_load_ss(p + 2));
+    __m128 m = _mm_castsi128_ps(_mm_loadu_si128((const __m128i *)(norm_sse_tail_table + 4 - k)));
+    return _mm_or_ps(_mm_and_ps(m, v), _mm_andnot_ps(m, fill));
+}
+static inline void sse_store_part(float *p, __m128 v, size_t k)
+{
+    if (k == 1) {
+        _mm_store_ss(p, v);
+        return;
+    }
+    _mm_storel_pi((__m64 *)p, v);
+    if (k == 3)
+        _mm_store_ss(p + 2, _mm_movehl_ps(v, v));
+}
+/* The first k (< NORM_W) elements of p; the other lanes are `fill`. */
+static inline vf vf_load_part(const float *p, size_t k, vf fill)
+{
+    __m128 lo_fill = _mm256_castps256_ps128(fill), hi_fill = _mm256_extractf128_ps(fill, 1);
+    if (k < 4)
+        return _mm256_set_m128(hi_fill, k ? sse_load_part(p, k, lo_fill) : lo_fill);
+    return _mm256_set_m128(k > 4 ? sse_load_part(p + 4, k - 4, hi_fill) : hi_fill, _mm_loadu_ps(p));
+}
+static inline void vf_store_part(float *p, vf v, size_t k)
+{
+    __m128 lo = _mm256_castps256_ps128(v);
+    if (k < 4) {
+        if (k)
+            sse_store_part(p, lo, k);
+        return;
+    }
+    _mm_storeu_ps(p, lo);
+    if (k > 4)
+        sse_store_part(p + 4, _mm256_extractf128_ps(v, 1), k - 4);
+}
+
+static inline vd vd_zero(void) { return _mm256_setzero_pd(); }
+static inline vd vd_add_vf(vd acc, vf v)
+{
+    __m256d lo = _mm256_cvtps_pd(_mm256_castps256_ps128(v));
+    __m256d hi = _mm256_cvtps_pd(_mm256_extractf128_ps(v, 1));
+    return _mm256_add_pd(acc, _mm256_add_pd(lo, hi));
+}
+static inline double vd_sum(vd v)
+{
+    __m128d s = _mm_add_pd(_mm256_castpd256_pd128(v), _mm256_extractf128_pd(v, 1));
+    return _mm_cvtsd_f64(s) + _mm_cvtsd_f64(_mm_unpackhi_pd(s, s));
+}

@@ -1,0 +1,35 @@
+/* AVX-512F: 16 f32 lanes; tails use masked loads and stores, which never touch masked-off memory. */
+#include <immintrin.h>
+
+#define NORM_SUFFIX avx512
+#define NORM_W 16
+#define NORM_UNROLL 8
+#define NORM_ALIGN 64
+
+typedef __m512 vf;
+typedef __m512d vd;
+
+static inline vf vf_zero(void) { return _mm512_setzero_ps(); }
+static inline vf vf_set1(float v) { return _mm512_set1_ps(v); }
+static inline vf vf_load(const float *p) { return _mm512_loadu_ps(p); }
+static inline void vf_store(float *p, vf v) { _mm512_storeu_ps(p, v); }
+static inline void vf_stream(float *p, vf v) { _mm512_stream_ps(p, v); }
+static inline void vf_stream_fence(void) { _mm_sfence(); }
+static inline vf vf_add(vf a, vf b) { return _mm512_add_ps(a, b); }
+static inline vf vf_sub(vf a, vf b) { return _mm512_sub_ps(a, b); }
+static inline vf vf_mul(vf a, vf b) { return _mm512_mul_ps(a, b); }
+static inline vf vf_fmadd(vf a, vf b, vf c) { return _mm512_fmadd_ps(a, b, c); }
+
+static inline __mmask16 tail_mask(size_t k) { return (__mmask16)((1u << k) - 1u); }
+/* The first k (< NORM_W) elements of p; the other lanes are `fill`. */
+static inline vf vf_load_part(const float *p, size_t k, vf fill) { return _mm512_mask_loadu_ps(fill, tail_mask(k), p); }
+static inline void vf_store_part(float *p, vf v, size_t k) { _mm512_mask_storeu_ps(p, tail_mask(k), v); }
+
+static inline vd vd_zero(void) { return _mm512_setzero_pd(); }
+static inline vd vd_add_vf(vd acc, vf v)
+{
+    __m256 lo = _mm512_castps512_ps256(v);
+    __m256 hi = _mm256_castpd_ps(_mm512_extractf64x4_pd(_mm512_castps_pd(v), 1));
+    return _mm512_add_pd(acc, _mm512_add_pd(_mm512_cvtps_pd(lo), _mm512_cvtps_pd(hi)));
+}
+static inline double vd_sum(vd v) { return _mm512_reduce_add_pd(v); }

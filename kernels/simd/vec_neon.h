@@ -1,0 +1,50 @@
+/* AArch64 Advanced SIMD: 4 f32 lanes, fused multiply-add, 32 registers. */
+#include <arm_neon.h>
+#include <stddef.h>
+
+#define NORM_SUFFIX neon
+#define NORM_W 4
+#define NORM_UNROLL 8
+#define NORM_ALIGN 16
+
+typedef float32x4_t vf;
+typedef float64x2_t vd;
+
+static inline vf vf_zero(void) { return vdupq_n_f32(0.0f); }
+static inline vf vf_set1(float v) { return vdupq_n_f32(v); }
+static inline vf vf_load(const float *p) { return vld1q_f32(p); }
+static inline void vf_store(float *p, vf v) { vst1q_f32(p, v); }
+/* AArch64 has only pair-wise non-temporal stores (STNP); a plain store is what memcpy uses too. */
+static inline void vf_stream(float *p, vf v) { vst1q_f32(p, v); }
+static inline void vf_stream_fence(void) {}
+static inline vf vf_add(vf a, vf b) { return vaddq_f32(a, b); }
+static inline vf vf_sub(vf a, vf b) { return vsubq_f32(a, b); }
+static inline vf vf_mul(vf a, vf b) { return vmulq_f32(a, b); }
+static inline vf vf_fmadd(vf a, vf b, vf c) { return vfmaq_f32(c, a, b); }
+
+/* Tails of 1 to 3 elements, a lane at a time so nothing past the row is touched. */
+/* The first k (< NORM_W) elements of p; the other lanes are `fill`. */
+static inline vf vf_load_part(const float *p, size_t k, vf fill)
+{
+    vf v = vld1q_lane_f32(p, fill, 0);
+    if (k > 1)
+        v = vld1q_lane_f32(p + 1, v, 1);
+    if (k > 2)
+        v = vld1q_lane_f32(p + 2, v, 2);
+    return v;
+}
+static inline void vf_store_part(float *p, vf v, size_t k)
+{
+    vst1q_lane_f32(p, v, 0);
+    if (k > 1)
+        vst1q_lane_f32(p + 1, v, 1);
+    if (k > 2)
+        vst1q_lane_f32(p + 2, v, 2);
+}
+
+static inline vd vd_zero(void) { return vdupq_n_f64(0.0); }
+static inline vd vd_add_vf(vd acc, vf v)
+{
+    return vaddq_f64(acc, vaddq_f64(vcvt_f64_f32(vget_low_f32(v)), vcvt_high_f64_f32(v)));
+}
+static inline double vd_sum(vd v) { return vaddvq_f64(v); }

@@ -1,0 +1,54 @@
+/* SSE2: 4 f32 lanes, no FMA (a multiply then an add, each rounded). */
+#include <emmintrin.h>
+#include <stddef.h>
+#include <stdint.h>
+
+#define NORM_SUFFIX sse2
+#define NORM_W 4
+#define NORM_UNROLL 4
+#define NORM_ALIGN 16
+
+typedef __m128 vf;
+typedef __m128d vd;
+
+static inline vf vf_zero(void) { return _mm_setzero_ps(); }
+static inline vf vf_set1(float v) { return _mm_set1_ps(v); }
+static inline vf vf_load(const float *p) { return _mm_loadu_ps(p); }
+static inline void vf_store(float *p, vf v) { _mm_storeu_ps(p, v); }
+static inline void vf_stream(float *p, vf v) { _mm_stream_ps(p, v); }
+static inline void vf_stream_fence(void) { _mm_sfence(); }
+static inline vf vf_add(vf a, vf b) { return _mm_add_ps(a, b); }
+static inline vf vf_sub(vf a, vf b) { return _mm_sub_ps(a, b); }
+static inline vf vf_mul(vf a, vf b) { return _mm_mul_ps(a, b); }
+static inline vf vf_fmadd(vf a, vf b, vf c) { return _mm_add_ps(_mm_mul_ps(a, b), c); }
+
+/* Tails of 1 to 3 elements, loaded and stored piecewise so nothing past the row is touched. */
+static const int32_t norm_sse2_tail_table[8] = { -1, -1, -1, -1, 0, 0, 0, 0 };
+/* The first k (< NORM_W) elements of p; the other lanes are `fill`. */
+static inline vf vf_load_part(const float *p, size_t k, vf fill)
+{
+    __m128 v = k == 1 ? _mm_load_ss(p) : _mm_castpd_ps(_mm_load_sd((const double *)p));
+    if (k == 3)
+        v = _mm_movelh_ps(v, _mm_load_ss(p + 2));
+    __m128 m = _mm_castsi128_ps(_mm_loadu_si128((const __m128i *)(norm_sse2_tail_table + 4 - k)));
+    return _mm_or_ps(_mm_and_ps(m, v), _mm_andnot_ps(m, fill));
+}
+static inline void vf_store_part(float *p, vf v, size_t k)
+{
+    if (k == 1) {
+        _mm_store_ss(p, v);
+        return;
+    }
+    _mm_storel_pi((__m64 *)p, v);
+    if (k == 3)
+        _mm_store_ss(p + 2, _mm_movehl_ps(v, v));
+}
+
+static inline vd vd_zero(void) { return _mm_setzero_pd(); }
+static inline vd vd_add_vf(vd acc, vf v)
+{
+    __m128d lo = _mm_cvtps_pd(v);
+    __m128d hi = _mm_cvtps_pd(_mm_movehl_ps(v, v));
+    return _mm_add_pd(acc, _mm_add_pd(lo, hi));
+}
+static inline double vd_sum(vd v) { return _mm_cvtsd_f64(v) + _mm_cvtsd_f64(_mm_unpackhi_pd(v, v)); }

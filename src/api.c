@@ -1,0 +1,206 @@
+/*
+ * The public entry points: validate everything, then hand one job to the active kernel.
+ * Nothing is written unless every check passes.
+ */
+#include <math.h>
+#include <stdint.h>
+
+#include "dispatch.h"
+
+/* Above this many output bytes the rows cannot stay in cache anyway: stream them out. */
+#define NONTEMPORAL_BYTES ((size_t)32 << 20)
+
+/* The size of norm_params in the first release; older callers can never send less. */
+#define PARAMS_V1_SIZE (offsetof(norm_params, rstd) + sizeof(float *))
+
+/* A set of `rows` byte ranges [base + i*stride, base + i*stride + len). */
+typedef struct span {
+    uintptr_t base;
+    size_t stride, rows, len;  /* in bytes */
+} span;
+
+static uintptr_t span_end(span s) { return s.base + (s.rows - 1) * s.stride + s.len; }
+
+static ptrdiff_t floor_div(ptrdiff_t a, ptrdiff_t b) { return a / b - (a % b != 0 && (a < 0) != (b < 0)); }
+
+/* Row k of a meets row i of b iff off - a.len < (k - i) * S < off + b.len, with
+ * off = b.base - a.base and S = a.stride; valid when b has a's stride or is a single row. */
+static bool rows_meet(span a, span b)
+{
+    ptrdiff_t off = (ptrdiff_t)(b.base - a.base), S = (ptrdiff_t)a.stride;
+    ptrdiff_t lo = floor_div(off - (ptrdiff_t)a.len, S) + 1;
+    ptrdiff_t hi = floor_div(off + (ptrdiff_t)b.len - 1, S);
+    if (lo < 1 - (ptrdiff_t)b.rows)
+        lo = 1 - (ptrdiff_t)b.rows;
+    if (hi > (ptrdiff_t)a.rows - 1)
+        hi = (ptrdiff_t)a.rows - 1;
+    return lo <= hi;
+}
+
+/* Do two row sets share a byte? Exact when one side is a single row or the strides are
+ * equal (the layouts real callers use, e.g. y interleaved with x in one buffer);
+ * otherwise conservatively compares the hulls. */
+static bool rows_overlap(span a, span b)
+{
+    if (a.rows == 1 && b.rows == 1)
+        return true;
+    if (b.rows == 1 || a.stride == b.stride)
+        return rows_meet(a, b);
+    if (a.rows == 1)
+        return rows_meet(b, a);
+    return true;
+}
+
+static inline bool spans_overlap(span a, span b)
+{
+    return span_end(a) > b.base && span_end(b) > a.base && rows_overlap(a, b);
+}
+
+static span make_span(const void *p, size_t stride, size_t rows, size_t n, size_t elem)
+{
+    span s = { (uintptr_t)p, stride * elem, rows, n * elem };
+    return s;
+}
+
+/* rows*stride elements of `elem` bytes, and the end address, must not wrap. */
+static bool extent_fits(const void *p, size_t rows, size_t stride, size_t n, size_t elem)
+{
+    size_t last;
+    if (__builtin_mul_overflow(rows - 1, stride, &last) || __builtin_add_overflow(last, n, &last) ||
+        __builtin_mul_overflow(last, elem, &last))
+        return false;
+    uintptr_t end;
+    return !__builtin_add_overflow((uintptr_t)p, last, &end);
+}
+
+static size_t dtype_size(norm_dtype t) { return t == NORM_F32 ? 4 : 2; }
+static bool dtype_valid(norm_dtype t) { return t == NORM_F32 || t == NORM_F16 || t == NORM_BF16; }
+
+/* Checks a request completely, then runs it. Reads the caller's struct in place: the
+ * checks are the whole cost of a call on short rows, so nothing is copied. */
+static inline norm_status run_checked(const norm_params *p)
+{
+    if ((p->kind != NORM_RMSNORM && p->kind != NORM_LAYERNORM) || (p->flags & ~NORM_EPS_OUTSIDE_SQRT))
+        return NORM_ERR_BAD_ARGUMENT;
+    if (!dtype_valid(p->x_type) || !dtype_valid(p->y_type) || !dtype_valid(p->param_type))
+        return NORM_ERR_BAD_ARGUMENT;
+    if (p->x_type != NORM_F32 || p->y_type != NORM_F32 || p->param_type != NORM_F32)
+        return NORM_ERR_UNSUPPORTED_TYPE;
+    if (p->kind == NORM_RMSNORM && p->mean)
+        return NORM_ERR_BAD_ARGUMENT; /* RMSNorm has no mean to report */
+    if (p->n == 0)
+        return NORM_ERR_BAD_SIZE;
+    if (!(p->eps >= 0.0f) || !isfinite(p->eps))
+        return NORM_ERR_BAD_EPS;
+    /* Strides of 0 mean dense rows. */
+    size_t x_stride = p->x_stride ? p->x_stride : p->n, y_stride = p->y_stride ? p->y_stride : p->n;
+    if (x_stride < p->n || y_stride < p->n)
+        return NORM_ERR_BAD_STRIDE;
+    if (p->rows == 0)
+        return NORM_OK;
+    if (!p->x || !p->y)
+        return NORM_ERR_NULL_POINTER;
+
+    size_t xe = dtype_size(p->x_type), ye = dtype_size(p->y_type), pe = dtype_size(p->param_type);
+    if (!extent_fits(p->x, p->rows, x_stride, p->n, xe) || !extent_fits(p->y, p->rows, y_stride, p->n, ye) ||
+        !extent_fits(p->mean, 1, 0, p->rows, sizeof(float)) || !extent_fits(p->rstd, 1, 0, p->rows, sizeof(float)) ||
+        !extent_fits(p->gamma, 1, 0, p->n, pe) || !extent_fits(p->beta, 1, 0, p->n, pe))
+        return NORM_ERR_SIZE_OVERFLOW;
+
+    /* Outputs against inputs and against each other; NULL optional buffers drop out. */
+    span out[3], in[3];
+    size_t n_out = 0, n_in = 0;
+    out[n_out++] = make_span(p->y, y_stride, p->rows, p->n, ye);
+    if (p->mean)
+        out[n_out++] = make_span(p->mean, 0, 1, p->rows, sizeof(float));
+    if (p->rstd)
+        out[n_out++] = make_span(p->rstd, 0, 1, p->rows, sizeof(float));
+    in[n_in++] = make_span(p->x, x_stride, p->rows, p->n, xe);
+    if (p->gamma)
+        in[n_in++] = make_span(p->gamma, 0, 1, p->n, pe);
+    if (p->beta)
+        in[n_in++] = make_span(p->beta, 0, 1, p->n, pe);
+    bool in_place = p->x == p->y && x_stride == y_stride && p->x_type == p->y_type;
+    for (size_t o = 0; o < n_out; o++) {
+        for (size_t i = in_place && o == 0; i < n_in; i++)
+            if (spans_overlap(out[o], in[i]))
+                return NORM_ERR_OVERLAP;
+        for (size_t o2 = o + 1; o2 < n_out; o2++)
+            if (spans_overlap(out[o], out[o2]))
+                return NORM_ERR_OVERLAP;
+    }
+
+    norm_job job = {
+        .y = p->y, .x = p->x, .y_stride = y_stride, .x_stride = x_stride,
+        .rows = p->rows, .n = p->n, .gamma = p->gamma, .beta = p->beta, .eps = p->eps,
+        .eps_outside_sqrt = (p->flags & NORM_EPS_OUTSIDE_SQRT) != 0,
+        .nontemporal = p->rows * y_stride * ye >= NONTEMPORAL_BYTES,
+        .mean = p->mean, .rstd = p->rstd,
+    };
+    const norm_kernels *k = norm_kernels_active();
+    (p->kind == NORM_RMSNORM ? k->rmsnorm_f32 : k->layernorm_f32)(&job);
+    return NORM_OK;
+}
+
+norm_status norm_run(const norm_params *params)
+{
+    if (!params)
+        return NORM_ERR_NULL_POINTER;
+    if (params->struct_size < PARAMS_V1_SIZE)
+        return NORM_ERR_BAD_ARGUMENT;
+    /* A newer caller's struct is accepted when everything this version does not know is zero. */
+    for (size_t i = sizeof(norm_params); i < params->struct_size; i++)
+        if (((const unsigned char *)params)[i] != 0)
+            return NORM_ERR_BAD_ARGUMENT;
+    return run_checked(params);
+}
+
+static norm_status run_dense(norm_kind kind, float *y, const float *x, const float *gamma,
+                             const float *beta, size_t rows, size_t n, float eps)
+{
+    norm_params p = norm_params_default(kind);
+    p.rows = rows;
+    p.n = n;
+    p.eps = eps;
+    p.y = y;
+    p.x = x;
+    p.gamma = gamma;
+    p.beta = beta;
+    return run_checked(&p);
+}
+
+norm_status norm_rmsnorm_f32(float *y, const float *x, const float *gamma, const float *beta,
+                             size_t rows, size_t n, float eps)
+{
+    return run_dense(NORM_RMSNORM, y, x, gamma, beta, rows, n, eps);
+}
+
+norm_status norm_layernorm_f32(float *y, const float *x, const float *gamma, const float *beta,
+                               size_t rows, size_t n, float eps)
+{
+    return run_dense(NORM_LAYERNORM, y, x, gamma, beta, rows, n, eps);
+}
+
+const char *norm_status_string(norm_status status)
+{
+    switch (status) {
+    case NORM_OK: return "success";
+    case NORM_ERR_NULL_POINTER: return "a required pointer is NULL";
+    case NORM_ERR_BAD_SIZE: return "row length n must be at least 1";
+    case NORM_ERR_BAD_STRIDE: return "a row stride is smaller than the row length n";
+    case NORM_ERR_SIZE_OVERFLOW: return "rows * stride overflows the address space";
+    case NORM_ERR_BAD_EPS: return "eps must be finite and >= 0";
+    case NORM_ERR_OVERLAP: return "an output overlaps an input or another output (only y == x, with equal strides, is allowed)";
+    case NORM_ERR_UNSUPPORTED_TYPE: return "element type not supported by this version of libnorm";
+    case NORM_ERR_BAD_ARGUMENT: return "invalid argument (kind, flags, type, params size, ISA, or a mean output for RMSNorm)";
+    case NORM_ERR_ISA_UNAVAILABLE: return "ISA not compiled in, not supported by this CPU, or above the NORM_ISA cap";
+    }
+    return "unknown status code";
+}
+
+const char *norm_version_string(void)
+{
+#define NORM_STR_(x) #x
+#define NORM_STR(x) NORM_STR_(x)
+    return NORM_STR(NORM_VERSION_MAJOR) "." NORM_STR(NORM_VERSION_MINOR) "." NORM_STR(NORM_VERSION_PATCH);
+}
