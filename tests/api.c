@@ -1,0 +1,795 @@
+/*
+ * api: the public API, through the shared library and norm.h only (this also proves that the
+ * exported symbols suffice).
+ *
+ *  - the tier the library picks, predicted here independently (cpuid through the compiler's
+ *    __builtin_cpu_supports, the tiers Meson compiled in, and NORM_ISA), and
+ *    norm_set_max_isa();
+ *  - results of norm_rmsnorm_f32, norm_layernorm_f32 and norm_run against the long-double
+ *    reference;
+ *  - every invalid input: the exact status, and that nothing at all was written;
+ *  - with the argument "threads": concurrent first calls in a fresh process.
+ *
+ * Environment: NORM_ISA (the cap under test), NORM_EXPECT_ISA (the tier a CI job knows it
+ * must get), NORM_TEST_SEED, NORM_TEST_QUICK. Exits 77 (skip) when NORM_ISA names a tier
+ * that cannot run here, after checking that the library fell back to one that can.
+ */
+#include <check.h>
+#include <float.h>
+#include <inttypes.h>
+#include <math.h>
+#include <pthread.h>
+#include <stdint.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "common.h"
+#include "norm.h"
+
+#define PROGRAM "api"
+
+/* Which tiers the build compiled in: tests/meson.build passes them. */
+#ifndef NORM_TEST_HAVE_SSE2
+#  define NORM_TEST_HAVE_SSE2 0
+#endif
+#ifndef NORM_TEST_HAVE_AVX2
+#  define NORM_TEST_HAVE_AVX2 0
+#endif
+#ifndef NORM_TEST_HAVE_AVX512
+#  define NORM_TEST_HAVE_AVX512 0
+#endif
+#ifndef NORM_TEST_HAVE_NEON
+#  define NORM_TEST_HAVE_NEON 0
+#endif
+
+static uint64_t seed;
+static bool quick;
+
+/* ---- the tier the library must choose, worked out without asking it -------------------- */
+
+static const char *const isa_names[NORM_ISA_COUNT] = { "scalar", "sse2", "avx2", "avx512", "neon" };
+static const bool compiled[NORM_ISA_COUNT] = { true, NORM_TEST_HAVE_SSE2, NORM_TEST_HAVE_AVX2,
+                                               NORM_TEST_HAVE_AVX512, NORM_TEST_HAVE_NEON };
+static bool cpu_has[NORM_ISA_COUNT], this_arch[NORM_ISA_COUNT];
+static int cap = NORM_ISA_COUNT - 1; /* the best tier NORM_ISA allows */
+static norm_isa expected;
+static char skip_reason[256];        /* set when NORM_ISA asks for a tier that cannot run here */
+
+static bool available(int t) { return compiled[t] && cpu_has[t] && t <= cap; }
+
+static void predict_tier(void)
+{
+    cpu_has[NORM_ISA_SCALAR] = this_arch[NORM_ISA_SCALAR] = true;
+#if defined(__x86_64__) || defined(__i386__)
+    __builtin_cpu_init();
+    cpu_has[NORM_ISA_SSE2] = __builtin_cpu_supports("sse2");
+    cpu_has[NORM_ISA_AVX2] = __builtin_cpu_supports("avx2") && __builtin_cpu_supports("fma");
+    cpu_has[NORM_ISA_AVX512] = __builtin_cpu_supports("avx512f");
+    this_arch[NORM_ISA_SSE2] = this_arch[NORM_ISA_AVX2] = this_arch[NORM_ISA_AVX512] = true;
+#elif defined(__aarch64__)
+    cpu_has[NORM_ISA_NEON] = true; /* Advanced SIMD is mandatory on AArch64 */
+    this_arch[NORM_ISA_NEON] = true;
+#endif
+    const char *env = getenv("NORM_ISA");
+    if (env && *env) {
+        int t = 0;
+        while (t < NORM_ISA_COUNT && strcmp(env, isa_names[t]) != 0)
+            t++;
+        if (t < NORM_ISA_COUNT && this_arch[t]) {
+            cap = t;
+            if (!compiled[t] || !cpu_has[t])
+                snprintf(skip_reason, sizeof skip_reason, "NORM_ISA=%s: %s", env,
+                         compiled[t] ? "this CPU lacks it" : "not compiled into this build");
+        } else {
+            /* The library ignores it; the test then checks the native choice, but must not
+             * report a pass for a tier it never ran. */
+            snprintf(skip_reason, sizeof skip_reason, "NORM_ISA=%s is not a tier of this architecture", env);
+        }
+    }
+    expected = NORM_ISA_SCALAR;
+    for (int t = 0; t < NORM_ISA_COUNT; t++)
+        if (available(t))
+            expected = (norm_isa)t;
+
+    printf("%s: NORM_ISA=%s: expecting tier %s (CPU has:", PROGRAM, env && *env ? env : "(unset)",
+           isa_names[expected]);
+    for (int t = 0; t < NORM_ISA_COUNT; t++)
+        if (this_arch[t])
+            printf(" %s%s", isa_names[t], cpu_has[t] ? (compiled[t] ? "" : " (not compiled)") : " (no)");
+    printf(")\n");
+}
+
+/* ---- checking results against the reference -------------------------------------------- */
+
+/* Rows of y (stride ys) against the reference computed from x (dense rows of n). */
+static void expect_rows(const char *what, bool layernorm, const float *y, size_t ys, const float *x, size_t rows,
+                        size_t n, const float *gamma, const float *beta, float eps, bool outside,
+                        const float *mean, const float *rstd)
+{
+    for (size_t r = 0; r < rows; r++) {
+        const float *xr = x + r * n;
+        ref_stats ref = ref_row(layernorm, xr, n, eps, outside);
+        ck_assert_msg(!row_is_special(xr, n, gamma, beta, ref), "%s: test inputs must be ordinary", what);
+        mismatch m = { 0 };
+        check_row(y + r * ys, xr, n, gamma, beta, ref, false, NULL, &m);
+        if (rstd && !m.failed)
+            check_stat(rstd[r], ref.rstd, CONTRACT_TOL * fabsl(ref.rstd) + 0x1p-149L, "rstd", r, &m);
+        if (mean && !m.failed)
+            check_stat(mean[r], ref.mean, CONTRACT_TOL * (fabsl(ref.mean) + 1.0L / ref.rstd) + 0x1p-149L,
+                       "mean", r, &m);
+        ck_assert_msg(!m.failed,
+                      "seed=0x%016" PRIx64 " isa=%s %s (%s) rows=%zu n=%zu eps=%g%s: row %zu index %zu: "
+                      "%s got %.9g want %.12Lg bound %.4Lg",
+                      seed, norm_active_isa_name(), what, layernorm ? "layernorm" : "rmsnorm", rows, n,
+                      (double)eps, outside ? " (outside sqrt)" : "", r, m.index, m.what, m.got, m.want,
+                      m.bound);
+    }
+}
+
+static void gen(rng *r, float *x, size_t count, double mu, double sigma)
+{
+    for (size_t i = 0; i < count; i++)
+        x[i] = (float)(mu + sigma * rng_normal(r));
+}
+
+/* A small random case through norm_run, both kinds, with statistics: enough to tell that the
+ * active tier works, whichever it is. */
+static void small_case(rng *r, const char *what)
+{
+    enum { ROWS = 3, N = 37 };
+    float x[ROWS * N], y[ROWS * N], g[N], b[N], mean[ROWS], rstd[ROWS];
+    gen(r, x, ROWS * N, 2.0, 3.0);
+    gen(r, g, N, 1.0, 0.5);
+    gen(r, b, N, 0.0, 0.5);
+    for (int kind = 0; kind < 2; kind++) {
+        norm_params p = norm_params_default((norm_kind)kind);
+        p.rows = ROWS;
+        p.n = N;
+        p.x = x;
+        p.y = y;
+        p.gamma = g;
+        p.beta = b;
+        p.rstd = rstd;
+        p.mean = kind ? mean : NULL;
+        ck_assert_int_eq(norm_run(&p), NORM_OK);
+        expect_rows(what, kind, y, N, x, ROWS, N, g, b, p.eps, false, p.mean, rstd);
+    }
+}
+
+/* ---- tier selection ------------------------------------------------------------------- */
+
+/* Checked setup of the tcases after "tier": they start on the predicted tier even when a
+ * failed test_set_max_isa left the process lowered (CK_FORK=no shares one process). */
+static void restore_tier(void) { norm_set_max_isa(expected); }
+
+START_TEST(test_active_tier)
+{
+    ck_assert_msg(strcmp(norm_active_isa_name(), isa_names[expected]) == 0,
+                  "active tier %s, expected %s", norm_active_isa_name(), isa_names[expected]);
+    ck_assert_int_eq(norm_active_isa(), expected);
+    /* The library must never pick a tier the CPU lacks, whatever NORM_ISA says. */
+    ck_assert_msg(cpu_has[norm_active_isa()], "active tier %s is not supported by this CPU",
+                  norm_active_isa_name());
+    const char *want = getenv("NORM_EXPECT_ISA");
+    if (want && *want)
+        ck_assert_msg(strcmp(norm_active_isa_name(), want) == 0, "active tier %s, NORM_EXPECT_ISA=%s",
+                      norm_active_isa_name(), want);
+    for (int t = 0; t < NORM_ISA_COUNT; t++) {
+        ck_assert_msg(norm_isa_available((norm_isa)t) == available(t), "norm_isa_available(%s) = %d, expected %d",
+                      isa_names[t], norm_isa_available((norm_isa)t), available(t));
+        ck_assert_str_eq(norm_isa_name((norm_isa)t), isa_names[t]);
+    }
+    ck_assert_ptr_null(norm_isa_name(NORM_ISA_COUNT));
+    ck_assert_ptr_null(norm_isa_name((norm_isa)-1));
+    ck_assert_ptr_null(norm_isa_name((norm_isa)1000));
+    ck_assert_int_eq(norm_isa_available(NORM_ISA_COUNT), 0);
+    ck_assert_int_eq(norm_isa_available((norm_isa)-1), 0);
+}
+END_TEST
+
+START_TEST(test_set_max_isa)
+{
+    rng r = rng_for(seed, "set_max_isa");
+    char what[64];
+    for (int t = 0; t < NORM_ISA_COUNT; t++) {
+        norm_isa before = norm_active_isa();
+        norm_status st = norm_set_max_isa((norm_isa)t);
+        if (available(t)) {
+            ck_assert_msg(st == NORM_OK, "norm_set_max_isa(%s): %s", isa_names[t], norm_status_string(st));
+            ck_assert_int_eq(norm_active_isa(), t);
+            ck_assert_str_eq(norm_active_isa_name(), isa_names[t]);
+            snprintf(what, sizeof what, "after norm_set_max_isa(%s)", isa_names[t]);
+            small_case(&r, what);
+        } else {
+            ck_assert_msg(st == NORM_ERR_ISA_UNAVAILABLE, "norm_set_max_isa(%s) = %d, want ISA_UNAVAILABLE",
+                          isa_names[t], st);
+            ck_assert_int_eq(norm_active_isa(), before);
+        }
+    }
+    static const int bad[] = { NORM_ISA_COUNT, -1, 99 };
+    for (int i = 0; i < 3; i++) {
+        norm_isa before = norm_active_isa();
+        ck_assert_int_eq(norm_set_max_isa((norm_isa)bad[i]), NORM_ERR_BAD_ARGUMENT);
+        ck_assert_int_eq(norm_active_isa(), before);
+    }
+    /* Back up to the native choice (raising is allowed up to what the CPU and NORM_ISA allow). */
+    ck_assert_int_eq(norm_set_max_isa(expected), NORM_OK);
+    ck_assert_int_eq(norm_active_isa(), expected);
+    small_case(&r, "restored");
+}
+END_TEST
+
+/* ---- results ---------------------------------------------------------------------------- */
+
+#define PAD 16
+
+START_TEST(test_dense)
+{
+    static const size_t shapes[][2] = { { 1, 1 }, { 3, 17 }, { 4, 64 }, { 2, 1000 }, { 5, 4099 } };
+    rng r = rng_for(seed, "dense");
+    for (size_t s = 0; s < sizeof shapes / sizeof shapes[0]; s++) {
+        size_t rows = shapes[s][0], n = shapes[s][1];
+        float *x = malloc(rows * n * sizeof(float)), *g = malloc(n * sizeof(float)), *b = malloc(n * sizeof(float));
+        float *ybuf = malloc((rows * n + 2 * PAD) * sizeof(float)), *y = ybuf + PAD;
+        for (int kind = 0; kind < 2; kind++)
+            for (int combo = 0; combo < 4; combo++) {
+                gen(&r, x, rows * n, kind ? 5.0 : 0.0, 2.0);
+                gen(&r, g, n, 1.0, 0.5);
+                gen(&r, b, n, 0.0, 0.5);
+                const float *gp = combo & 1 ? g : NULL, *bp = combo & 2 ? b : NULL;
+                float eps = n > 1 && combo == 3 ? 0.0f : kind ? 1e-5f : 1e-6f;
+                fill_canary(ybuf, rows * n + 2 * PAD);
+                norm_status st = kind ? norm_layernorm_f32(y, x, gp, bp, rows, n, eps)
+                                      : norm_rmsnorm_f32(y, x, gp, bp, rows, n, eps);
+                ck_assert_int_eq(st, NORM_OK);
+                expect_rows("dense", kind, y, n, x, rows, n, gp, bp, eps, false, NULL, NULL);
+                for (size_t i = 0; i < PAD; i++)
+                    ck_assert_msg(is_canary(&ybuf[i]) && is_canary(&y[rows * n + i]), "write outside y");
+            }
+        free(x);
+        free(g);
+        free(b);
+        free(ybuf);
+    }
+}
+END_TEST
+
+/* norm_run: row strides, eps outside the root, statistics, in place. */
+START_TEST(test_run)
+{
+    static const size_t shapes[][2] = { { 1, 3 }, { 3, 33 }, { 4, 200 }, { 2, 4100 } };
+    rng r = rng_for(seed, "run");
+    for (size_t s = 0; s < sizeof shapes / sizeof shapes[0]; s++)
+        for (int kind = 0; kind < 2; kind++)
+            for (int variant = 0; variant < 4; variant++) {
+                size_t rows = shapes[s][0], n = shapes[s][1];
+                bool in_place = variant == 3, outside = variant & 1;
+                size_t xs = n + 3, ys = in_place ? xs : n + 7;
+                size_t xlen = (rows - 1) * xs + n, ylen = (rows - 1) * ys + n;
+                float *x = malloc(rows * n * sizeof(float)), *g = malloc(n * sizeof(float));
+                float *b = malloc(n * sizeof(float)), *stats = malloc((2 * rows + 3 * PAD) * sizeof(float));
+                float *xbuf = malloc(xlen * sizeof(float)), *ybuf = malloc((ylen + 2 * PAD) * sizeof(float));
+                float *y = in_place ? xbuf : ybuf + PAD, *mean = stats + PAD, *rstd = stats + 2 * PAD + rows;
+                gen(&r, x, rows * n, kind ? -3.0 : 0.0, 0.5);
+                gen(&r, g, n, 1.0, 0.5);
+                gen(&r, b, n, 0.0, 0.5);
+                fill_canary(xbuf, xlen);
+                fill_canary(ybuf, ylen + 2 * PAD);
+                fill_canary(stats, 2 * rows + 3 * PAD);
+                for (size_t i = 0; i < rows; i++)
+                    memcpy(xbuf + i * xs, x + i * n, n * sizeof(float));
+
+                norm_params p = norm_params_default((norm_kind)kind);
+                p.rows = rows;
+                p.n = n;
+                p.x = xbuf;
+                p.x_stride = xs;
+                p.y = y;
+                p.y_stride = ys;
+                p.gamma = variant != 1 ? g : NULL;
+                p.beta = variant != 2 ? b : NULL;
+                p.flags = outside ? NORM_EPS_OUTSIDE_SQRT : 0;
+                p.eps = variant == 2 ? 0.0f : p.eps;
+                p.rstd = rstd;
+                p.mean = kind ? mean : NULL;
+                ck_assert_int_eq(norm_run(&p), NORM_OK);
+                expect_rows("norm_run", kind, y, ys, x, rows, n, p.gamma, p.beta, p.eps, outside, p.mean, rstd);
+                /* Row gaps and the memory around y and the statistics are untouched. */
+                float *ylo = in_place ? xbuf : ybuf;
+                size_t ytotal = in_place ? xlen : ylen + 2 * PAD, ystart = in_place ? 0 : PAD;
+                for (size_t i = 0; i < ytotal; i++) {
+                    size_t rel = i - ystart;
+                    bool in_row = i >= ystart && rel < ylen && rel % ys < n;
+                    ck_assert_msg(in_row || is_canary(&ylo[i]), "norm_run wrote outside the rows of y (%zu)", i);
+                }
+                for (size_t i = 0; i < 2 * rows + 3 * PAD; i++) {
+                    bool is_mean = kind && &stats[i] >= mean && &stats[i] < mean + rows;
+                    bool is_rstd = &stats[i] >= rstd && &stats[i] < rstd + rows;
+                    ck_assert_msg(is_mean || is_rstd || is_canary(&stats[i]), "norm_run wrote outside mean/rstd");
+                }
+                free(x);
+                free(g);
+                free(b);
+                free(stats);
+                free(xbuf);
+                free(ybuf);
+            }
+}
+END_TEST
+
+/* Outputs of 32 MiB and more take the streaming-store path. */
+START_TEST(test_streaming)
+{
+    if (quick)
+        return;
+    size_t rows = 2, n = ((size_t)4 << 20) + 3;
+    rng r = rng_for(seed, "streaming");
+    float *x = malloc(rows * n * sizeof(float)), *y = malloc(rows * n * sizeof(float) + 4);
+    ck_assert_ptr_nonnull(x);
+    ck_assert_ptr_nonnull(y);
+    for (int kind = 0; kind < 2; kind++) {
+        gen(&r, x, rows * n, kind ? 100.0 : 0.0, 1.0);
+        float *yy = y + 1; /* misaligned, so the stream has a head to handle */
+        norm_status st = kind ? norm_layernorm_f32(yy, x, NULL, NULL, rows, n, 1e-5f)
+                              : norm_rmsnorm_f32(yy, x, NULL, NULL, rows, n, 1e-6f);
+        ck_assert_int_eq(st, NORM_OK);
+        expect_rows("streaming", kind, yy, n, x, rows, n, NULL, NULL, kind ? 1e-5f : 1e-6f, false, NULL, NULL);
+    }
+    free(x);
+    free(y);
+}
+END_TEST
+
+/* ---- invalid inputs: exact status, nothing written -------------------------------------- */
+
+/* One arena holds every buffer of these tests, so "nothing written" is one comparison. */
+enum { ARENA = 4096, N = 64, ROWS = 4 };
+static float arena[ARENA], arena_copy[ARENA];
+#define X (arena)
+#define Y (arena + 1024)
+#define G (arena + 2048)
+#define B (arena + 2304)
+#define MEAN (arena + 2560)
+#define RSTD (arena + 2624)
+
+static void arena_reset(void)
+{
+    for (size_t i = 0; i < ARENA; i++)
+        arena[i] = (float)((int)(i % 251) - 125) * 0.125f; /* a recognisable, finite pattern */
+    memcpy(arena_copy, arena, sizeof arena);
+}
+
+static norm_params valid_params(norm_kind kind)
+{
+    norm_params p = norm_params_default(kind);
+    p.rows = ROWS;
+    p.n = N;
+    p.x = X;
+    p.y = Y;
+    p.gamma = G;
+    p.beta = B;
+    p.rstd = RSTD;
+    p.mean = kind == NORM_LAYERNORM ? MEAN : NULL;
+    return p;
+}
+
+static void expect_untouched_(norm_status got, norm_status want, const char *expr, int line)
+{
+    ck_assert_msg(got == want, "line %d: %s returned %d (%s), want %d (%s)", line, expr, got,
+                  norm_status_string(got), want, norm_status_string(want));
+    ck_assert_msg(memcmp(arena, arena_copy, sizeof arena) == 0, "line %d: %s wrote to memory", line, expr);
+}
+/* The call must return `want` and leave every buffer as it was. */
+#define EXPECT_UNTOUCHED(call, want)                                     \
+    do {                                                                 \
+        arena_reset();                                                   \
+        expect_untouched_((call), (want), #call, __LINE__);              \
+    } while (0)
+
+START_TEST(test_null)
+{
+    norm_params p = valid_params(NORM_RMSNORM);
+    EXPECT_UNTOUCHED(norm_run(NULL), NORM_ERR_NULL_POINTER);
+    p.x = NULL;
+    EXPECT_UNTOUCHED(norm_run(&p), NORM_ERR_NULL_POINTER);
+    p = valid_params(NORM_LAYERNORM);
+    p.y = NULL;
+    EXPECT_UNTOUCHED(norm_run(&p), NORM_ERR_NULL_POINTER);
+    EXPECT_UNTOUCHED(norm_rmsnorm_f32(NULL, X, G, B, ROWS, N, 1e-6f), NORM_ERR_NULL_POINTER);
+    EXPECT_UNTOUCHED(norm_rmsnorm_f32(Y, NULL, G, B, ROWS, N, 1e-6f), NORM_ERR_NULL_POINTER);
+    EXPECT_UNTOUCHED(norm_layernorm_f32(NULL, X, NULL, NULL, 1, N, 1e-5f), NORM_ERR_NULL_POINTER);
+    EXPECT_UNTOUCHED(norm_layernorm_f32(Y, NULL, NULL, NULL, 1, N, 1e-5f), NORM_ERR_NULL_POINTER);
+}
+END_TEST
+
+START_TEST(test_zero_rows)
+{
+    /* rows = 0 is a valid no-op, pointers or not: NORM_OK, nothing written. */
+    EXPECT_UNTOUCHED(norm_rmsnorm_f32(NULL, NULL, NULL, NULL, 0, N, 1e-6f), NORM_OK);
+    EXPECT_UNTOUCHED(norm_layernorm_f32(NULL, NULL, NULL, NULL, 0, N, 1e-5f), NORM_OK);
+    EXPECT_UNTOUCHED(norm_rmsnorm_f32(Y, X, G, B, 0, N, 1e-6f), NORM_OK);
+    norm_params p = valid_params(NORM_LAYERNORM);
+    p.rows = 0;
+    p.x = NULL;
+    p.y = NULL;
+    EXPECT_UNTOUCHED(norm_run(&p), NORM_OK); /* mean and rstd point at the arena */
+}
+END_TEST
+
+START_TEST(test_bad_size_and_stride)
+{
+    norm_params p = valid_params(NORM_LAYERNORM);
+    p.n = 0;
+    EXPECT_UNTOUCHED(norm_run(&p), NORM_ERR_BAD_SIZE);
+    EXPECT_UNTOUCHED(norm_rmsnorm_f32(Y, X, G, B, ROWS, 0, 1e-6f), NORM_ERR_BAD_SIZE);
+    EXPECT_UNTOUCHED(norm_layernorm_f32(Y, X, NULL, NULL, ROWS, 0, 1e-5f), NORM_ERR_BAD_SIZE);
+
+    p = valid_params(NORM_RMSNORM);
+    p.x_stride = N - 1;
+    EXPECT_UNTOUCHED(norm_run(&p), NORM_ERR_BAD_STRIDE);
+    p = valid_params(NORM_LAYERNORM);
+    p.y_stride = N - 1;
+    EXPECT_UNTOUCHED(norm_run(&p), NORM_ERR_BAD_STRIDE);
+    p.y_stride = 1;
+    EXPECT_UNTOUCHED(norm_run(&p), NORM_ERR_BAD_STRIDE);
+
+    /* A stride of 0 means n: valid, and the rows come out dense. */
+    p = valid_params(NORM_LAYERNORM);
+    p.x_stride = 0;
+    p.y_stride = 0;
+    arena_reset();
+    ck_assert_int_eq(norm_run(&p), NORM_OK);
+    expect_rows("stride 0", true, Y, N, arena_copy, ROWS, N, G, B, p.eps, false, MEAN, RSTD);
+    ck_assert_msg(memcmp(Y + ROWS * N, arena_copy + 1024 + ROWS * N, sizeof(float)) == 0, "stride 0: wrote past row 4");
+}
+END_TEST
+
+START_TEST(test_size_overflow)
+{
+    norm_params p = valid_params(NORM_RMSNORM);
+    p.rows = SIZE_MAX / 2; /* (rows - 1) * n overflows */
+    EXPECT_UNTOUCHED(norm_run(&p), NORM_ERR_SIZE_OVERFLOW);
+    p.rows = SIZE_MAX / N / 2; /* elements fit, bytes do not */
+    EXPECT_UNTOUCHED(norm_run(&p), NORM_ERR_SIZE_OVERFLOW);
+    p = valid_params(NORM_LAYERNORM);
+    p.rows = 2;
+    p.y_stride = SIZE_MAX / 2; /* only y's extent overflows */
+    EXPECT_UNTOUCHED(norm_run(&p), NORM_ERR_SIZE_OVERFLOW);
+    p = valid_params(NORM_LAYERNORM);
+    p.rows = 3;
+    p.x_stride = SIZE_MAX / 3;
+    EXPECT_UNTOUCHED(norm_run(&p), NORM_ERR_SIZE_OVERFLOW);
+    EXPECT_UNTOUCHED(norm_layernorm_f32(Y, X, NULL, NULL, SIZE_MAX, N, 1e-5f), NORM_ERR_SIZE_OVERFLOW);
+}
+END_TEST
+
+START_TEST(test_bad_eps)
+{
+    static const float bad[] = { -1.0f, NAN, INFINITY, -INFINITY, -FLT_MIN };
+    for (int i = 0; i < 5; i++) {
+        norm_params p = valid_params(i % 2 ? NORM_LAYERNORM : NORM_RMSNORM);
+        p.eps = bad[i];
+        EXPECT_UNTOUCHED(norm_run(&p), NORM_ERR_BAD_EPS);
+        EXPECT_UNTOUCHED(norm_rmsnorm_f32(Y, X, G, B, ROWS, N, bad[i]), NORM_ERR_BAD_EPS);
+        EXPECT_UNTOUCHED(norm_layernorm_f32(Y, X, G, B, ROWS, N, bad[i]), NORM_ERR_BAD_EPS);
+    }
+}
+END_TEST
+
+START_TEST(test_overlap)
+{
+    norm_params p = valid_params(NORM_RMSNORM);
+    p.y = X + 1; /* one element off x, same stride */
+    EXPECT_UNTOUCHED(norm_run(&p), NORM_ERR_OVERLAP);
+    p.y = X + N - 1; /* the last element of each row of x is the first of one of y */
+    EXPECT_UNTOUCHED(norm_run(&p), NORM_ERR_OVERLAP);
+    EXPECT_UNTOUCHED(norm_rmsnorm_f32(X + 1, X, NULL, NULL, ROWS, N, 1e-6f), NORM_ERR_OVERLAP);
+
+    p = valid_params(NORM_RMSNORM);
+    p.y = X;
+    p.y_stride = N + 1; /* y == x but a different stride: not in place */
+    EXPECT_UNTOUCHED(norm_run(&p), NORM_ERR_OVERLAP);
+
+    p = valid_params(NORM_RMSNORM);
+    p.y = G - 10; /* the last row of y runs into gamma */
+    p.rows = 1;
+    EXPECT_UNTOUCHED(norm_run(&p), NORM_ERR_OVERLAP);
+    p.y = B + 5;
+    EXPECT_UNTOUCHED(norm_run(&p), NORM_ERR_OVERLAP);
+    EXPECT_UNTOUCHED(norm_layernorm_f32(G + 1, X, G, NULL, 1, N, 1e-5f), NORM_ERR_OVERLAP);
+
+    p = valid_params(NORM_LAYERNORM);
+    p.rstd = X + 2;
+    EXPECT_UNTOUCHED(norm_run(&p), NORM_ERR_OVERLAP);
+    p.rstd = Y + N - 1;
+    EXPECT_UNTOUCHED(norm_run(&p), NORM_ERR_OVERLAP);
+    p = valid_params(NORM_LAYERNORM);
+    p.mean = RSTD + ROWS - 1; /* the last mean is the first rstd */
+    EXPECT_UNTOUCHED(norm_run(&p), NORM_ERR_OVERLAP);
+    p.mean = Y + 3 * N + 2;
+    EXPECT_UNTOUCHED(norm_run(&p), NORM_ERR_OVERLAP);
+    p.mean = X + 5;
+    EXPECT_UNTOUCHED(norm_run(&p), NORM_ERR_OVERLAP);
+}
+END_TEST
+
+/* Layouts that look close but share no byte must be accepted. */
+START_TEST(test_disjoint)
+{
+    rng r = rng_for(seed, "disjoint");
+    enum { R = 5, M = 48 };
+    float buf[2 * R * M], x[R * M];
+    for (int kind = 0; kind < 2; kind++) {
+        /* x rows and y rows alternating in one buffer, both with stride 2n. */
+        gen(&r, x, R * M, 1.0, 2.0);
+        for (int i = 0; i < R; i++)
+            memcpy(buf + 2 * i * M, x + i * M, M * sizeof(float));
+        norm_params p = norm_params_default((norm_kind)kind);
+        p.rows = R;
+        p.n = M;
+        p.x = buf;
+        p.y = buf + M;
+        p.x_stride = p.y_stride = 2 * M;
+        ck_assert_int_eq(norm_run(&p), NORM_OK);
+        expect_rows("interleaved", kind, buf + M, 2 * M, x, R, M, NULL, NULL, p.eps, false, NULL, NULL);
+        for (int i = 0; i < R; i++)
+            ck_assert_msg(memcmp(buf + 2 * i * M, x + i * M, M * sizeof(float)) == 0, "interleaved: x row %d changed", i);
+
+        /* y right after x, touching but disjoint. */
+        memcpy(buf, x, sizeof x);
+        ck_assert_int_eq(kind ? norm_layernorm_f32(buf + R * M, buf, NULL, NULL, R, M, 1e-5f)
+                              : norm_rmsnorm_f32(buf + R * M, buf, NULL, NULL, R, M, 1e-6f), NORM_OK);
+        expect_rows("adjacent", kind, buf + R * M, M, x, R, M, NULL, NULL, kind ? 1e-5f : 1e-6f, false, NULL, NULL);
+
+        /* In place, equal strides. */
+        memcpy(buf, x, sizeof x);
+        ck_assert_int_eq(kind ? norm_layernorm_f32(buf, buf, NULL, NULL, R, M, 1e-5f)
+                              : norm_rmsnorm_f32(buf, buf, NULL, NULL, R, M, 1e-6f), NORM_OK);
+        expect_rows("in place", kind, buf, M, x, R, M, NULL, NULL, kind ? 1e-5f : 1e-6f, false, NULL, NULL);
+    }
+}
+END_TEST
+
+START_TEST(test_bad_argument)
+{
+    norm_params p = valid_params(NORM_RMSNORM);
+    p.flags = 1u << 1;
+    EXPECT_UNTOUCHED(norm_run(&p), NORM_ERR_BAD_ARGUMENT);
+    p.flags = NORM_EPS_OUTSIDE_SQRT | (1u << 31);
+    EXPECT_UNTOUCHED(norm_run(&p), NORM_ERR_BAD_ARGUMENT);
+    p = valid_params(NORM_RMSNORM);
+    p.kind = (norm_kind)2;
+    EXPECT_UNTOUCHED(norm_run(&p), NORM_ERR_BAD_ARGUMENT);
+    p.kind = (norm_kind)-1;
+    EXPECT_UNTOUCHED(norm_run(&p), NORM_ERR_BAD_ARGUMENT);
+
+    /* RMSNorm has no mean to report. */
+    p = valid_params(NORM_RMSNORM);
+    p.mean = MEAN;
+    EXPECT_UNTOUCHED(norm_run(&p), NORM_ERR_BAD_ARGUMENT);
+
+    /* An unknown element type is a bad argument; a known but unimplemented one is not. */
+    p = valid_params(NORM_LAYERNORM);
+    p.x_type = (norm_dtype)7;
+    EXPECT_UNTOUCHED(norm_run(&p), NORM_ERR_BAD_ARGUMENT);
+    static const norm_dtype half[] = { NORM_F16, NORM_BF16 };
+    for (int h = 0; h < 2; h++)
+        for (int which = 0; which < 3; which++) {
+            p = valid_params(which == 1 ? NORM_RMSNORM : NORM_LAYERNORM);
+            *(which == 0 ? &p.x_type : which == 1 ? &p.y_type : &p.param_type) = half[h];
+            EXPECT_UNTOUCHED(norm_run(&p), NORM_ERR_UNSUPPORTED_TYPE);
+        }
+    p = valid_params(NORM_RMSNORM);
+    p.x_type = p.y_type = p.param_type = NORM_BF16;
+    EXPECT_UNTOUCHED(norm_run(&p), NORM_ERR_UNSUPPORTED_TYPE);
+}
+END_TEST
+
+/* struct_size: smaller than the first release is rejected; larger (a newer header) is
+ * accepted only when the fields this version does not know are all zero. */
+START_TEST(test_struct_size)
+{
+    struct {
+        norm_params p;
+        unsigned char extra[32];
+    } newer;
+    norm_params p = valid_params(NORM_LAYERNORM);
+    p.struct_size = 0;
+    EXPECT_UNTOUCHED(norm_run(&p), NORM_ERR_BAD_ARGUMENT);
+    p.struct_size = sizeof(norm_params) - 1;
+    EXPECT_UNTOUCHED(norm_run(&p), NORM_ERR_BAD_ARGUMENT);
+    p.struct_size = offsetof(norm_params, rstd);
+    EXPECT_UNTOUCHED(norm_run(&p), NORM_ERR_BAD_ARGUMENT);
+
+    memset(&newer, 0, sizeof newer);
+    newer.p = valid_params(NORM_LAYERNORM);
+    newer.p.struct_size = sizeof newer.p + sizeof newer.extra;
+    newer.extra[sizeof newer.extra - 1] = 1;
+    EXPECT_UNTOUCHED(norm_run(&newer.p), NORM_ERR_BAD_ARGUMENT);
+    newer.extra[sizeof newer.extra - 1] = 0;
+    newer.extra[0] = 0x80;
+    EXPECT_UNTOUCHED(norm_run(&newer.p), NORM_ERR_BAD_ARGUMENT);
+
+    newer.extra[0] = 0;
+    arena_reset();
+    ck_assert_int_eq(norm_run(&newer.p), NORM_OK);
+    expect_rows("larger struct_size", true, Y, N, arena_copy, ROWS, N, G, B, newer.p.eps, false, MEAN, RSTD);
+}
+END_TEST
+
+/* ---- strings ---------------------------------------------------------------------------- */
+
+START_TEST(test_strings)
+{
+    const char *s[NORM_ERR_ISA_UNAVAILABLE + 1];
+    for (int i = NORM_OK; i <= NORM_ERR_ISA_UNAVAILABLE; i++) {
+        s[i] = norm_status_string((norm_status)i);
+        ck_assert_msg(s[i] && *s[i], "norm_status_string(%d) is NULL or empty", i);
+        for (int j = 0; j < i; j++)
+            ck_assert_msg(strcmp(s[i], s[j]) != 0, "statuses %d and %d share the string \"%s\"", j, i, s[i]);
+    }
+    const char *v = norm_version_string();
+    ck_assert_ptr_nonnull(v);
+    ck_assert_msg(*v, "empty version string");
+    char want[32];
+    snprintf(want, sizeof want, "%d.%d.%d", NORM_VERSION_MAJOR, NORM_VERSION_MINOR, NORM_VERSION_PATCH);
+    ck_assert_str_eq(v, want);
+}
+END_TEST
+
+/* ---- concurrent first calls --------------------------------------------------------------- */
+
+enum { THREADS = 4, TROWS = 3, TN = 777, TREPS = 20 };
+static float t_x[TROWS * TN], t_g[TN], t_b[TN];
+static pthread_barrier_t t_barrier;
+
+typedef struct thread_result {
+    int id;
+    norm_isa isa;
+    const char *isa_name;
+    norm_status status;
+    float y[2][TROWS * TN], mean[TROWS], rstd[TROWS];
+} thread_result;
+
+static norm_status layernorm_with_stats(thread_result *t)
+{
+    norm_params p = norm_params_default(NORM_LAYERNORM);
+    p.rows = TROWS;
+    p.n = TN;
+    p.x = t_x;
+    p.y = t->y[1];
+    p.gamma = t_g;
+    p.beta = t_b;
+    p.mean = t->mean;
+    p.rstd = t->rstd;
+    return norm_run(&p);
+}
+
+static void *thread_main(void *arg)
+{
+    thread_result *t = arg;
+    pthread_barrier_wait(&t_barrier);
+    /* Each thread's first call is a different entry point: all of them must initialise the
+     * dispatcher safely. */
+    norm_status st = NORM_OK;
+    switch (t->id % 4) {
+    case 0: t->isa = norm_active_isa(); break;
+    case 1: st = norm_rmsnorm_f32(t->y[0], t_x, t_g, t_b, TROWS, TN, 1e-6f); break;
+    case 2: st = layernorm_with_stats(t); break;
+    case 3: t->isa_name = norm_active_isa_name(); break;
+    }
+    for (int rep = 0; rep < TREPS && st == NORM_OK; rep++) {
+        st = norm_rmsnorm_f32(t->y[0], t_x, t_g, t_b, TROWS, TN, 1e-6f);
+        if (st == NORM_OK)
+            st = layernorm_with_stats(t);
+    }
+    t->status = st;
+    t->isa = norm_active_isa();
+    t->isa_name = norm_active_isa_name();
+    return NULL;
+}
+
+START_TEST(test_threads)
+{
+    rng r = rng_for(seed, "threads");
+    gen(&r, t_x, TROWS * TN, 0.5, 2.0);
+    gen(&r, t_g, TN, 1.0, 0.5);
+    gen(&r, t_b, TN, 0.0, 0.5);
+    static thread_result res[THREADS];
+    pthread_t tid[THREADS];
+    pthread_barrier_init(&t_barrier, NULL, THREADS);
+    for (int i = 0; i < THREADS; i++) {
+        res[i].id = i;
+        ck_assert_int_eq(pthread_create(&tid[i], NULL, thread_main, &res[i]), 0);
+    }
+    for (int i = 0; i < THREADS; i++)
+        pthread_join(tid[i], NULL);
+    pthread_barrier_destroy(&t_barrier);
+    for (int i = 0; i < THREADS; i++) {
+        ck_assert_msg(res[i].status == NORM_OK, "thread %d: %s", i, norm_status_string(res[i].status));
+        ck_assert_msg(res[i].isa == expected && res[i].isa_name && strcmp(res[i].isa_name, isa_names[expected]) == 0,
+                      "thread %d saw tier %s, expected %s", i, res[i].isa_name ? res[i].isa_name : "(null)",
+                      isa_names[expected]);
+        expect_rows("thread rmsnorm", false, res[i].y[0], TN, t_x, TROWS, TN, t_g, t_b, 1e-6f, false, NULL, NULL);
+        expect_rows("thread layernorm", true, res[i].y[1], TN, t_x, TROWS, TN, t_g, t_b, 1e-5f, false,
+                    res[i].mean, res[i].rstd);
+        /* Same tier, same inputs: bit-identical results. */
+        ck_assert_msg(memcmp(res[i].y, res[0].y, sizeof res[i].y) == 0, "thread %d differs from thread 0", i);
+    }
+}
+END_TEST
+
+/* ---- main --------------------------------------------------------------------------------- */
+
+static Suite *api_suite(void)
+{
+    Suite *s = suite_create(PROGRAM);
+    /* First, and without the fixture: the library's own initial choice is what is checked. */
+    TCase *tc = tcase_create("tier");
+    tcase_add_test(tc, test_active_tier);
+    tcase_add_test(tc, test_set_max_isa);
+    suite_add_tcase(s, tc);
+
+    tc = tcase_create("results");
+    tcase_set_timeout(tc, 120);
+    tcase_add_checked_fixture(tc, restore_tier, NULL);
+    tcase_add_test(tc, test_dense);
+    tcase_add_test(tc, test_run);
+    tcase_add_test(tc, test_streaming);
+    suite_add_tcase(s, tc);
+
+    tc = tcase_create("errors");
+    tcase_add_checked_fixture(tc, restore_tier, NULL);
+    tcase_add_test(tc, test_null);
+    tcase_add_test(tc, test_zero_rows);
+    tcase_add_test(tc, test_bad_size_and_stride);
+    tcase_add_test(tc, test_size_overflow);
+    tcase_add_test(tc, test_bad_eps);
+    tcase_add_test(tc, test_overlap);
+    tcase_add_test(tc, test_disjoint);
+    tcase_add_test(tc, test_bad_argument);
+    tcase_add_test(tc, test_struct_size);
+    tcase_add_test(tc, test_strings);
+    suite_add_tcase(s, tc);
+    return s;
+}
+
+static Suite *threads_suite(void)
+{
+    /* No fixture: nothing may touch the library before the threads do. */
+    Suite *s = suite_create(PROGRAM " threads");
+    TCase *tc = tcase_create("first calls");
+    tcase_set_timeout(tc, 60);
+    tcase_add_test(tc, test_threads);
+    suite_add_tcase(s, tc);
+    return s;
+}
+
+int main(int argc, char **argv)
+{
+    setvbuf(stdout, NULL, _IOLBF, 0);
+    bool threads = argc > 1 && strcmp(argv[1], "threads") == 0;
+    if (argc > 1 && !threads) {
+        fprintf(stderr, "usage: %s [threads]\n", argv[0]);
+        return 2;
+    }
+    seed = test_seed(PROGRAM);
+    quick = test_quick(PROGRAM);
+    predict_tier(); /* touches nothing in the library */
+
+    SRunner *sr = srunner_create(threads ? threads_suite() : api_suite());
+    const char *verbosity = getenv("CK_VERBOSITY");
+    fflush(stdout);
+    srunner_run_all(sr, verbosity && strcmp(verbosity, "verbose") == 0 ? CK_VERBOSE : CK_NORMAL);
+    int failed = srunner_ntests_failed(sr);
+    srunner_free(sr);
+    if (failed)
+        return EXIT_FAILURE;
+    if (skip_reason[0]) {
+        printf("%s: SKIP: %s; checked that the library chose %s instead\n", PROGRAM, skip_reason,
+               isa_names[expected]);
+        return 77;
+    }
+    return EXIT_SUCCESS;
+}

@@ -1,0 +1,317 @@
+/* Shared test helpers; see common.h. */
+#include "common.h"
+
+#include <float.h>
+#include <inttypes.h>
+#include <math.h>
+#include <signal.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/mman.h>
+#include <unistd.h>
+
+/* ---- run-wide settings --------------------------------------------------------------- */
+
+/* "norm-tes" in ASCII: any fixed value will do, it only has to be the same every run. */
+#define DEFAULT_SEED UINT64_C(0x6e6f726d2d746573)
+
+uint64_t test_seed(const char *program)
+{
+    static bool done;
+    static uint64_t seed = DEFAULT_SEED;
+    if (!done) {
+        const char *env = getenv("NORM_TEST_SEED");
+        if (env && *env) {
+            char *end;
+            unsigned long long v = strtoull(env, &end, 0);
+            if (*end == '\0')
+                seed = v;
+            else
+                fprintf(stderr, "%s: ignoring unparsable NORM_TEST_SEED=%s\n", program, env);
+        }
+        printf("%s: seed 0x%016" PRIx64 " (set NORM_TEST_SEED=0x%016" PRIx64 " to replay)\n",
+               program, seed, seed);
+        done = true;
+    }
+    return seed;
+}
+
+bool test_quick(const char *program)
+{
+    static int quick = -1;
+    if (quick < 0) {
+        const char *env = getenv("NORM_TEST_QUICK");
+        quick = env && *env && strcmp(env, "0") != 0;
+        if (quick)
+            printf("%s: NORM_TEST_QUICK is set: largest cases skipped, fewer repetitions\n", program);
+    }
+    return quick;
+}
+
+/* ---- random numbers -------------------------------------------------------------------- */
+
+static uint64_t splitmix64(uint64_t *state)
+{
+    uint64_t z = (*state += UINT64_C(0x9e3779b97f4a7c15));
+    z = (z ^ (z >> 30)) * UINT64_C(0xbf58476d1ce4e5b9);
+    z = (z ^ (z >> 27)) * UINT64_C(0x94d049bb133111eb);
+    return z ^ (z >> 31);
+}
+
+rng rng_for(uint64_t seed, const char *name)
+{
+    /* FNV-1a of the name, folded into the seed; splitmix64 expands it into the state. */
+    uint64_t h = UINT64_C(0xcbf29ce484222325);
+    for (const char *c = name; *c; c++)
+        h = (h ^ (unsigned char)*c) * UINT64_C(0x100000001b3);
+    uint64_t state = seed ^ h;
+    rng r;
+    for (int i = 0; i < 4; i++)
+        r.s[i] = splitmix64(&state);
+    return r;
+}
+
+static uint64_t rotl(uint64_t x, int k) { return (x << k) | (x >> (64 - k)); }
+
+uint64_t rng_u64(rng *r)
+{
+    uint64_t *s = r->s;
+    uint64_t result = rotl(s[1] * 5, 7) * 9, t = s[1] << 17;
+    s[2] ^= s[0];
+    s[3] ^= s[1];
+    s[1] ^= s[2];
+    s[0] ^= s[3];
+    s[2] ^= t;
+    s[3] = rotl(s[3], 45);
+    return result;
+}
+
+uint32_t rng_below(rng *r, uint32_t n) { return (uint32_t)((rng_u64(r) >> 32) * n >> 32); }
+
+/* 53 random bits: uniform in [0, 1). */
+static double rng_unit(rng *r) { return (double)(rng_u64(r) >> 11) * 0x1p-53; }
+
+double rng_uniform(rng *r, double lo, double hi) { return lo + (hi - lo) * rng_unit(r); }
+
+bool rng_bool(rng *r) { return rng_u64(r) >> 63; }
+
+double rng_normal(rng *r)
+{
+    /* Box-Muller; 1 - u is in (0, 1], so the log is finite. */
+    double u = 1.0 - rng_unit(r), v = rng_unit(r);
+    return sqrt(-2.0 * log(u)) * cos(6.283185307179586 * v);
+}
+
+/* ---- the long-double reference ------------------------------------------------------- */
+
+ref_stats ref_row(bool layernorm, const float *x, size_t n, float eps, bool eps_outside_sqrt)
+{
+    ref_stats r = { 0.0L, 0.0L };
+    long double ms = 0.0L;
+    if (layernorm) {
+        /* x - x[0] is exact in long double for any two floats of the same row that the
+         * tests build, so the mean is exact to long-double precision however large it is
+         * against the spread; the variance then sums squared deviations from that mean. */
+        long double shift = x[0], sum = 0.0L;
+        for (size_t i = 0; i < n; i++)
+            sum += (long double)x[i] - shift;
+        r.mean = shift + sum / (long double)n;
+        for (size_t i = 0; i < n; i++) {
+            long double t = (long double)x[i] - r.mean;
+            ms += t * t;
+        }
+    } else {
+        /* x*x of a float is exact in long double (48 significant bits) and cannot overflow. */
+        for (size_t i = 0; i < n; i++)
+            ms += (long double)x[i] * (long double)x[i];
+    }
+    ms /= (long double)n;
+    r.rstd = eps_outside_sqrt ? 1.0L / (sqrtl(ms) + (long double)eps) : 1.0L / sqrtl(ms + (long double)eps);
+    return r;
+}
+
+/* ---- the accuracy contract ------------------------------------------------------------- */
+
+static void fail(mismatch *m, size_t index, const char *what, double got, long double want,
+                 long double bound)
+{
+    m->failed = true;
+    m->index = index;
+    m->what = what;
+    m->got = got;
+    m->want = want;
+    m->bound = bound;
+}
+
+static double ratio(long double err, long double bound)
+{
+    if (bound > 0.0L)
+        return (double)(err / bound);
+    return err == 0.0L ? 0.0 : INFINITY;
+}
+
+bool row_is_special(const float *x, size_t n, const float *gamma, const float *beta, ref_stats ref)
+{
+    if (!isfinite(ref.rstd) || !isfinite(ref.mean))
+        return true;
+    for (size_t i = 0; i < n; i++)
+        if (!isfinite(x[i]) || (gamma && !isfinite(gamma[i])) || (beta && !isfinite(beta[i])))
+            return true;
+    return false;
+}
+
+double check_row(const float *y, const float *x, size_t n, const float *gamma, const float *beta,
+                 ref_stats ref, bool special, const float *pattern, mismatch *m)
+{
+    double worst = 0.0;
+    for (size_t i = 0; i < n; i++) {
+        long double g = gamma ? gamma[i] : 1.0L, b = beta ? beta[i] : 0.0L;
+        long double xhat = ((long double)x[i] - ref.mean) * ref.rstd;
+        long double want = xhat * g + b;
+        long double bound = CONTRACT_TOL * (fabsl(g) * (1.0L + fabsl(xhat)) + fabsl(b));
+        float got = y[i];
+        if (special) {
+            /* NaN, the infinities and zero carry no rounding: they must match exactly. */
+            float p = pattern[i];
+            if (isnan(p)) {
+                if (!isnan(got)) {
+                    fail(m, i, "y (want NaN like the oracle)", got, NAN, 0.0L);
+                    return worst;
+                }
+                continue;
+            }
+            if (isinf(p) || p == 0.0f) {
+                if (got != p) {
+                    fail(m, i, "y (want exact Inf/0 like the oracle)", got, p, 0.0L);
+                    return worst;
+                }
+                continue;
+            }
+            if (!isfinite(want)) {
+                /* The reference gave up (e.g. Inf * 0) where the oracle did not: hold the
+                 * result to the oracle instead, with a bound from its magnitude. */
+                want = p;
+                bound = CONTRACT_TOL * (fabsl(g) + fabsl(b) + fabsl((long double)p));
+            }
+        }
+        if (!isfinite(got)) {
+            fail(m, i, "y (not finite)", got, want, bound);
+            return worst;
+        }
+        long double err = fabsl((long double)got - want);
+        double q = ratio(err, bound);
+        if (!(err <= bound)) {
+            fail(m, i, "y", got, want, bound);
+            return worst;
+        }
+        if (q > worst)
+            worst = q;
+    }
+    return worst;
+}
+
+double check_stat(float got, long double want, long double bound, const char *what, size_t row,
+                  mismatch *m)
+{
+    if (isnan(want)) {
+        if (!isnan(got))
+            fail(m, row, what, got, want, bound);
+        return 0.0;
+    }
+    /* A statistic beyond the f32 range (rstd of a row of subnormals with eps = 0) can only
+     * be stored as Inf. */
+    float want_f = (float)want;
+    if (isinf(want_f)) {
+        if (got != want_f)
+            fail(m, row, what, got, want, bound);
+        return 0.0;
+    }
+    if (!isfinite(got)) {
+        fail(m, row, what, got, want, bound);
+        return 0.0;
+    }
+    long double err = fabsl((long double)got - want);
+    if (!(err <= bound)) {
+        fail(m, row, what, got, want, bound);
+        return 0.0;
+    }
+    /* Checked, but left out of the worst ratio: rounding to an f32 subnormal alone costs up
+     * to half the absolute floor callers add for it, which says nothing about the kernel. */
+    if (fabsl(want) < FLT_MIN)
+        return 0.0;
+    return ratio(err, bound);
+}
+
+/* ---- guard pages ----------------------------------------------------------------------- */
+
+float *guard_alloc(guarded *g, size_t count, enum guard_side side)
+{
+    size_t page = (size_t)sysconf(_SC_PAGESIZE);
+    size_t bytes = count * sizeof(float);
+    size_t data = (bytes + page - 1) / page * page;
+    g->map_len = data + 2 * page;
+    g->map = mmap(NULL, g->map_len, PROT_READ | PROT_WRITE, MAP_PRIVATE | MAP_ANONYMOUS, -1, 0);
+    if (g->map == MAP_FAILED) {
+        perror("guard_alloc: mmap");
+        abort();
+    }
+    char *base = g->map;
+    if (mprotect(base, page, PROT_NONE) != 0 || mprotect(base + page + data, page, PROT_NONE) != 0) {
+        perror("guard_alloc: mprotect");
+        abort();
+    }
+    g->p = (float *)(side == GUARD_BEFORE ? base + page : base + page + data - bytes);
+    return g->p;
+}
+
+void guard_free(guarded *g)
+{
+    if (g->map && g->map != MAP_FAILED)
+        munmap(g->map, g->map_len);
+    g->map = NULL;
+    g->p = NULL;
+}
+
+char test_context[512];
+
+static void on_crash(int sig)
+{
+    /* Only async-signal-safe calls here; the handler was installed with SA_RESETHAND, so
+     * raising the signal again ends the process (or Check's forked child) with it. */
+    const char *head = sig == SIGILL ? "\n*** illegal instruction (a tier this CPU lacks?) in: "
+                     : sig == SIGFPE ? "\n*** arithmetic trap in: "
+                                     : "\n*** crashed: out-of-bounds access (a guard page) in: ";
+    ssize_t w = write(STDERR_FILENO, head, strlen(head));
+    w = write(STDERR_FILENO, test_context, strnlen(test_context, sizeof test_context));
+    w = write(STDERR_FILENO, "\n", 1);
+    (void)w;
+    raise(sig);
+}
+
+void install_crash_handler(void)
+{
+    struct sigaction sa;
+    memset(&sa, 0, sizeof sa);
+    sa.sa_handler = on_crash;
+    sa.sa_flags = SA_RESETHAND | SA_NODEFER;
+    sigemptyset(&sa.sa_mask);
+    sigaction(SIGSEGV, &sa, NULL);
+    sigaction(SIGBUS, &sa, NULL);
+    sigaction(SIGILL, &sa, NULL); /* a tier running on a CPU that lacks it */
+    sigaction(SIGFPE, &sa, NULL);
+}
+
+void fill_canary(float *p, size_t count)
+{
+    uint32_t bits = CANARY_BITS;
+    for (size_t i = 0; i < count; i++)
+        memcpy(p + i, &bits, sizeof bits);
+}
+
+bool is_canary(const float *p)
+{
+    uint32_t bits;
+    memcpy(&bits, p, sizeof bits);
+    return bits == CANARY_BITS;
+}
