@@ -1,0 +1,109 @@
+/*
+ * Reference loops for norm-bench. Built on their own with -O3 -ffast-math (see
+ * bench/meson.build): -ffast-math lets the compiler reassociate the reductions, so they
+ * vectorise with the baseline ISA just as a user's loops would. No -march flag: the
+ * references must run on every machine the library runs on.
+ *
+ * Only compiled with -ffast-math, never linked with it, so the flush-to-zero start-up code
+ * that -ffast-math links in does not change the floating-point mode libnorm is timed under.
+ */
+#include <math.h>
+#include <string.h>
+
+#include "reference.h"
+
+/* Where the floor's sums go, so the compiler cannot drop the read pass as dead code. */
+volatile float ref_sink;
+
+/* The floor must be a true lower bound, so on x86 its two passes are compiled for every
+ * vector width and the widest this CPU runs is picked at load time (GCC's target_clones).
+ * The plain loops below stay at the baseline ISA, as a user's code would be. */
+#if defined(__x86_64__) && defined(__GNUC__) && !defined(__clang__)
+#  define FLOOR_CLONES __attribute__((target_clones("avx512f", "avx2", "default")))
+#else
+#  define FLOOR_CLONES
+#endif
+
+/* The read pass. Sixteen partial sums, because one running sum makes the loop wait on the
+ * latency of each add; with sixteen it is bound by loads, as a floor should be. */
+FLOOR_CLONES float ref_row_sum(const float *x, size_t n)
+{
+    float acc[16] = {0};
+    size_t i = 0;
+    for (; i + 16 <= n; i += 16)
+        for (size_t k = 0; k < 16; k++)
+            acc[k] += x[i + k];
+    for (; i < n; i++)
+        acc[0] += x[i];
+    float s = 0.0f;
+    for (size_t k = 0; k < 16; k++)
+        s += acc[k];
+    return s;
+}
+
+FLOOR_CLONES void ref_row_scale(float *restrict y, const float *restrict x, const float *restrict gamma, size_t n)
+{
+    for (size_t i = 0; i < n; i++)
+        y[i] = x[i] * gamma[i];
+}
+
+/* Row by row, like the norms: the second pass over a row finds it in L1, as theirs does. */
+void ref_floor_read_scale(float *y, const float *x, const float *gamma, size_t rows, size_t n)
+{
+    float total = 0.0f;
+    for (size_t r = 0; r < rows; r++) {
+        total += ref_row_sum(x + r * n, n);
+        ref_row_scale(y + r * n, x + r * n, gamma, n);
+    }
+    ref_sink = total;
+}
+
+void ref_floor_memcpy(float *y, const float *x, size_t rows, size_t n)
+{
+    memcpy(y, x, rows * n * sizeof *x);
+}
+
+/* The loops below are deliberately naive: one accumulator, float arithmetic, the formula
+ * as written. That is the baseline the library has to beat to be worth linking. */
+
+void ref_rmsnorm_plain(float *y, const float *x, const float *gamma, const float *beta,
+                       size_t rows, size_t n, float eps)
+{
+    for (size_t r = 0; r < rows; r++) {
+        const float *xr = x + r * n;
+        float *yr = y + r * n;
+        float ss = 0.0f;
+        for (size_t i = 0; i < n; i++)
+            ss += xr[i] * xr[i];
+        float scale = 1.0f / sqrtf(ss / (float)n + eps);
+        if (beta)
+            for (size_t i = 0; i < n; i++)
+                yr[i] = xr[i] * scale * gamma[i] + beta[i];
+        else
+            for (size_t i = 0; i < n; i++)
+                yr[i] = xr[i] * scale * gamma[i];
+    }
+}
+
+void ref_layernorm_plain(float *y, const float *x, const float *gamma, const float *beta,
+                         size_t rows, size_t n, float eps)
+{
+    for (size_t r = 0; r < rows; r++) {
+        const float *xr = x + r * n;
+        float *yr = y + r * n;
+        float sum = 0.0f;
+        for (size_t i = 0; i < n; i++)
+            sum += xr[i];
+        float mean = sum / (float)n;
+        float var = 0.0f;
+        for (size_t i = 0; i < n; i++)
+            var += (xr[i] - mean) * (xr[i] - mean);
+        float scale = 1.0f / sqrtf(var / (float)n + eps);
+        if (beta)
+            for (size_t i = 0; i < n; i++)
+                yr[i] = (xr[i] - mean) * scale * gamma[i] + beta[i];
+        else
+            for (size_t i = 0; i < n; i++)
+                yr[i] = (xr[i] - mean) * scale * gamma[i];
+    }
+}
