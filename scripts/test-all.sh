@@ -1,0 +1,42 @@
+#!/usr/bin/env bash
+# Runs every test libnorm has, failing on the first failure:
+#   1. native build, full suite (every tier this CPU has: avx512 here, where present);
+#   2. the same x86 binaries on emulated older CPUs, which must pick and pass sse2 (Nehalem)
+#      and avx2 (Haswell): real dispatch on real (emulated) hardware, not a forced cap;
+#   3. an aarch64 cross build, full suite under qemu-user, for the scalar and neon tiers.
+# Emulated runs set NORM_TEST_QUICK=1 (fewer of the largest cases) and CK_FORK=no.
+# Build directories default to build/ and build-arm64/ (override: BUILD_DIR, ARM_BUILD_DIR).
+set -euo pipefail
+cd "$(dirname "$0")/.."
+
+build=${BUILD_DIR:-build}
+arm_build=${ARM_BUILD_DIR:-build-arm64}
+
+section() { printf '\n===== %s =====\n' "$*"; }
+
+setup() { # dir [meson args...]
+    local dir=$1; shift
+    if [ -d "$dir/meson-private" ]; then
+        meson setup --reconfigure "$dir" "$@" | sed -n '/^libnorm/,$p'
+    else
+        meson setup "$dir" "$@" | sed -n '/^libnorm/,$p'
+    fi
+    ninja -C "$dir" | tail -n 1
+}
+
+section "native ($(uname -m))"
+setup "$build"
+meson test -C "$build" -v --print-errorlogs
+
+if [ "$(uname -m)" = x86_64 ]; then
+    section "x86-64 emulated as Nehalem (SSE2 only): must select sse2"
+    meson test -C "$build" -v --print-errorlogs --setup nehalem --suite norm
+    section "x86-64 emulated as Haswell (AVX2+FMA, no AVX-512): must select avx2"
+    meson test -C "$build" -v --print-errorlogs --setup haswell --suite norm
+
+    section "aarch64 cross build under qemu-user: scalar and neon"
+    setup "$arm_build" --cross-file cross/aarch64-linux-gnu.ini
+    meson test -C "$arm_build" -v --print-errorlogs --suite norm
+fi
+
+section "all test runs passed"
