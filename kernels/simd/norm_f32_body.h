@@ -185,12 +185,21 @@ static void output_row_dispatch(const norm_job *job, float *y, const float *x,
 #undef NORM_OUT
 }
 
+/*
+ * Both kernels are software-pipelined by one row: the sums of row r+1 are issued before
+ * row r is written out, so they overlap the latency of row r's square root and division.
+ * On short rows that latency, not the arithmetic, is what bounds the time per row.
+ */
 NORM_KERNEL(NORM_FN(norm_rmsnorm_f32))
 {
-    const double inv_n = 1.0 / (double)job->n; /* a multiply, not a divide, on each row's critical path */
+    const size_t n = job->n;
+    const double inv_n = 1.0 / (double)n; /* a multiply, not a divide, on each row's critical path */
+    row_sums next = sum_row(job->x, n, 0.0f, false, false);
     for (size_t r = 0; r < job->rows; r++) {
         const float *x = job->x + r * job->x_stride;
-        row_sums sums = sum_row(x, job->n, 0.0f, false, false);
+        row_sums sums = next;
+        if (r + 1 < job->rows)
+            next = sum_row(x + job->x_stride, n, 0.0f, false, false);
         if (!sums_in_range(sums.squares, job->eps)) {
             norm_rmsnorm_f32_row_exact(job, r);
             continue;
@@ -199,18 +208,6 @@ NORM_KERNEL(NORM_FN(norm_rmsnorm_f32))
         output_row_dispatch(job, job->y + r * job->y_stride, x, SCALE_ONLY, 0.0f, (float)rstd, 0.0f);
         norm_store_stats(job, r, 0.0, rstd);
     }
-}
-
-/* The mean of a row's first few vectors: a shift that makes the first row's sums accurate. */
-static float prefix_mean(const float *x, size_t n)
-{
-    size_t k = n < 4 * NORM_W ? n : 4 * NORM_W, i = 0;
-    vf s = vf_zero();
-    for (; i + NORM_W <= k; i += NORM_W)
-        s = vf_add(s, vf_load(x + i));
-    if (i < k)
-        s = vf_add(s, vf_load_part(x + i, k - i, vf_zero()));
-    return (float)(vd_sum(vd_add_vf(vd_zero(), s)) / (double)k);
 }
 
 /* Sums of x - shift, for a shifted or an unshifted pass. */
@@ -222,28 +219,34 @@ static row_sums sum_row_centered(const float *x, size_t n, float shift)
 NORM_KERNEL(NORM_FN(norm_layernorm_f32))
 {
     /* One pass gives sum(x - c) and sum((x - c)^2), whose variance loses accuracy when c is
-     * far from the mean. The first row is shifted by the mean of its first few vectors;
-     * later rows by the previous row's mean when that was large against its spread (rows
-     * of a batch look alike), else not at all, which saves a subtraction per element. A
-     * row whose shift turns out poor is summed once more, shifted by its own mean. */
-    float shift = job->rows ? prefix_mean(job->x, job->n) : 0.0f;
-    const double inv_n = 1.0 / (double)job->n;
+     * far from the mean. The first row is not shifted (activations are mostly centred, and
+     * working out a shift first would delay the row); each later row is shifted by the row
+     * before's mean if that was large against its spread (rows of a batch look alike). A
+     * row whose shift proves poor is summed again around its own mean, so the guess only
+     * ever costs time, never accuracy. */
+    const size_t n = job->n;
+    const double inv_n = 1.0 / (double)n;
+    float shift = 0.0f;
+    row_sums next = sum_row_centered(job->x, n, shift);
     for (size_t r = 0; r < job->rows; r++) {
         const float *x = job->x + r * job->x_stride;
-        row_sums sums = sum_row_centered(x, job->n, shift);
+        row_sums sums = next;
         double d = sums.sum * inv_n, var = sums.squares * inv_n - d * d;
         if (d * d > 0.25 * var && sums_in_range(sums.squares, job->eps)) {
             shift = (float)(shift + d);
-            sums = sum_row_centered(x, job->n, shift);
+            sums = sum_row_centered(x, n, shift);
             d = sums.sum * inv_n;
             var = sums.squares * inv_n - d * d;
         }
-        if (!sums_in_range(sums.squares, job->eps) || d * d > 0.25 * var) {
+        double mean = shift + d;
+        bool exact = !sums_in_range(sums.squares, job->eps) || d * d > 0.25 * var;
+        shift = !exact && mean * mean > 0.25 * var ? (float)mean : 0.0f;
+        if (r + 1 < job->rows)
+            next = sum_row_centered(x + job->x_stride, n, shift);
+        if (exact) {
             norm_layernorm_f32_row_exact(job, r);
-            shift = 0.0f;
             continue;
         }
-        double mean = shift + d;
         double rstd = norm_rstd(var, job->eps, job->eps_outside_sqrt);
         float *y = job->y + r * job->y_stride;
         if (fabs(mean) * rstd <= 1.0) {
@@ -253,6 +256,5 @@ NORM_KERNEL(NORM_FN(norm_layernorm_f32))
             output_row_dispatch(job, y, x, CENTER_SHIFTED, c, (float)rstd, (float)(-(mean - c) * rstd));
         }
         norm_store_stats(job, r, mean, rstd);
-        shift = mean * mean > 0.25 * var ? (float)mean : 0.0f;
     }
 }

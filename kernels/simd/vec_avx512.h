@@ -3,7 +3,7 @@
 
 #define NORM_SUFFIX avx512
 #define NORM_W 16
-#define NORM_UNROLL 8
+#define NORM_UNROLL 4
 #define NORM_ALIGN 64
 
 typedef __m512 vf;
