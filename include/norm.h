@@ -12,6 +12,7 @@
 #define NORM_H
 
 #include <stddef.h>
+#include <stdint.h>
 
 #ifdef __cplusplus
 extern "C" {
@@ -37,7 +38,7 @@ typedef enum norm_status {
     NORM_ERR_SIZE_OVERFLOW,    /* rows * stride does not fit in memory */
     NORM_ERR_BAD_EPS,          /* eps is negative, NaN or infinite */
     NORM_ERR_OVERLAP,          /* y overlaps x (other than exactly in place), gamma, beta or a stats output */
-    NORM_ERR_UNSUPPORTED_TYPE, /* element type not (yet) implemented */
+    NORM_ERR_UNSUPPORTED_TYPE, /* type combination not implemented (gamma/beta not f32 or x's type) */
     NORM_ERR_BAD_ARGUMENT,     /* unknown flag, kind, ISA or params struct size */
     NORM_ERR_ISA_UNAVAILABLE   /* the requested ISA is not compiled in or not supported by this CPU */
 } norm_status;
@@ -57,11 +58,13 @@ typedef enum norm_kind {
     NORM_LAYERNORM = 1
 } norm_kind;
 
-/* Element types. Half-precision values are passed as 16-bit storage (uint16_t). */
+/* Element types. Half-precision values are passed as their 16-bit patterns (uint16_t).
+ * Any x type with any y type; gamma and beta are f32 or the type of x. Arithmetic is f32
+ * (sums in f64) whatever the storage; f16/bf16 results are rounded to nearest even. */
 typedef enum norm_dtype {
     NORM_F32 = 0,
-    NORM_F16 = 1,  /* IEEE binary16: not implemented yet, answers NORM_ERR_UNSUPPORTED_TYPE */
-    NORM_BF16 = 2  /* bfloat16: not implemented yet, answers NORM_ERR_UNSUPPORTED_TYPE */
+    NORM_F16 = 1,  /* IEEE binary16 */
+    NORM_BF16 = 2  /* bfloat16: the top half of an f32 */
 } norm_dtype;
 
 /* Flags for norm_params.flags. */
@@ -86,7 +89,7 @@ typedef struct norm_params {
 
     void *y;                 /* output rows */
     size_t y_stride;         /* distance between rows of y, in elements, >= n */
-    norm_dtype y_type;
+    norm_dtype y_type;       /* NORM_F32 by default */
 
     const void *x;           /* input rows; x == y (with equal strides and types) is in place */
     size_t x_stride;         /* in elements, >= n */
@@ -122,6 +125,16 @@ NORM_API norm_status norm_rmsnorm_f32(float *y, const float *x, const float *gam
                                       size_t rows, size_t n, float eps);
 NORM_API norm_status norm_layernorm_f32(float *y, const float *x, const float *gamma, const float *beta,
                                         size_t rows, size_t n, float eps);
+
+/* The same for rows, gamma and beta all in f16 or all in bf16 (uint16_t bit patterns). */
+NORM_API norm_status norm_rmsnorm_f16(uint16_t *y, const uint16_t *x, const uint16_t *gamma,
+                                      const uint16_t *beta, size_t rows, size_t n, float eps);
+NORM_API norm_status norm_layernorm_f16(uint16_t *y, const uint16_t *x, const uint16_t *gamma,
+                                        const uint16_t *beta, size_t rows, size_t n, float eps);
+NORM_API norm_status norm_rmsnorm_bf16(uint16_t *y, const uint16_t *x, const uint16_t *gamma,
+                                       const uint16_t *beta, size_t rows, size_t n, float eps);
+NORM_API norm_status norm_layernorm_bf16(uint16_t *y, const uint16_t *x, const uint16_t *gamma,
+                                         const uint16_t *beta, size_t rows, size_t n, float eps);
 
 /* Tier selection. The tier is chosen once from the CPU (cpu_features) and the environment
  * variable NORM_ISA=scalar|sse2|avx2|avx512|neon, which can only lower it.

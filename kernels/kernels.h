@@ -23,13 +23,14 @@
 #endif
 
 typedef struct norm_job {
-    float *y;
-    const float *x;
+    void *y;
+    const void *x;
     size_t y_stride, x_stride;  /* in elements */
     size_t rows, n;
-    const float *gamma, *beta;  /* NULL means 1 and 0 */
+    const void *gamma, *beta;   /* NULL means 1 and 0 */
+    norm_dtype x_type, y_type, param_type;
     float eps;
-    bool eps_outside_sqrt;      /* RMSNorm: x / (sqrt(ms) + eps) */
+    bool eps_outside_sqrt;      /* x / (sqrt(ms) + eps) */
     bool nontemporal;           /* y is far larger than the caches: stream it out */
     float *mean, *rstd;         /* per-row outputs or NULL */
 } norm_job;
@@ -38,28 +39,30 @@ typedef struct norm_job {
 #define NORM_KERNEL(name) void name(const norm_job *job)
 typedef NORM_KERNEL(norm_kernel_fn);
 
+#define NORM_NTYPES 3 /* NORM_F32, NORM_F16, NORM_BF16 */
+
+/* One kernel per operation and [x type][y type][gamma/beta type]. The scalar table fills
+ * every combination the API accepts; an ISA overlays the ones it implements. */
 typedef struct norm_kernels {
-    norm_kernel_fn *rmsnorm_f32;
-    norm_kernel_fn *layernorm_f32;
+    norm_kernel_fn *rmsnorm[NORM_NTYPES][NORM_NTYPES][NORM_NTYPES];
+    norm_kernel_fn *layernorm[NORM_NTYPES][NORM_NTYPES][NORM_NTYPES];
 } norm_kernels;
 
-#define NORM_DECLARE_KERNELS(isa)                          \
-    NORM_INTERNAL NORM_KERNEL(norm_rmsnorm_f32_##isa);     \
-    NORM_INTERNAL NORM_KERNEL(norm_layernorm_f32_##isa)
-
-NORM_DECLARE_KERNELS(scalar);
-NORM_DECLARE_KERNELS(sse2);
-NORM_DECLARE_KERNELS(avx2);
-NORM_DECLARE_KERNELS(avx512);
-NORM_DECLARE_KERNELS(neon);
+/* Each ISA's overlay; avx512bf16 is AVX-512 storing bf16 with vcvtneps2bf16. */
+NORM_INTERNAL void norm_init_kernels_scalar(norm_kernels *k);
+NORM_INTERNAL void norm_init_kernels_sse2(norm_kernels *k);
+NORM_INTERNAL void norm_init_kernels_avx2(norm_kernels *k);
+NORM_INTERNAL void norm_init_kernels_avx512(norm_kernels *k);
+NORM_INTERNAL void norm_init_kernels_avx512bf16(norm_kernels *k);
+NORM_INTERNAL void norm_init_kernels_neon(norm_kernels *k);
 
 /*
  * The scalar oracle, one row at a time, all arithmetic in double. SIMD kernels call these
  * for the rare rows their f32 fast path cannot handle to full accuracy (sums of squares
  * that overflow or underflow f32, non-finite inputs), so every tier agrees on them.
  */
-NORM_INTERNAL void norm_rmsnorm_f32_row_exact(const norm_job *job, size_t row);
-NORM_INTERNAL void norm_layernorm_f32_row_exact(const norm_job *job, size_t row);
+NORM_INTERNAL void norm_rmsnorm_row_exact(const norm_job *job, size_t row);
+NORM_INTERNAL void norm_layernorm_row_exact(const norm_job *job, size_t row);
 
 /* The scale applied to a row whose mean square (RMSNorm) or variance (LayerNorm) is ms. */
 static inline double norm_rstd(double ms, double eps, bool eps_outside_sqrt)

@@ -7,8 +7,8 @@
 
 #include "dispatch.h"
 
-/* Above this many output bytes the rows cannot stay in cache anyway: stream them out. */
-#define NONTEMPORAL_BYTES ((size_t)32 << 20)
+/* Above this many bytes of x and y the rows cannot stay in cache anyway: stream y out. */
+#define NONTEMPORAL_BYTES ((size_t)64 << 20)
 
 /* The size of norm_params in the first release; older callers can never send less. */
 #define PARAMS_V1_SIZE (offsetof(norm_params, rstd) + sizeof(float *))
@@ -84,7 +84,8 @@ static inline norm_status run_checked(const norm_params *p)
         return NORM_ERR_BAD_ARGUMENT;
     if (!dtype_valid(p->x_type) || !dtype_valid(p->y_type) || !dtype_valid(p->param_type))
         return NORM_ERR_BAD_ARGUMENT;
-    if (p->x_type != NORM_F32 || p->y_type != NORM_F32 || p->param_type != NORM_F32)
+    /* gamma and beta are f32 or the type of x. */
+    if (p->param_type != NORM_F32 && p->param_type != p->x_type)
         return NORM_ERR_UNSUPPORTED_TYPE;
     if (p->kind == NORM_RMSNORM && p->mean)
         return NORM_ERR_BAD_ARGUMENT; /* RMSNorm has no mean to report */
@@ -133,12 +134,13 @@ static inline norm_status run_checked(const norm_params *p)
     norm_job job = {
         .y = p->y, .x = p->x, .y_stride = y_stride, .x_stride = x_stride,
         .rows = p->rows, .n = p->n, .gamma = p->gamma, .beta = p->beta, .eps = p->eps,
+        .x_type = p->x_type, .y_type = p->y_type, .param_type = p->param_type,
         .eps_outside_sqrt = (p->flags & NORM_EPS_OUTSIDE_SQRT) != 0,
-        .nontemporal = p->rows * y_stride * ye >= NONTEMPORAL_BYTES,
+        .nontemporal = p->rows * (y_stride * ye + x_stride * xe) >= NONTEMPORAL_BYTES,
         .mean = p->mean, .rstd = p->rstd,
     };
     const norm_kernels *k = norm_kernels_active();
-    (p->kind == NORM_RMSNORM ? k->rmsnorm_f32 : k->layernorm_f32)(&job);
+    (p->kind == NORM_RMSNORM ? k->rmsnorm : k->layernorm)[p->x_type][p->y_type][p->param_type](&job);
     return NORM_OK;
 }
 
@@ -155,8 +157,8 @@ norm_status norm_run(const norm_params *params)
     return run_checked(params);
 }
 
-static norm_status run_dense(norm_kind kind, float *y, const float *x, const float *gamma,
-                             const float *beta, size_t rows, size_t n, float eps)
+static norm_status run_dense(norm_kind kind, norm_dtype type, void *y, const void *x,
+                             const void *gamma, const void *beta, size_t rows, size_t n, float eps)
 {
     norm_params p = norm_params_default(kind);
     p.rows = rows;
@@ -166,19 +168,44 @@ static norm_status run_dense(norm_kind kind, float *y, const float *x, const flo
     p.x = x;
     p.gamma = gamma;
     p.beta = beta;
+    p.x_type = p.y_type = p.param_type = type;
     return run_checked(&p);
 }
 
 norm_status norm_rmsnorm_f32(float *y, const float *x, const float *gamma, const float *beta,
                              size_t rows, size_t n, float eps)
 {
-    return run_dense(NORM_RMSNORM, y, x, gamma, beta, rows, n, eps);
+    return run_dense(NORM_RMSNORM, NORM_F32, y, x, gamma, beta, rows, n, eps);
 }
 
 norm_status norm_layernorm_f32(float *y, const float *x, const float *gamma, const float *beta,
                                size_t rows, size_t n, float eps)
 {
-    return run_dense(NORM_LAYERNORM, y, x, gamma, beta, rows, n, eps);
+    return run_dense(NORM_LAYERNORM, NORM_F32, y, x, gamma, beta, rows, n, eps);
+}
+
+norm_status norm_rmsnorm_f16(uint16_t *y, const uint16_t *x, const uint16_t *gamma,
+                             const uint16_t *beta, size_t rows, size_t n, float eps)
+{
+    return run_dense(NORM_RMSNORM, NORM_F16, y, x, gamma, beta, rows, n, eps);
+}
+
+norm_status norm_layernorm_f16(uint16_t *y, const uint16_t *x, const uint16_t *gamma,
+                               const uint16_t *beta, size_t rows, size_t n, float eps)
+{
+    return run_dense(NORM_LAYERNORM, NORM_F16, y, x, gamma, beta, rows, n, eps);
+}
+
+norm_status norm_rmsnorm_bf16(uint16_t *y, const uint16_t *x, const uint16_t *gamma,
+                              const uint16_t *beta, size_t rows, size_t n, float eps)
+{
+    return run_dense(NORM_RMSNORM, NORM_BF16, y, x, gamma, beta, rows, n, eps);
+}
+
+norm_status norm_layernorm_bf16(uint16_t *y, const uint16_t *x, const uint16_t *gamma,
+                                const uint16_t *beta, size_t rows, size_t n, float eps)
+{
+    return run_dense(NORM_LAYERNORM, NORM_BF16, y, x, gamma, beta, rows, n, eps);
 }
 
 const char *norm_status_string(norm_status status)
@@ -191,7 +218,7 @@ const char *norm_status_string(norm_status status)
     case NORM_ERR_SIZE_OVERFLOW: return "rows * stride overflows the address space";
     case NORM_ERR_BAD_EPS: return "eps must be finite and >= 0";
     case NORM_ERR_OVERLAP: return "an output overlaps an input or another output (only y == x, with equal strides, is allowed)";
-    case NORM_ERR_UNSUPPORTED_TYPE: return "element type not supported by this version of libnorm";
+    case NORM_ERR_UNSUPPORTED_TYPE: return "unsupported type combination (gamma and beta must be f32 or the type of x)";
     case NORM_ERR_BAD_ARGUMENT: return "invalid argument (kind, flags, type, params size, ISA, or a mean output for RMSNorm)";
     case NORM_ERR_ISA_UNAVAILABLE: return "ISA not compiled in, not supported by this CPU, or above the NORM_ISA cap";
     }

@@ -25,7 +25,9 @@ static const char *const isa_names[NORM_ISA_COUNT] = {
 };
 
 static norm_kernels tables[NORM_ISA_COUNT];
-static bool supported[NORM_ISA_COUNT];   /* compiled in and runnable on this CPU */
+static norm_kernels avx512_without_bf16;  /* for the tests, when the CPU has AVX512_BF16 */
+static bool supported[NORM_ISA_COUNT];    /* compiled in and runnable on this CPU */
+static bool have_avx512bf16;              /* vcvtneps2bf16 usable on top of the avx512 tier */
 static norm_isa env_cap = NORM_ISA_COUNT; /* the best tier NORM_ISA allows */
 static pthread_once_t once = PTHREAD_ONCE_INIT;
 static _Atomic(const norm_kernels *) active_table;
@@ -47,47 +49,48 @@ static void detect(void)
 #if defined(__x86_64__) || defined(__i386__)
     const X86Features f = GetX86Info().features;
     supported[NORM_ISA_SSE2] = NORM_HAVE_SSE2 && f.sse2;
-    supported[NORM_ISA_AVX2] = NORM_HAVE_AVX2 && f.avx2 && f.fma3;
+    /* F16C converts f16 rows in the AVX2 kernels. */
+    supported[NORM_ISA_AVX2] = NORM_HAVE_AVX2 && f.avx2 && f.fma3 && f.f16c;
     supported[NORM_ISA_AVX512] = NORM_HAVE_AVX512 && f.avx512f;
+    /* The compiler may use BW and VL alongside BF16; every CPU with BF16 has both. */
+    have_avx512bf16 = supported[NORM_ISA_AVX512] && NORM_HAVE_AVX512BF16 && f.avx512_bf16 &&
+                      f.avx512bw && f.avx512vl;
 #elif defined(__aarch64__)
     supported[NORM_ISA_NEON] = NORM_HAVE_NEON && GetAarch64Info().features.asimd;
 #endif
 }
 
+/* The ladder: start from the scalar kernels, overlay each supported tier in turn. */
 static void build_tables(void)
 {
-    norm_kernels k = { norm_rmsnorm_f32_scalar, norm_layernorm_f32_scalar };
-    for (int t = 0; t < NORM_ISA_COUNT; t++) {
-        switch ((norm_isa)t) {
+    norm_kernels k = { 0 };
+    norm_init_kernels_scalar(&k);
+    tables[NORM_ISA_SCALAR] = k;
 #if NORM_HAVE_SSE2
-        case NORM_ISA_SSE2:
-            if (supported[t])
-                k = (norm_kernels){ norm_rmsnorm_f32_sse2, norm_layernorm_f32_sse2 };
-            break;
+    if (supported[NORM_ISA_SSE2])
+        norm_init_kernels_sse2(&k);
 #endif
+    tables[NORM_ISA_SSE2] = k;
 #if NORM_HAVE_AVX2
-        case NORM_ISA_AVX2:
-            if (supported[t])
-                k = (norm_kernels){ norm_rmsnorm_f32_avx2, norm_layernorm_f32_avx2 };
-            break;
+    if (supported[NORM_ISA_AVX2])
+        norm_init_kernels_avx2(&k);
 #endif
+    tables[NORM_ISA_AVX2] = k;
 #if NORM_HAVE_AVX512
-        case NORM_ISA_AVX512:
-            if (supported[t])
-                k = (norm_kernels){ norm_rmsnorm_f32_avx512, norm_layernorm_f32_avx512 };
-            break;
+    if (supported[NORM_ISA_AVX512])
+        norm_init_kernels_avx512(&k);
+    avx512_without_bf16 = k;
+#  if NORM_HAVE_AVX512BF16
+    if (have_avx512bf16)
+        norm_init_kernels_avx512bf16(&k);
+#  endif
 #endif
+    tables[NORM_ISA_AVX512] = k;
 #if NORM_HAVE_NEON
-        case NORM_ISA_NEON:
-            if (supported[t])
-                k = (norm_kernels){ norm_rmsnorm_f32_neon, norm_layernorm_f32_neon };
-            break;
+    if (supported[NORM_ISA_NEON])
+        norm_init_kernels_neon(&k);
 #endif
-        default:
-            break;
-        }
-        tables[t] = k;
-    }
+    tables[NORM_ISA_NEON] = k;
 }
 
 /* The best supported tier not above cap. */
@@ -129,6 +132,19 @@ const norm_kernels *norm_kernels_for(norm_isa isa)
 {
     pthread_once(&once, init_once);
     return (unsigned)isa < NORM_ISA_COUNT && supported[isa] ? &tables[isa] : NULL;
+}
+
+const norm_kernels *norm_kernels_variant(const char *name)
+{
+    pthread_once(&once, init_once);
+    if (strcmp(name, "avx512bf16") == 0)
+        return have_avx512bf16 ? &tables[NORM_ISA_AVX512] : NULL;
+    if (strcmp(name, "avx512") == 0)
+        return supported[NORM_ISA_AVX512] ? &avx512_without_bf16 : NULL;
+    for (int t = 0; t < NORM_ISA_COUNT; t++)
+        if (strcmp(name, isa_names[t]) == 0)
+            return supported[t] ? &tables[t] : NULL;
+    return NULL;
 }
 
 norm_status norm_set_max_isa(norm_isa isa)

@@ -221,7 +221,8 @@ static int describe(char *buf, size_t size, int tier, const spec *sp, bool g, bo
 
 static norm_kernel_fn *oracle_fn(bool layernorm)
 {
-    return layernorm ? norm_layernorm_f32_scalar : norm_rmsnorm_f32_scalar;
+    const norm_kernels *k = norm_kernels_for(NORM_ISA_SCALAR);
+    return layernorm ? k->layernorm[NORM_F32][NORM_F32][NORM_F32] : k->rmsnorm[NORM_F32][NORM_F32][NORM_F32];
 }
 
 static norm_kernel_fn *tier_fn(int tier, bool layernorm)
@@ -230,7 +231,7 @@ static norm_kernel_fn *tier_fn(int tier, bool layernorm)
         return oracle_fn(layernorm);
     const norm_kernels *k = norm_kernels_for((norm_isa)tier);
     ck_assert_ptr_nonnull(k);
-    return layernorm ? k->layernorm_f32 : k->rmsnorm_f32;
+    return layernorm ? k->layernorm[NORM_F32][NORM_F32][NORM_F32] : k->rmsnorm[NORM_F32][NORM_F32][NORM_F32];
 }
 
 /*
@@ -270,10 +271,10 @@ static void run_case(int tier, const spec *sp, const inputs *in, int combo, cons
                                      (beta ? beta[i] : 0.0L));
             pat = pattern;
         } else if (special) {
-            pat = oracle.job.y + r * oracle.job.y_stride;
+            pat = (const float *)oracle.job.y + r * oracle.job.y_stride;
         }
         bad_row = r;
-        worst_y = maxd(worst_y, check_row(u->y + r * u->y_stride, x, n, gamma, beta, ref, special, pat, &m));
+        worst_y = maxd(worst_y, check_row((const float *)u->y + r * u->y_stride, x, n, gamma, beta, ref, special, pat, &m));
         if (m.failed)
             break;
         /* Statistics: rstd relative; the mean relative to its magnitude plus the row's scale

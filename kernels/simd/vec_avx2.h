@@ -24,6 +24,7 @@ static inline vf vf_fmadd(vf a, vf b, vf c) { return _mm256_fmadd_ps(a, b, c); }
 /* Tails, as two SSE halves loaded and stored piecewise. Not vmaskmovps: AMD documents
  * that its masked-off elements may still fault, and qemu's emulation does fault. */
 static const int32_t norm_sse_tail_table[8] = { -1, -1, -1, -1, 0, 0, 0, 0 };
+static const int32_t norm_avx2_keep_table[16] = { -1, -1, -1, -1, -1, -1, -1, -1, 0, 0, 0, 0, 0, 0, 0, 0 };
 /* The first k (1..3) elements of p; the other lanes are `fill`. */
 static inline __m128 sse_load_part(const float *p, size_t k, __m128 fill)
 {
@@ -51,6 +52,12 @@ static inline vf vf_load_part(const float *p, size_t k, vf fill)
         return _mm256_set_m128(hi_fill, k ? sse_load_part(p, k, lo_fill) : lo_fill);
     return _mm256_set_m128(k > 4 ? sse_load_part(p + 4, k - 4, hi_fill) : hi_fill, _mm_loadu_ps(p));
 }
+/* v with the lanes from k on set to zero. */
+static inline vf vf_keep_first(vf v, size_t k)
+{
+    return _mm256_and_ps(v, _mm256_loadu_ps((const float *)(norm_avx2_keep_table + 8 - k)));
+}
+static inline void vh_stream(uint16_t *p, const uint16_t *buf) { _mm_stream_si128((__m128i *)p, _mm_load_si128((const __m128i *)buf)); }
 static inline void vf_store_part(float *p, vf v, size_t k)
 {
     __m128 lo = _mm256_castps256_ps128(v);

@@ -1,7 +1,11 @@
 /* AVX-512F: 16 f32 lanes; tails use masked loads and stores, which never touch masked-off memory. */
 #include <immintrin.h>
+#include <stddef.h>
+#include <stdint.h>
 
-#define NORM_SUFFIX avx512
+#ifndef NORM_SUFFIX
+#  define NORM_SUFFIX avx512
+#endif
 #define NORM_W 16
 #define NORM_UNROLL 4
 #define NORM_ALIGN 64
@@ -24,6 +28,10 @@ static inline __mmask16 tail_mask(size_t k) { return (__mmask16)((1u << k) - 1u)
 /* The first k (< NORM_W) elements of p; the other lanes are `fill`. */
 static inline vf vf_load_part(const float *p, size_t k, vf fill) { return _mm512_mask_loadu_ps(fill, tail_mask(k), p); }
 static inline void vf_store_part(float *p, vf v, size_t k) { _mm512_mask_storeu_ps(p, tail_mask(k), v); }
+/* v with the lanes from k on set to zero. */
+static inline vf vf_keep_first(vf v, size_t k) { return _mm512_maskz_mov_ps(tail_mask(k), v); }
+/* A non-temporal store of NORM_W 16-bit values from an aligned buffer to p (32-byte aligned). */
+static inline void vh_stream(uint16_t *p, const uint16_t *buf) { _mm256_stream_si256((__m256i *)p, _mm256_load_si256((const __m256i *)buf)); }
 
 static inline vd vd_zero(void) { return _mm512_setzero_pd(); }
 static inline vd vd_add_vf(vd acc, vf v)

@@ -1,6 +1,7 @@
 /* AArch64 Advanced SIMD: 4 f32 lanes, fused multiply-add, 32 registers. */
 #include <arm_neon.h>
 #include <stddef.h>
+#include <stdint.h>
 
 #define NORM_SUFFIX neon
 #define NORM_W 4
@@ -33,6 +34,14 @@ static inline vf vf_load_part(const float *p, size_t k, vf fill)
         v = vld1q_lane_f32(p + 2, v, 2);
     return v;
 }
+/* v with the lanes from k on set to zero. */
+static inline vf vf_keep_first(vf v, size_t k)
+{
+    static const uint32_t keep[8] = { ~0u, ~0u, ~0u, ~0u, 0, 0, 0, 0 };
+    return vreinterpretq_f32_u32(vandq_u32(vreinterpretq_u32_f32(v), vld1q_u32(keep + 4 - k)));
+}
+/* AArch64's non-temporal stores are pair stores (STNP); a plain store, as memcpy uses. */
+static inline void vh_stream(uint16_t *p, const uint16_t *buf) { vst1_u16(p, vld1_u16(buf)); }
 static inline void vf_store_part(float *p, vf v, size_t k)
 {
     vst1q_lane_f32(p, v, 0);

@@ -2,6 +2,7 @@
 #include <emmintrin.h>
 #include <stddef.h>
 #include <stdint.h>
+#include <string.h>
 
 #define NORM_SUFFIX sse2
 #define NORM_W 4
@@ -32,6 +33,18 @@ static inline vf vf_load_part(const float *p, size_t k, vf fill)
         v = _mm_movelh_ps(v, _mm_load_ss(p + 2));
     __m128 m = _mm_castsi128_ps(_mm_loadu_si128((const __m128i *)(norm_sse2_tail_table + 4 - k)));
     return _mm_or_ps(_mm_and_ps(m, v), _mm_andnot_ps(m, fill));
+}
+/* v with the lanes from k on set to zero. */
+static inline vf vf_keep_first(vf v, size_t k)
+{
+    return _mm_and_ps(v, _mm_castsi128_ps(_mm_loadu_si128((const __m128i *)(norm_sse2_tail_table + 4 - k))));
+}
+/* A non-temporal store of NORM_W 16-bit values (8 bytes) from an aligned buffer. */
+static inline void vh_stream(uint16_t *p, const uint16_t *buf)
+{
+    long long bits;
+    memcpy(&bits, buf, sizeof bits);
+    _mm_stream_si64((long long *)p, bits);
 }
 static inline void vf_store_part(float *p, vf v, size_t k)
 {

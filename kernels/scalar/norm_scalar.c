@@ -1,0 +1,127 @@
+/*
+ * The scalar kernels: the fallback on every CPU and the oracle every SIMD kernel is tested
+ * against. All arithmetic is in double, which holds x*x exactly and cannot overflow or
+ * underflow for any f32 (or f16/bf16) input, so these need no special cases. Four partial
+ * sums keep the reductions pipelined without reassociating anything a reader cannot see.
+ * Half-precision values are widened exactly and results rounded once to f32, then once
+ * more to the output type (kernels/scalar/half.h).
+ */
+#include "half.h"
+#include "kernels.h"
+
+static inline double load_elem(const void *p, size_t i, norm_dtype t)
+{
+    switch (t) {
+    case NORM_F16: return norm_f16_to_f32(((const uint16_t *)p)[i]);
+    case NORM_BF16: return norm_bf16_to_f32(((const uint16_t *)p)[i]);
+    default: return ((const float *)p)[i];
+    }
+}
+
+static inline void store_elem(void *p, size_t i, double v, norm_dtype t)
+{
+    float f = (float)v;
+    switch (t) {
+    case NORM_F16: ((uint16_t *)p)[i] = norm_f32_to_f16(f); break;
+    case NORM_BF16: ((uint16_t *)p)[i] = norm_f32_to_bf16(f); break;
+    default: ((float *)p)[i] = f; break;
+    }
+}
+
+static size_t elem_size(norm_dtype t) { return t == NORM_F32 ? 4 : 2; }
+
+static double sum_squares(const void *x, size_t n, double shift, norm_dtype t)
+{
+    double acc[4] = {0, 0, 0, 0};
+    size_t i = 0;
+    for (; i + 4 <= n; i += 4)
+        for (int k = 0; k < 4; k++) {
+            double d = load_elem(x, i + k, t) - shift;
+            acc[k] += d * d;
+        }
+    for (; i < n; i++) {
+        double d = load_elem(x, i, t) - shift;
+        acc[0] += d * d;
+    }
+    return (acc[0] + acc[1]) + (acc[2] + acc[3]);
+}
+
+static double sum_shifted(const void *x, size_t n, double shift, norm_dtype t)
+{
+    double acc[4] = {0, 0, 0, 0};
+    size_t i = 0;
+    for (; i + 4 <= n; i += 4)
+        for (int k = 0; k < 4; k++)
+            acc[k] += load_elem(x, i + k, t) - shift;
+    for (; i < n; i++)
+        acc[0] += load_elem(x, i, t) - shift;
+    return (acc[0] + acc[1]) + (acc[2] + acc[3]);
+}
+
+/* y = (x - center) * scale * gamma + beta, computed in double and rounded at the end. */
+static void apply_row(const norm_job *job, size_t row, double center, double scale)
+{
+    const void *x = (const char *)job->x + row * job->x_stride * elem_size(job->x_type);
+    void *y = (char *)job->y + row * job->y_stride * elem_size(job->y_type);
+    for (size_t i = 0; i < job->n; i++) {
+        double v = (load_elem(x, i, job->x_type) - center) * scale;
+        if (job->gamma)
+            v *= load_elem(job->gamma, i, job->param_type);
+        if (job->beta)
+            v += load_elem(job->beta, i, job->param_type);
+        store_elem(y, i, v, job->y_type);
+    }
+}
+
+static const void *row_of(const norm_job *job, size_t row)
+{
+    return (const char *)job->x + row * job->x_stride * elem_size(job->x_type);
+}
+
+void norm_rmsnorm_row_exact(const norm_job *job, size_t row)
+{
+    double ms = sum_squares(row_of(job, row), job->n, 0.0, job->x_type) / (double)job->n;
+    double rstd = norm_rstd(ms, job->eps, job->eps_outside_sqrt);
+    apply_row(job, row, 0.0, rstd);
+    norm_store_stats(job, row, 0.0, rstd);
+}
+
+void norm_layernorm_row_exact(const norm_job *job, size_t row)
+{
+    const void *x = row_of(job, row);
+    size_t n = job->n;
+    /* Shifting by an element of the row keeps the sum exact to double precision even when
+     * |mean| is many orders of magnitude above the standard deviation; the variance is
+     * then summed around the mean (two passes): no E[x^2] - mean^2. */
+    double shift = load_elem(x, 0, job->x_type);
+    double mean = shift + sum_shifted(x, n, shift, job->x_type) / (double)n;
+    double var = sum_squares(x, n, mean, job->x_type) / (double)n;
+    double rstd = norm_rstd(var, job->eps, job->eps_outside_sqrt);
+    apply_row(job, row, mean, rstd);
+    norm_store_stats(job, row, mean, rstd);
+}
+
+static NORM_KERNEL(rmsnorm_scalar)
+{
+    for (size_t r = 0; r < job->rows; r++)
+        norm_rmsnorm_row_exact(job, r);
+}
+
+static NORM_KERNEL(layernorm_scalar)
+{
+    for (size_t r = 0; r < job->rows; r++)
+        norm_layernorm_row_exact(job, r);
+}
+
+/* The scalar kernels read the types from the job, so one pair serves every combination
+ * the API accepts: x and y any type, gamma/beta f32 or x's type. */
+void norm_init_kernels_scalar(norm_kernels *k)
+{
+    for (int x = 0; x < NORM_NTYPES; x++)
+        for (int y = 0; y < NORM_NTYPES; y++)
+            for (int p = 0; p < NORM_NTYPES; p++)
+                if (p == NORM_F32 || p == x) {
+                    k->rmsnorm[x][y][p] = rmsnorm_scalar;
+                    k->layernorm[x][y][p] = layernorm_scalar;
+                }
+}

@@ -1,0 +1,384 @@
+/*
+ * The RMSNorm and LayerNorm kernels, written once over the thin vector layer of
+ * vec_<isa>.h and cvt_<isa>.h (included before this file). Each ISA's
+ * kernels/<arch>/norm_<isa>.c is the includes plus one line listing its type combinations.
+ *
+ * Element types are compile-time constants of always-inline functions: every combination
+ * of x, y and gamma/beta types (f32, f16, bf16) becomes its own kernel, with the
+ * conversions inlined into the loads and stores. All arithmetic is f32 (sums folded into
+ * f64), whatever the storage type.
+ *
+ * Per row: one pass for the statistics, one pass for the output; the row is read twice,
+ * which is the floor for a norm whose scale depends on the whole row. The second read
+ * comes from L1/L2 for every row length up to tens of thousands.
+ *
+ * Accuracy (README, "Accuracy contract"): sums are kept in f32 lanes, each lane taking at
+ * most NORM_FOLD terms before it is folded into f64, so rounding error does not grow with
+ * the row length. Rows whose f32 sums could overflow or underflow, or that hold Inf/NaN,
+ * go to the scalar double-precision row (the oracle), which is exact for them.
+ */
+#include <stdint.h>
+
+#include "kernels.h"
+
+#define NORM_CAT_(a, b) a##_##b
+#define NORM_CAT(a, b) NORM_CAT_(a, b)
+#define NORM_FN(name) NORM_CAT(name, NORM_SUFFIX)
+
+#define NORM_FOLD 8
+#define NORM_ALWAYS_INLINE inline __attribute__((always_inline))
+
+/* ---------------------------------------------------------------- typed memory access */
+
+static NORM_ALWAYS_INLINE size_t elem_size(norm_dtype t) { return t == NORM_F32 ? 4 : 2; }
+
+/* NORM_W elements of type t at p[i]. */
+static NORM_ALWAYS_INLINE vf load_as(const void *p, size_t i, norm_dtype t)
+{
+    if (t == NORM_F16)
+        return vf_load_f16((const uint16_t *)p + i);
+    if (t == NORM_BF16)
+        return vf_load_bf16((const uint16_t *)p + i);
+    return vf_load((const float *)p + i);
+}
+
+/* The k (< NORM_W) elements at p[i]; the other lanes are zero. */
+static NORM_ALWAYS_INLINE vf load_part_as(const void *p, size_t i, size_t k, norm_dtype t)
+{
+    if (t == NORM_F16)
+        return vf_load_f16_part((const uint16_t *)p + i, k);
+    if (t == NORM_BF16)
+        return vf_load_bf16_part((const uint16_t *)p + i, k);
+    return vf_load_part((const float *)p + i, k, vf_zero());
+}
+
+static NORM_ALWAYS_INLINE void store_as(void *p, size_t i, vf v, norm_dtype t)
+{
+    if (t == NORM_F16)
+        vf_store_f16((uint16_t *)p + i, v);
+    else if (t == NORM_BF16)
+        vf_store_bf16((uint16_t *)p + i, v);
+    else
+        vf_store((float *)p + i, v);
+}
+
+static NORM_ALWAYS_INLINE void store_part_as(void *p, size_t i, vf v, size_t k, norm_dtype t)
+{
+    if (t == NORM_F16)
+        vf_store_f16_part((uint16_t *)p + i, v, k);
+    else if (t == NORM_BF16)
+        vf_store_bf16_part((uint16_t *)p + i, v, k);
+    else
+        vf_store_part((float *)p + i, v, k);
+}
+
+/* A non-temporal store of one vector to p[i], which must be vector-aligned. Half-precision
+ * results are narrowed into an aligned buffer first: the store and the reload stay in L1. */
+static NORM_ALWAYS_INLINE void stream_as(void *p, size_t i, vf v, norm_dtype t)
+{
+    if (t == NORM_F32) {
+        vf_stream((float *)p + i, v);
+        return;
+    }
+    _Alignas(NORM_ALIGN) uint16_t narrow[NORM_W];
+    store_as(narrow, 0, v, t);
+    vh_stream((uint16_t *)p + i, narrow);
+}
+
+/* ---------------------------------------------------------------- statistics */
+
+/* f32 sums of squares outside [2^-80, 2^120] lose accuracy or overflow: use the exact row.
+ * (Below 2^-80 it matters only when eps does not dominate the mean square.) */
+static inline bool sums_in_range(double sum_squares, float eps)
+{
+    return sum_squares <= 0x1p120 && (sum_squares >= 0x1p-80 || eps >= 0x1p-60f);
+}
+
+typedef struct row_sums {
+    double sum;     /* sum of (x - shift), when asked for */
+    double squares; /* sum of (x - shift)^2 */
+} row_sums;
+
+static NORM_ALWAYS_INLINE row_sums sum_row(const void *x, size_t n, float shift, bool shifted,
+                                           bool want_sum, norm_dtype xt)
+{
+    const vf c = vf_set1(shift);
+    vf s1[NORM_UNROLL], s2[NORM_UNROLL];
+    vd d1 = vd_zero(), d2 = vd_zero();
+    size_t i = 0;
+
+#define NORM_ACCUMULATE(acc, t_)                                 \
+    do {                                                         \
+        if (shifted)                                             \
+            t_ = vf_sub(t_, c);                                  \
+        if (want_sum)                                            \
+            s1[acc] = vf_add(s1[acc], t_);                       \
+        s2[acc] = vf_fmadd(t_, t_, s2[acc]);                     \
+    } while (0)
+
+#define NORM_FOLD_LANES()                                        \
+    do {                                                         \
+        for (int w_ = NORM_UNROLL / 2; w_ >= 1; w_ /= 2)         \
+            for (int u_ = 0; u_ < w_; u_++) {                    \
+                s1[u_] = vf_add(s1[u_], s1[u_ + w_]);            \
+                s2[u_] = vf_add(s2[u_], s2[u_ + w_]);            \
+            }                                                    \
+        if (want_sum)                                            \
+            d1 = vd_add_vf(d1, s1[0]);                           \
+        d2 = vd_add_vf(d2, s2[0]);                               \
+    } while (0)
+
+    for (;;) {
+        for (int u = 0; u < NORM_UNROLL; u++)
+            s1[u] = s2[u] = vf_zero();
+        /* Each lane of each accumulator takes at most NORM_FOLD terms per block. */
+        size_t block_end = n - i > (size_t)NORM_W * NORM_UNROLL * NORM_FOLD
+                               ? i + (size_t)NORM_W * NORM_UNROLL * NORM_FOLD : n;
+        for (; i + (size_t)NORM_W * NORM_UNROLL <= block_end; i += (size_t)NORM_W * NORM_UNROLL)
+            for (int u = 0; u < NORM_UNROLL; u++) {
+                vf t = load_as(x, i + (size_t)u * NORM_W, xt);
+                NORM_ACCUMULATE(u, t);
+            }
+        if (block_end < n) {
+            NORM_FOLD_LANES();
+            continue;
+        }
+        /* Last, partial block: whole vectors round-robin, then the tail. */
+#pragma GCC unroll 16
+        for (int u = 0; u < NORM_UNROLL - 1; u++)
+            if (i + NORM_W <= n) {
+                vf t = load_as(x, i, xt);
+                NORM_ACCUMULATE(u, t);
+                i += NORM_W;
+            }
+        if (i < n) {
+            vf t = load_part_as(x, i, n - i, xt);
+            if (shifted)
+                t = vf_keep_first(vf_sub(t, c), n - i); /* padding lanes must add nothing */
+            if (want_sum)
+                s1[NORM_UNROLL - 1] = vf_add(s1[NORM_UNROLL - 1], t);
+            s2[NORM_UNROLL - 1] = vf_fmadd(t, t, s2[NORM_UNROLL - 1]);
+        }
+        NORM_FOLD_LANES();
+        break;
+    }
+#undef NORM_ACCUMULATE
+#undef NORM_FOLD_LANES
+
+    row_sums r = { want_sum ? vd_sum(d1) : 0.0, vd_sum(d2) };
+    return r;
+}
+
+/* ---------------------------------------------------------------- output */
+
+/* How a row is centred before scaling: */
+enum center_mode {
+    SCALE_ONLY,     /* RMSNorm:               u = x * s                        */
+    CENTER_FUSED,   /* LayerNorm, |mean|*s<=1: u = x * s - mean * s  (one FMA)  */
+    CENTER_SHIFTED  /* LayerNorm otherwise:   u = (x - c) * s - (mean - c) * s  */
+};
+
+typedef struct row_scale {
+    enum center_mode mode;
+    float c, s, neg_ds;
+} row_scale;
+
+/* y = u * gamma + beta for one vector. */
+static NORM_ALWAYS_INLINE vf output_vector(vf x, vf g, vf b, enum center_mode mode, vf c, vf s,
+                                          vf neg_ds, bool has_g, bool has_b)
+{
+    vf u = mode == SCALE_ONLY ? vf_mul(x, s)
+         : mode == CENTER_FUSED ? vf_fmadd(x, s, neg_ds)
+                                : vf_fmadd(vf_sub(x, c), s, neg_ds);
+    if (has_g)
+        return has_b ? vf_fmadd(u, g, b) : vf_mul(u, g);
+    return has_b ? vf_add(u, b) : u;
+}
+
+static NORM_ALWAYS_INLINE void output_row(void *y, const void *x, const void *g, const void *b,
+                                          size_t n, bool nontemporal, row_scale rs,
+                                          enum center_mode mode, bool has_g, bool has_b,
+                                          norm_dtype xt, norm_dtype yt, norm_dtype pt)
+{
+    const vf c = vf_set1(rs.c), s = vf_set1(rs.s), neg_ds = vf_set1(rs.neg_ds);
+#define NORM_OUTPUT(i)                                                                   \
+    output_vector(load_as(x, i, xt), has_g ? load_as(g, i, pt) : s,                      \
+                  has_b ? load_as(b, i, pt) : s, mode, c, s, neg_ds, has_g, has_b)
+    /* Partial vectors (an unaligned head, the tail) go through the same vector arithmetic,
+     * so a row's result does not depend on where it sits in memory. */
+#define NORM_OUTPUT_PART(i, k)                                                           \
+    store_part_as(y, i,                                                                  \
+                  output_vector(load_part_as(x, i, k, xt),                               \
+                                has_g ? load_part_as(g, i, k, pt) : s,                   \
+                                has_b ? load_part_as(b, i, k, pt) : s,                   \
+                                mode, c, s, neg_ds, has_g, has_b), k, yt)
+    const size_t es = elem_size(yt), vector_bytes = NORM_W * es;
+    size_t i = 0;
+    if (nontemporal && (uintptr_t)y % es == 0) {
+        size_t head = (vector_bytes - (uintptr_t)y % vector_bytes) % vector_bytes / es;
+        if (head > n)
+            head = n;
+        if (head) {
+            NORM_OUTPUT_PART(0, head);
+            i = head;
+        }
+        for (; i + NORM_W <= n; i += NORM_W)
+            stream_as(y, i, NORM_OUTPUT(i), yt);
+        vf_stream_fence();
+    } else {
+#pragma GCC unroll 4
+        for (; i + NORM_W <= n; i += NORM_W)
+            store_as(y, i, NORM_OUTPUT(i), yt);
+    }
+    if (i < n)
+        NORM_OUTPUT_PART(i, n - i);
+#undef NORM_OUTPUT
+#undef NORM_OUTPUT_PART
+}
+
+/* One loop per (mode, gamma?, beta?), so no loop tests a flag. */
+static NORM_ALWAYS_INLINE void output_row_any(const norm_job *job, size_t r, row_scale rs,
+                                              norm_dtype xt, norm_dtype yt, norm_dtype pt)
+{
+    void *y = (char *)job->y + r * job->y_stride * elem_size(yt);
+    const void *x = (const char *)job->x + r * job->x_stride * elem_size(xt);
+    const void *g = job->gamma, *b = job->beta;
+    bool nt = job->nontemporal;
+#define NORM_OUT(m)                                                                       \
+    do {                                                                                  \
+        if (g && b) output_row(y, x, g, b, job->n, nt, rs, m, true, true, xt, yt, pt);    \
+        else if (g) output_row(y, x, g, b, job->n, nt, rs, m, true, false, xt, yt, pt);   \
+        else if (b) output_row(y, x, g, b, job->n, nt, rs, m, false, true, xt, yt, pt);   \
+        else        output_row(y, x, g, b, job->n, nt, rs, m, false, false, xt, yt, pt);  \
+    } while (0)
+    switch (rs.mode) {
+    case SCALE_ONLY: NORM_OUT(SCALE_ONLY); break;
+    case CENTER_FUSED: NORM_OUT(CENTER_FUSED); break;
+    case CENTER_SHIFTED: NORM_OUT(CENTER_SHIFTED); break;
+    }
+#undef NORM_OUT
+}
+
+/* ---------------------------------------------------------------- the two norms */
+
+static NORM_ALWAYS_INLINE const void *row_of(const norm_job *job, size_t r, norm_dtype xt)
+{
+    return (const char *)job->x + r * job->x_stride * elem_size(xt);
+}
+
+/*
+ * Both norms are software-pipelined by one row: the sums of row r+1 are issued before
+ * row r is written out, so they overlap the latency of row r's square root and division.
+ * On short rows that latency, not the arithmetic, is what bounds the time per row.
+ */
+static NORM_ALWAYS_INLINE void rmsnorm_rows(const norm_job *job, norm_dtype xt, norm_dtype yt,
+                                            norm_dtype pt)
+{
+    const size_t n = job->n;
+    const double inv_n = 1.0 / (double)n; /* a multiply, not a divide, on each row's critical path */
+    row_sums next = sum_row(job->x, n, 0.0f, false, false, xt);
+    for (size_t r = 0; r < job->rows; r++) {
+        row_sums sums = next;
+        if (r + 1 < job->rows)
+            next = sum_row(row_of(job, r + 1, xt), n, 0.0f, false, false, xt);
+        if (!sums_in_range(sums.squares, job->eps)) {
+            norm_rmsnorm_row_exact(job, r);
+            continue;
+        }
+        double rstd = norm_rstd(sums.squares * inv_n, job->eps, job->eps_outside_sqrt);
+        row_scale rs = { SCALE_ONLY, 0.0f, (float)rstd, 0.0f };
+        output_row_any(job, r, rs, xt, yt, pt);
+        norm_store_stats(job, r, 0.0, rstd);
+    }
+}
+
+/* Sums of x - shift, for a shifted or an unshifted pass. */
+static NORM_ALWAYS_INLINE row_sums sum_row_centered(const void *x, size_t n, float shift,
+                                                    norm_dtype xt)
+{
+    return shift == 0.0f ? sum_row(x, n, 0.0f, false, true, xt) : sum_row(x, n, shift, true, true, xt);
+}
+
+static NORM_ALWAYS_INLINE void layernorm_rows(const norm_job *job, norm_dtype xt, norm_dtype yt,
+                                              norm_dtype pt)
+{
+    /* One pass gives sum(x - c) and sum((x - c)^2), whose variance loses accuracy when c is
+     * far from the mean. The first row is not shifted (activations are mostly centred, and
+     * working out a shift first would delay the row); each later row is shifted by the row
+     * before's mean if that was large against its spread (rows of a batch look alike). A
+     * row whose shift proves poor is summed again around its own mean, so the guess only
+     * ever costs time, never accuracy. */
+    const size_t n = job->n;
+    const double inv_n = 1.0 / (double)n;
+    float shift = 0.0f;
+    row_sums next = sum_row_centered(job->x, n, shift, xt);
+    for (size_t r = 0; r < job->rows; r++) {
+        const void *x = row_of(job, r, xt);
+        row_sums sums = next;
+        double d = sums.sum * inv_n, var = sums.squares * inv_n - d * d;
+        if (d * d > 0.25 * var && sums_in_range(sums.squares, job->eps)) {
+            shift = (float)(shift + d);
+            sums = sum_row_centered(x, n, shift, xt);
+            d = sums.sum * inv_n;
+            var = sums.squares * inv_n - d * d;
+        }
+        double mean = shift + d;
+        bool exact = !sums_in_range(sums.squares, job->eps) || d * d > 0.25 * var;
+        shift = !exact && mean * mean > 0.25 * var ? (float)mean : 0.0f;
+        if (r + 1 < job->rows)
+            next = sum_row_centered(row_of(job, r + 1, xt), n, shift, xt);
+        if (exact) {
+            norm_layernorm_row_exact(job, r);
+            continue;
+        }
+        double rstd = norm_rstd(var, job->eps, job->eps_outside_sqrt);
+        row_scale rs;
+        if (fabs(mean) * rstd <= 1.0) {
+            rs = (row_scale){ CENTER_FUSED, 0.0f, (float)rstd, (float)(-mean * rstd) };
+        } else {
+            float c = (float)mean;
+            rs = (row_scale){ CENTER_SHIFTED, c, (float)rstd, (float)(-(mean - c) * rstd) };
+        }
+        output_row_any(job, r, rs, xt, yt, pt);
+        norm_store_stats(job, r, mean, rstd);
+    }
+}
+
+/* ---------------------------------------------------------------- instances */
+
+#define NORM_DT_f32 NORM_F32
+#define NORM_DT_f16 NORM_F16
+#define NORM_DT_bf16 NORM_BF16
+
+#define NORM_KERNEL_NAME(op, x, y, p) NORM_FN(op##_##x##_##y##_##p)
+
+#define NORM_DEFINE(x, y, p)                                                              \
+    static NORM_KERNEL(NORM_KERNEL_NAME(rmsnorm, x, y, p))                               \
+    {                                                                                     \
+        rmsnorm_rows(job, NORM_DT_##x, NORM_DT_##y, NORM_DT_##p);                         \
+    }                                                                                     \
+    static NORM_KERNEL(NORM_KERNEL_NAME(layernorm, x, y, p))                             \
+    {                                                                                     \
+        layernorm_rows(job, NORM_DT_##x, NORM_DT_##y, NORM_DT_##p);                       \
+    }
+#define NORM_REGISTER(x, y, p)                                                            \
+    k->rmsnorm[NORM_DT_##x][NORM_DT_##y][NORM_DT_##p] = NORM_KERNEL_NAME(rmsnorm, x, y, p); \
+    k->layernorm[NORM_DT_##x][NORM_DT_##y][NORM_DT_##p] = NORM_KERNEL_NAME(layernorm, x, y, p);
+
+/* Defines the kernels of every (x, y, gamma/beta) combination in `list` and the function
+ * that overlays them on a table: norm_init_kernels_<isa>. */
+#define NORM_INSTANTIATE(list)                                                            \
+    list(NORM_DEFINE)                                                                     \
+    void NORM_FN(norm_init_kernels)(norm_kernels *k) { list(NORM_REGISTER) }
+
+/* Every combination the API accepts: x and y any type, gamma/beta f32 or x's type. */
+#define NORM_ALL_TYPES(X)                                                                 \
+    X(f32, f32, f32) X(f32, f16, f32) X(f32, bf16, f32)                                   \
+    X(f16, f32, f32) X(f16, f16, f32) X(f16, bf16, f32)                                   \
+    X(f16, f32, f16) X(f16, f16, f16) X(f16, bf16, f16)                                   \
+    X(bf16, f32, f32) X(bf16, f16, f32) X(bf16, bf16, f32)                                \
+    X(bf16, f32, bf16) X(bf16, f16, bf16) X(bf16, bf16, bf16)
+
+/* The combinations with bf16 output, for variants that only change how bf16 is stored. */
+#define NORM_BF16_OUT_TYPES(X)                                                            \
+    X(f32, bf16, f32) X(f16, bf16, f32) X(f16, bf16, f16) X(bf16, bf16, f32) X(bf16, bf16, bf16)

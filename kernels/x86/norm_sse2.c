@@ -1,0 +1,7 @@
+/* RMSNorm and LayerNorm for SSE2: the shared algorithm over this ISA's vector layer, for
+ * every combination of f32, f16 and bf16 rows. */
+#include "vec_sse2.h"
+#include "cvt_sse2.h"
+#include "norm_body.h"
+
+NORM_INSTANTIATE(NORM_ALL_TYPES)
