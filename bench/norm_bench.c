@@ -7,6 +7,10 @@
  * are reported, and ratios to the floor: the machine may be shared and its clock varies,
  * so absolute times drift, while ratios measured side by side do not (much).
  *
+ * With --types it does the same for f16 and bf16 rows (any x:y:gamma combination the library
+ * takes): all the combinations of a shape are timed in the same interleaved rounds, next to
+ * f32, so that "bf16 moves 1.9x the rows per second of f32" is a ratio measured side by side.
+ *
  * After timing a shape it checks every tier's output against the scalar tier's, so a fast
  * wrong kernel fails the run instead of topping the table.
  */
@@ -31,17 +35,34 @@
 #define EPS 1e-6f
 #define CHECK_TOL 1e-4           /* relative tolerance of the tier-vs-scalar check */
 #define MAX_SHAPES 64
+#define MAX_COMBOS 15            /* every x:y:gamma combination the library accepts */
 #define DEFAULT_ROUNDS 21
 #define DEFAULT_MIN_MS 4.0       /* a sample shorter than a few ms is mostly timer and noise */
 #define QUICK_ROUNDS 3
 #define QUICK_MIN_MS 1.0
 #define MIN_ROUNDS 5             /* never fewer, however slow a shape is (unless --rounds says so) */
-#define SHAPE_BUDGET_S 10.0      /* rounds are cut to fit this, for shapes where one call is long */
+#define SHAPE_BUDGET_S 10.0      /* per type combination: rounds are cut to fit it where calls are long */
 #define FALLBACK_LLC ((size_t)32 << 20)
 #define ALIGN 64
 
 static const char *const default_shapes = "1x4096,16x4096,1x8192,4096x128,2048x1024,8192x8192";
 static const char *const quick_shapes = "1x4096,16x4096,1x8192,4096x128";
+
+/* The 15 combinations norm_run() accepts: x and y any of f32, f16, bf16; gamma f32 or x's type.
+ * Uniform ones first, then half rows with f32 gamma, then mixed x and y. */
+static const char *const all_types =
+    "f32,bf16,f16,bf16:bf16:f32,f16:f16:f32,"
+    "f32:bf16,f32:f16,bf16:f32,bf16:f32:f32,f16:f32,f16:f32:f32,"
+    "bf16:f16,bf16:f16:f32,f16:bf16,f16:bf16:f32";
+
+/* --half-report: the issue's shapes and targets. On shapes larger than the caches, bf16 and f16
+ * rows (x, y and gamma) must move at least 1.8x the rows per second of f32; on a single
+ * 4096-wide row they must be no slower. */
+static const char *const half_report_types = "f32,bf16,f16";
+static const char *const half_report_shapes = "1x4096,2048x4096,8192x8192";
+static const struct { const char *shape; double target; } half_targets[] = {
+    { "1x4096", 1.0 }, { "2048x4096", 1.8 }, { "8192x8192", 1.8 },
+};
 
 /* ---------------------------------------------------------------- errors and usage */
 
@@ -58,15 +79,22 @@ static void usage(FILE *f)
         "                    (default: every tier compiled in and supported)\n"
         "  --op OP           rmsnorm or layernorm (default: both)\n"
         "  --beta            also add a beta shift (default: gamma only)\n"
+        "  --types LIST      element types to time, e.g. bf16,f16,bf16:f32 (default f32).\n"
+        "                    Each is x:y:gamma: t means x, y and gamma all t; x:y means\n"
+        "                    gamma of x's type; gamma must be f32 or x's type. f32 is always\n"
+        "                    timed too, as the baseline of the vs-f32 ratios. 'all' times the\n"
+        "                    15 combinations the library takes\n"
+        "  --half-report     the issue's f16/bf16 targets: rows/s of bf16 and f16 vs f32 on\n"
+        "                    %s (the default shapes and types of this mode)\n"
         "  --rounds N        timing rounds per shape; the median is reported\n"
-        "                    (default %d, fewer for shapes too slow to fit %.0f s)\n"
+        "                    (default %d, fewer for shapes too slow to fit %.0f s per type)\n"
         "  --min-ms M        shortest timed sample, in ms (default %.0f)\n"
         "  --csv FILE        also write the results as CSV\n"
         "  --json FILE       also write the results as JSON\n"
         "  --quick           %d rounds of %.0f ms, small shapes only (%s)\n"
         "  --help            show this and exit\n",
-        default_shapes, DEFAULT_ROUNDS, SHAPE_BUDGET_S, DEFAULT_MIN_MS, QUICK_ROUNDS, QUICK_MIN_MS,
-        quick_shapes);
+        default_shapes, half_report_shapes, DEFAULT_ROUNDS, SHAPE_BUDGET_S, DEFAULT_MIN_MS, QUICK_ROUNDS,
+        QUICK_MIN_MS, quick_shapes);
 }
 
 /* Bad command line: say why, show the usage, exit 2. */
@@ -100,9 +128,18 @@ typedef struct shape {
     size_t rows, n;
 } shape;
 
+/* One type combination: the types of x, y, and gamma (and beta). */
+typedef struct combo {
+    norm_dtype x, y, param;
+    char name[16]; /* as --types writes it, shortest form: "bf16", "bf16:f32", "bf16:bf16:f32" */
+} combo;
+
 typedef struct options {
     shape shapes[MAX_SHAPES];
     size_t nshapes;
+    combo types[MAX_COMBOS];     /* types[0] is f32, the baseline */
+    size_t ntypes;
+    bool half_report;
     bool isa[NORM_ISA_COUNT];    /* tiers to time */
     bool op[2];                  /* indexed by norm_kind */
     bool beta;
@@ -191,6 +228,94 @@ static void parse_isas(options *o, const char *list)
     free(copy);
 }
 
+/* ---------------------------------------------------------------- element types */
+
+static const char *dtype_name(norm_dtype t) { return t == NORM_F32 ? "f32" : t == NORM_F16 ? "f16" : "bf16"; }
+static size_t dtype_size(norm_dtype t) { return t == NORM_F32 ? 4 : 2; }
+
+/* Significand bits, the implicit one included: one ulp of v is 2^(exponent of v + 1 - p). */
+static int dtype_precision(norm_dtype t) { return t == NORM_F32 ? 24 : t == NORM_F16 ? 11 : 8; }
+
+static bool is_f32(const combo *t) { return t->x == NORM_F32 && t->y == NORM_F32 && t->param == NORM_F32; }
+static bool is_uniform(const combo *t) { return t->x == t->y && t->x == t->param; }
+
+static bool parse_dtype(const char *s, norm_dtype *out)
+{
+    static const norm_dtype all[] = { NORM_F32, NORM_F16, NORM_BF16 };
+    for (size_t i = 0; i < sizeof all / sizeof *all; i++)
+        if (strcmp(s, dtype_name(all[i])) == 0) {
+            *out = all[i];
+            return true;
+        }
+    return false;
+}
+
+static combo make_combo(norm_dtype x, norm_dtype y, norm_dtype param)
+{
+    combo t = { .x = x, .y = y, .param = param };
+    if (is_uniform(&t))
+        snprintf(t.name, sizeof t.name, "%s", dtype_name(x));
+    else if (param == x)
+        snprintf(t.name, sizeof t.name, "%s:%s", dtype_name(x), dtype_name(y));
+    else
+        snprintf(t.name, sizeof t.name, "%s:%s:%s", dtype_name(x), dtype_name(y), dtype_name(param));
+    return t;
+}
+
+/* "t", "x:y" or "x:y:gamma", each field f32, f16 or bf16; y and gamma default to x's type. */
+static bool parse_combo(const char *s, combo *out)
+{
+    char buf[32];
+    norm_dtype t[3];
+    size_t last = 0; /* index of the last field */
+    if (strlen(s) >= sizeof buf)
+        return false;
+    strcpy(buf, s);
+    for (char *field = buf;; last++) {
+        char *colon = strchr(field, ':');
+        if (colon)
+            *colon = '\0';
+        if (last == 3 || !parse_dtype(field, &t[last]))
+            return false;
+        if (!colon)
+            break;
+        field = colon + 1;
+    }
+    *out = make_combo(t[0], last >= 1 ? t[1] : t[0], last >= 2 ? t[2] : t[0]);
+    return true;
+}
+
+static bool has_combo(const options *o, const combo *t)
+{
+    for (size_t i = 0; i < o->ntypes; i++)
+        if (strcmp(o->types[i].name, t->name) == 0)
+            return true;
+    return false;
+}
+
+/* Fills o->types from the list, f32 first: every ratio to f32 needs f32 timed alongside. */
+static void parse_types(options *o, const char *list)
+{
+    char *copy = strdup(strcmp(list, "all") == 0 ? all_types : list);
+    if (!copy)
+        die("out of memory");
+    bool any = false;
+    o->types[0] = make_combo(NORM_F32, NORM_F32, NORM_F32);
+    o->ntypes = 1;
+    for (char *save, *tok = strtok_r(copy, ",", &save); tok; tok = strtok_r(NULL, ",", &save), any = true) {
+        combo t;
+        if (!parse_combo(tok, &t))
+            usage_error("bad type '%s' (want f32, f16 or bf16, or x:y or x:y:gamma of them)", tok);
+        if (t.param != NORM_F32 && t.param != t.x)
+            usage_error("type '%s': gamma must be f32 or x's type, as the library requires", tok);
+        if (!has_combo(o, &t)) /* repeats are timed once; MAX_COMBOS is every distinct one */
+            o->types[o->ntypes++] = t;
+    }
+    free(copy);
+    if (!any)
+        usage_error("--types needs at least one type");
+}
+
 /* The value of "--name VALUE" or "--name=VALUE"; advances *i past it. */
 static const char *option_value(int argc, char **argv, int *i, const char *name)
 {
@@ -213,7 +338,7 @@ static bool is_option(const char *arg, const char *name)
 static void parse_args(options *o, int argc, char **argv)
 {
     bool quick = false, shapes_given = false, min_ms_given = false;
-    const char *shapes = default_shapes;
+    const char *shapes = default_shapes, *types = NULL;
     for (int t = 0; t < NORM_ISA_COUNT; t++)
         o->isa[t] = norm_isa_available((norm_isa)t);
     o->op[NORM_RMSNORM] = o->op[NORM_LAYERNORM] = true;
@@ -229,6 +354,10 @@ static void parse_args(options *o, int argc, char **argv)
             o->beta = true;
         } else if (strcmp(a, "--quick") == 0) {
             quick = true;
+        } else if (strcmp(a, "--half-report") == 0) {
+            o->half_report = true;
+        } else if (is_option(a, "--types")) {
+            types = option_value(argc, argv, &i, "--types");
         } else if (is_option(a, "--shapes")) {
             shapes = option_value(argc, argv, &i, "--shapes");
             shapes_given = true;
@@ -263,8 +392,14 @@ static void parse_args(options *o, int argc, char **argv)
             usage_error("unknown argument '%s'", a);
         }
     }
-    if (quick) {
+    if (o->half_report) {
         if (!shapes_given)
+            shapes = half_report_shapes;
+        if (!types)
+            types = half_report_types;
+    }
+    if (quick) {
+        if (!shapes_given && !o->half_report) /* the report's shapes are the point of it */
             shapes = quick_shapes;
         if (!o->rounds_given)
             o->rounds = QUICK_ROUNDS;
@@ -272,6 +407,7 @@ static void parse_args(options *o, int argc, char **argv)
             o->min_ms = QUICK_MIN_MS;
     }
     parse_shapes(o, shapes);
+    parse_types(o, types ? types : "f32");
 }
 
 /* ---------------------------------------------------------------- machine facts */
@@ -342,10 +478,15 @@ static const char *human_bytes(double bytes, char *buf, size_t size)
 
 /* ---------------------------------------------------------------- data */
 
+#define NTYPES 3 /* norm_dtype values: f32, f16, bf16 */
+
 typedef struct workload {
     size_t rows, n;
-    float *x, *y, *gamma, *beta; /* beta is NULL unless --beta */
-    void *blocks[4];             /* what to free */
+    void *x[NTYPES];         /* x in every type a combination reads, indexed by norm_dtype; else NULL */
+    void *y;                 /* one output buffer, large enough for every combination */
+    void *gamma[NTYPES];     /* gamma and beta likewise; beta is NULL unless --beta */
+    void *beta[NTYPES];
+    void *blocks[10];        /* what to free */
 } workload;
 
 /*
@@ -357,15 +498,15 @@ typedef struct workload {
  */
 enum { X_OFFSET = 0, Y_OFFSET = 4096 - 256, GAMMA_OFFSET = 1024, BETA_OFFSET = 2048 };
 
-static float *alloc_floats_at(size_t count, size_t page_offset, void **block)
+static void *alloc_at(size_t bytes, size_t page_offset, void **block)
 {
-    size_t bytes = (page_offset + count * sizeof(float) + 4095) / 4096 * 4096;
-    char *p = aligned_alloc(4096, bytes);
+    size_t total = (page_offset + bytes + 4095) / 4096 * 4096;
+    char *p = aligned_alloc(4096, total);
     *block = p;
     if (!p)
         return NULL;
-    memset(p, 0, bytes); /* fault the pages in now, not inside a timed call */
-    return (float *)(p + page_offset);
+    memset(p, 0, total); /* fault the pages in now, not inside a timed call */
+    return p + page_offset;
 }
 
 static float *alloc_floats(size_t count)
@@ -400,47 +541,178 @@ static float rng_normalish(uint64_t *s)
     return (u / 16777216.0f - 2.0f) * 1.7320508f;
 }
 
+/* ---------------------------------------------------------------- half precision values */
+
+static uint32_t f32_bits(float f)
+{
+    uint32_t u;
+    memcpy(&u, &f, sizeof u);
+    return u;
+}
+
+static float f32_from_bits(uint32_t u)
+{
+    float f;
+    memcpy(&f, &u, sizeof f);
+    return f;
+}
+
+/* f32 -> bf16 or f16, rounded to nearest even. Only the inputs go this way, and they are
+ * finite and far below f16's overflow, so NaN and Inf need no care. */
+static uint16_t f32_to_bf16(float f)
+{
+    uint32_t u = f32_bits(f);
+    return (uint16_t)((u + 0x7fffu + ((u >> 16) & 1u)) >> 16);
+}
+
+static uint16_t f32_to_f16(float f)
+{
+    uint32_t u = f32_bits(f), sign = (u >> 16) & 0x8000u, a = u & 0x7fffffffu;
+    if (a < 0x38800000u) /* below 2^-14, f16's subnormals: count units of 2^-24 (the product is exact) */
+        return (uint16_t)(sign | (uint32_t)nearbyintf(f32_from_bits(a) * 0x1p24f));
+    /* Rebias the exponent (127 - 15) and round the 13 dropped bits to nearest even. */
+    return (uint16_t)(sign | ((a - 0x38000000u + 0xfffu + ((a >> 13) & 1u)) >> 13));
+}
+
+/* Widening is exact, NaN and Inf included: the check reads every output, written or not. */
+static float bf16_to_f32(uint16_t h) { return f32_from_bits((uint32_t)h << 16); }
+
+static float f16_to_f32(uint16_t h)
+{
+    uint32_t sign = (uint32_t)(h & 0x8000u) << 16, exp = (h >> 10) & 0x1fu, frac = h & 0x3ffu;
+    if (exp == 0) /* zero or subnormal: frac * 2^-24 */
+        return f32_from_bits(sign | f32_bits((float)frac * 0x1p-24f));
+    if (exp == 31) /* Inf or NaN */
+        return f32_from_bits(sign | 0x7f800000u | frac << 13);
+    return f32_from_bits(sign | (exp + 112u) << 23 | frac << 13);
+}
+
+/* Element i of a buffer of type t, widened to f32. */
+static float load_value(const void *p, norm_dtype t, size_t i)
+{
+    if (t == NORM_F32)
+        return ((const float *)p)[i];
+    uint16_t h = ((const uint16_t *)p)[i];
+    return t == NORM_F16 ? f16_to_f32(h) : bf16_to_f32(h);
+}
+
+static void store_value(void *p, norm_dtype t, size_t i, float v)
+{
+    if (t == NORM_F32)
+        ((float *)p)[i] = v;
+    else
+        ((uint16_t *)p)[i] = t == NORM_F16 ? f32_to_f16(v) : f32_to_bf16(v);
+}
+
+/* ---------------------------------------------------------------- workloads */
+
+/* The memcpy floor of a combination copies what it moves, (x bytes + y bytes) / 2 per element,
+ * from x to y; so x and y may need more room than their own type takes. */
+static size_t memcpy_elem_bytes(const combo *t) { return (dtype_size(t->x) + dtype_size(t->y)) / 2; }
+
+static size_t max_size(size_t a, size_t b) { return a > b ? a : b; }
+
+/* Bytes per element of x in type `type`: 0 if no combination reads it. */
+static size_t x_elem_bytes(const options *o, norm_dtype type)
+{
+    size_t bytes = 0;
+    for (size_t i = 0; i < o->ntypes; i++)
+        if (o->types[i].x == type)
+            bytes = max_size(bytes, max_size(dtype_size(type), memcpy_elem_bytes(&o->types[i])));
+    return bytes;
+}
+
+static size_t y_elem_bytes(const options *o)
+{
+    size_t bytes = 0;
+    for (size_t i = 0; i < o->ntypes; i++)
+        bytes = max_size(bytes, max_size(dtype_size(o->types[i].y), memcpy_elem_bytes(&o->types[i])));
+    return bytes;
+}
+
+static bool param_used(const options *o, norm_dtype type)
+{
+    for (size_t i = 0; i < o->ntypes; i++)
+        if (o->types[i].param == type)
+            return true;
+    return false;
+}
+
 static void free_workload(workload *w)
 {
-    for (int i = 0; i < 4; i++)
+    for (size_t i = 0; i < sizeof w->blocks / sizeof *w->blocks; i++)
         free(w->blocks[i]);
     memset(w, 0, sizeof *w);
 }
 
-static bool make_workload(workload *w, shape s, bool beta)
+/* The same values in every type: drawn in f32, then rounded to f16 and bf16. */
+static void fill_workload(workload *w)
 {
     uint64_t seed = 0x9E3779B97F4A7C15ULL;
+    for (size_t i = 0; i < w->rows * w->n; i++) {
+        float v = rng_normalish(&seed);
+        for (int t = 0; t < NTYPES; t++)
+            if (w->x[t])
+                store_value(w->x[t], (norm_dtype)t, i, v);
+    }
+    bool beta = w->beta[NORM_F32] || w->beta[NORM_F16] || w->beta[NORM_BF16];
+    for (size_t i = 0; i < w->n; i++) {
+        float g = 1.0f + 0.1f * rng_uniform(&seed); /* near 1, like a trained scale */
+        float b = beta ? 0.1f * rng_uniform(&seed) : 0.0f;
+        for (int t = 0; t < NTYPES; t++) {
+            if (w->gamma[t])
+                store_value(w->gamma[t], (norm_dtype)t, i, g);
+            if (w->beta[t])
+                store_value(w->beta[t], (norm_dtype)t, i, b);
+        }
+    }
+}
+
+static bool make_workload(workload *w, shape s, const options *o)
+{
     size_t count = s.rows * s.n;
+    bool ok = true;
     *w = (workload){ .rows = s.rows, .n = s.n };
-    w->x = alloc_floats_at(count, X_OFFSET, &w->blocks[0]);
-    w->y = alloc_floats_at(count, Y_OFFSET, &w->blocks[1]);
-    w->gamma = alloc_floats_at(s.n, GAMMA_OFFSET, &w->blocks[2]);
-    w->beta = beta ? alloc_floats_at(s.n, BETA_OFFSET, &w->blocks[3]) : NULL;
-    if (!w->x || !w->y || !w->gamma || (beta && !w->beta)) {
+    for (int t = 0; t < NTYPES; t++) {
+        size_t x_bytes = x_elem_bytes(o, (norm_dtype)t), size = dtype_size((norm_dtype)t);
+        if (x_bytes)
+            ok &= (w->x[t] = alloc_at(count * x_bytes, X_OFFSET, &w->blocks[t])) != NULL;
+        if (param_used(o, (norm_dtype)t)) {
+            ok &= (w->gamma[t] = alloc_at(s.n * size, GAMMA_OFFSET, &w->blocks[4 + t])) != NULL;
+            if (o->beta)
+                ok &= (w->beta[t] = alloc_at(s.n * size, BETA_OFFSET, &w->blocks[7 + t])) != NULL;
+        }
+    }
+    ok &= (w->y = alloc_at(count * y_elem_bytes(o), Y_OFFSET, &w->blocks[3])) != NULL;
+    if (!ok) {
         free_workload(w);
         return false;
     }
-    for (size_t i = 0; i < count; i++)
-        w->x[i] = rng_normalish(&seed);
-    for (size_t i = 0; i < s.n; i++) {
-        w->gamma[i] = 1.0f + 0.1f * rng_uniform(&seed); /* near 1, like a trained scale */
-        if (w->beta)
-            w->beta[i] = 0.1f * rng_uniform(&seed);
-    }
+    fill_workload(w);
     return true;
+}
+
+/* What make_workload allocates for a shape, for the message when it cannot. */
+static double workload_bytes(shape s, const options *o)
+{
+    double elems = (double)s.rows * (double)s.n, bytes = elems * (double)y_elem_bytes(o);
+    for (int t = 0; t < NTYPES; t++)
+        bytes += elems * (double)x_elem_bytes(o, (norm_dtype)t);
+    return bytes;
 }
 
 /* ---------------------------------------------------------------- candidates */
 
 typedef enum cand_kind {
-    CAND_READ_SCALE, /* floor reference: read pass + y = x*gamma */
+    CAND_READ,       /* floor reference: read pass + y = x*gamma (f32), or y = x (16-bit x or y) */
     CAND_MEMCPY,     /* floor reference: memcpy x -> y */
-    CAND_PLAIN,      /* plain C loop (reference.c) */
+    CAND_PLAIN,      /* plain C loop (reference.c), f32 only */
     CAND_LIB         /* libnorm's public API on one tier */
 } cand_kind;
 
 typedef struct candidate {
     cand_kind kind;
+    combo types;     /* of x, y and gamma */
     norm_kind op;    /* CAND_PLAIN, CAND_LIB */
     norm_isa isa;    /* CAND_LIB */
     size_t iters;    /* calls per timed sample, from calibration */
@@ -454,7 +726,7 @@ static const char *op_name(norm_kind op) { return op == NORM_RMSNORM ? "rmsnorm"
 static const char *impl_name(const candidate *c)
 {
     switch (c->kind) {
-    case CAND_READ_SCALE: return "read+x*gamma";
+    case CAND_READ: return is_f32(&c->types) ? "read+x*gamma" : "read+y=x";
     case CAND_MEMCPY: return "memcpy";
     case CAND_PLAIN: return "plain-C";
     case CAND_LIB: return norm_isa_name(c->isa);
@@ -469,22 +741,61 @@ static void select_isa(norm_isa isa)
         die("norm_set_max_isa(%s): %s", norm_isa_name(isa), norm_status_string(st));
 }
 
+/* The library on dense rows. Uniform types go through the convenience function a user of
+ * them would call (norm_rmsnorm_bf16() and so on), mixed ones through norm_run(); both end in
+ * the same checks and kernels, and f32 is timed exactly as before half precision existed. */
+static norm_status run_library(const candidate *c, const workload *w)
+{
+    const combo *t = &c->types;
+    bool rms = c->op == NORM_RMSNORM;
+    const void *x = w->x[t->x], *gamma = w->gamma[t->param], *beta = w->beta[t->param];
+    size_t rows = w->rows, n = w->n;
+    if (is_uniform(t)) {
+        switch (t->x) {
+        case NORM_F32: return (rms ? norm_rmsnorm_f32 : norm_layernorm_f32)(w->y, x, gamma, beta, rows, n, EPS);
+        case NORM_F16: return (rms ? norm_rmsnorm_f16 : norm_layernorm_f16)(w->y, x, gamma, beta, rows, n, EPS);
+        case NORM_BF16: return (rms ? norm_rmsnorm_bf16 : norm_layernorm_bf16)(w->y, x, gamma, beta, rows, n, EPS);
+        }
+    }
+    norm_params p = norm_params_default(c->op);
+    p.rows = rows;
+    p.n = n;
+    p.eps = EPS; /* the same eps for both norms, as in the f32 calls */
+    p.y = w->y;
+    p.y_type = t->y;
+    p.x = x;
+    p.x_type = t->x;
+    p.gamma = gamma;
+    p.beta = beta;
+    p.param_type = t->param;
+    return norm_run(&p);
+}
+
+/* The floor in the combination's storage types. */
+static void run_floor(const candidate *c, const workload *w)
+{
+    const combo *t = &c->types;
+    if (c->kind == CAND_MEMCPY)
+        ref_floor_memcpy(w->y, w->x[t->x], w->rows * w->n * memcpy_elem_bytes(t));
+    else if (is_f32(t))
+        ref_floor_read_scale(w->y, w->x[NORM_F32], w->gamma[NORM_F32], w->rows, w->n);
+    else
+        ref_floor_read_move(w->y, dtype_size(t->y), w->x[t->x], dtype_size(t->x), w->rows, w->n);
+}
+
 static norm_status run_once(const candidate *c, const workload *w)
 {
     switch (c->kind) {
-    case CAND_READ_SCALE:
-        ref_floor_read_scale(w->y, w->x, w->gamma, w->rows, w->n);
-        return NORM_OK;
+    case CAND_READ:
     case CAND_MEMCPY:
-        ref_floor_memcpy(w->y, w->x, w->rows, w->n);
+        run_floor(c, w);
         return NORM_OK;
     case CAND_PLAIN:
-        (c->op == NORM_RMSNORM ? ref_rmsnorm_plain : ref_layernorm_plain)(w->y, w->x, w->gamma, w->beta,
-                                                                        w->rows, w->n, EPS);
+        (c->op == NORM_RMSNORM ? ref_rmsnorm_plain : ref_layernorm_plain)(
+            w->y, w->x[NORM_F32], w->gamma[NORM_F32], w->beta[NORM_F32], w->rows, w->n, EPS);
         return NORM_OK;
     case CAND_LIB:
-        return (c->op == NORM_RMSNORM ? norm_rmsnorm_f32 : norm_layernorm_f32)(w->y, w->x, w->gamma, w->beta,
-                                                                             w->rows, w->n, EPS);
+        return run_library(c, w);
     }
     return NORM_ERR_BAD_ARGUMENT;
 }
@@ -503,8 +814,8 @@ static double time_calls(const candidate *c, const workload *w, size_t iters)
     }
     double t = now_s() - t0;
     if (worst != NORM_OK)
-        die("%s %s failed: %s", c->kind == CAND_LIB ? op_name(c->op) : "reference", impl_name(c),
-            norm_status_string(worst));
+        die("%s %s (types %s) failed: %s", c->kind == CAND_LIB ? op_name(c->op) : "reference", impl_name(c),
+            c->types.name, norm_status_string(worst));
     return t;
 }
 
@@ -525,19 +836,25 @@ static void calibrate(candidate *c, const workload *w, double min_s)
     c->call_s = t / (double)iters;
 }
 
-/* Floor references first, then for each op the plain loop and the tiers in ladder order. */
-static size_t build_candidates(candidate *c, const options *o)
+/* Most candidates one type combination can have: two floors, and per op a plain loop and the tiers. */
+#define MAX_CANDIDATES_PER_COMBO (2 + 2 * (1 + NORM_ISA_COUNT))
+
+/* One combination's candidates: the floor references first (the cache floor, then memcpy),
+ * then for each op the plain loop (f32 only) and the tiers in ladder order. */
+static size_t build_candidates(candidate *c, const options *o, const combo *types)
 {
     size_t count = 0;
-    c[count++] = (candidate){ .kind = CAND_READ_SCALE };
-    c[count++] = (candidate){ .kind = CAND_MEMCPY };
+    c[count++] = (candidate){ .kind = CAND_READ, .types = *types };
+    c[count++] = (candidate){ .kind = CAND_MEMCPY, .types = *types };
     for (int op = 0; op < 2; op++) {
         if (!o->op[op])
             continue;
-        c[count++] = (candidate){ .kind = CAND_PLAIN, .op = (norm_kind)op };
+        if (is_f32(types))
+            c[count++] = (candidate){ .kind = CAND_PLAIN, .types = *types, .op = (norm_kind)op };
         for (int t = 0; t < NORM_ISA_COUNT; t++)
             if (o->isa[t])
-                c[count++] = (candidate){ .kind = CAND_LIB, .op = (norm_kind)op, .isa = (norm_isa)t };
+                c[count++] = (candidate){ .kind = CAND_LIB, .types = *types, .op = (norm_kind)op,
+                                          .isa = (norm_isa)t };
     }
     return count;
 }
@@ -558,17 +875,18 @@ static void summarise(candidate *c, int rounds)
 }
 
 /* As many rounds as asked, unless a round is so slow (huge shapes) that they would not fit
- * the shape's time budget; an explicit --rounds is always honoured. */
+ * the shape's time budget, SHAPE_BUDGET_S for each type combination (so each is sampled as
+ * well as f32 alone would be); an explicit --rounds is always honoured. */
 static int choose_rounds(const options *o, const candidate *c, size_t count)
 {
     if (o->rounds_given)
         return o->rounds;
-    double round_s = 0;
+    double round_s = 0, budget_s = SHAPE_BUDGET_S * (double)o->ntypes;
     for (size_t k = 0; k < count; k++)
         round_s += c[k].call_s * (double)c[k].iters;
-    if (round_s * o->rounds <= SHAPE_BUDGET_S)
+    if (round_s * o->rounds <= budget_s)
         return o->rounds;
-    int affordable = (int)(SHAPE_BUDGET_S / round_s); /* < o->rounds here, so no overflow */
+    int affordable = (int)(budget_s / round_s); /* < o->rounds here, so no overflow */
     return affordable > MIN_ROUNDS ? affordable : MIN_ROUNDS;
 }
 
@@ -596,24 +914,32 @@ static int measure(candidate *c, size_t count, const workload *w, const options 
 
 /* ---------------------------------------------------------------- correctness check */
 
-/* Normalised outputs are of order |gamma| ~ 1, so errors are measured relative to
- * max(|want|, 1): relative for large values, and relative to the row's scale near zero,
- * where an element's own relative error means nothing. NaN fails too. */
-static bool close_enough(float got, float want, double *err)
+/* Normalised outputs are of order |gamma| ~ 1, so errors are measured against max(|want|, 1):
+ * relative for large values, and relative to the row's scale near zero, where an element's own
+ * relative error means nothing. Within that, the tiers' f32 arithmetic may differ by CHECK_TOL.
+ * An f16 or bf16 output is that result rounded once more, and two results a hair apart can
+ * round to neighbouring values, so those may differ by one more ulp of the output type at the
+ * scalar result: 2^-7 of a bf16 value's binade, 2^-10 of an f16 one's. */
+static double tolerance(norm_dtype y_type, float want)
 {
-    double scale = fabs((double)want) > 1.0 ? fabs((double)want) : 1.0;
-    *err = fabs((double)got - (double)want) / scale;
-    return *err <= CHECK_TOL;
+    double a = fabs((double)want), tol = CHECK_TOL * (a > 1.0 ? a : 1.0);
+    if (y_type != NORM_F32) {
+        int e;
+        frexp(a, &e); /* a = m * 2^e, m in [0.5, 1): a's binade is [2^(e-1), 2^e) */
+        tol += ldexp(1.0, e - dtype_precision(y_type));
+    }
+    return tol;
 }
 
-/* Compares y with want; prints the first mismatch. */
-static bool outputs_match(const candidate *c, const workload *w, const float *want, const char *shape_name)
+/* Compares y, widened to f32, with want; prints the first mismatch. NaN fails. */
+static bool outputs_match(const candidate *c, const workload *w, const float *want, const char *label)
 {
     size_t count = w->rows * w->n, bad = 0, first = 0;
-    double worst = 0;
+    double worst = 0; /* error / tolerance */
     for (size_t i = 0; i < count; i++) {
-        double err;
-        if (!close_enough(w->y[i], want[i], &err)) {
+        double got = load_value(w->y, c->types.y, i);
+        double err = fabs(got - (double)want[i]) / tolerance(c->types.y, want[i]);
+        if (!(err <= 1.0)) {
             if (bad++ == 0)
                 first = i;
             if (!(err <= worst))
@@ -623,34 +949,40 @@ static bool outputs_match(const candidate *c, const workload *w, const float *wa
     if (bad)
         fprintf(stderr,
                 "norm-bench: MISMATCH on %s: %s %s differs from the scalar tier in %zu of %zu outputs\n"
-                "            (first at row %zu col %zu: %.9g, scalar %.9g; worst relative error %.3g > %g)\n",
-                shape_name, op_name(c->op), impl_name(c), bad, count, first / w->n, first % w->n,
-                (double)w->y[first], (double)want[first], worst, CHECK_TOL);
+                "            (first at row %zu col %zu: %.9g, scalar %.9g; worst error %.3g times the\n"
+                "            tolerance)\n",
+                label, op_name(c->op), impl_name(c), bad, count, first / w->n, first % w->n,
+                (double)load_value(w->y, c->types.y, first), (double)want[first], worst);
     return bad == 0;
 }
 
-/* Runs every norm candidate once more and compares it with the scalar tier, which is the
- * library's oracle. Returns the number of candidates that disagree. */
-static int check_outputs(const candidate *c, size_t count, const workload *w, const char *shape_name)
+/* Runs every norm candidate of one type combination once more and compares it with the
+ * scalar tier on the same types, which is the library's oracle. Returns the number of
+ * candidates that disagree. */
+static int check_outputs(const candidate *c, size_t count, const workload *w, const char *label)
 {
-    float *want = alloc_floats(w->rows * w->n);
+    size_t elems = w->rows * w->n;
+    norm_dtype y_type = c[0].types.y;
+    float *want = alloc_floats(elems);
     if (!want)
-        die("cannot allocate the check buffer for %s", shape_name);
+        die("cannot allocate the check buffer for %s", label);
     int failures = 0;
     for (int op = 0; op < 2; op++) {
-        candidate scalar = { .kind = CAND_LIB, .op = (norm_kind)op, .isa = NORM_ISA_SCALAR };
+        candidate scalar = { .kind = CAND_LIB, .types = c[0].types, .op = (norm_kind)op, .isa = NORM_ISA_SCALAR };
         bool computed = false;
         for (size_t k = 0; k < count; k++) {
             if ((c[k].kind != CAND_PLAIN && c[k].kind != CAND_LIB) || c[k].op != (norm_kind)op)
                 continue;
             if (!computed) {
                 time_calls(&scalar, w, 1);
-                memcpy(want, w->y, w->rows * w->n * sizeof *want);
+                for (size_t i = 0; i < elems; i++)
+                    want[i] = load_value(w->y, y_type, i);
                 computed = true;
             }
-            memset(w->y, 0xff, w->rows * w->n * sizeof *w->y); /* NaNs: a kernel that writes nothing fails */
+            /* All ones is a NaN in every type: a kernel that writes nothing fails. */
+            memset(w->y, 0xff, elems * dtype_size(y_type));
             time_calls(&c[k], w, 1);
-            failures += !outputs_match(&c[k], w, want, shape_name);
+            failures += !outputs_match(&c[k], w, want, label);
         }
     }
     free(want);
@@ -661,17 +993,20 @@ static int check_outputs(const candidate *c, size_t count, const workload *w, co
 
 typedef struct record {
     char shape[48];
-    size_t rows, n;
+    size_t shape_index, rows, n;
+    combo types;
+    cand_kind kind;
+    norm_kind norm_op;       /* CAND_PLAIN, CAND_LIB */
+    norm_isa isa;            /* CAND_LIB */
     const char *op, *impl, *floor_kind;
     double median, min, gbps, ratio;
+    double vs_f32;           /* rows/s / rows/s of f32 on the same shape, op and tier; NAN but for tiers */
     bool is_default;
 } record;
 
 typedef struct report {
     record *recs;
     size_t count, cap;
-    bool memcpy_floor[MAX_SHAPES];
-    double rms_ratio[MAX_SHAPES], ln_ratio[MAX_SHAPES]; /* summary tier; NAN if not timed */
 } report;
 
 static void add_record(report *rep, const record *r)
@@ -684,33 +1019,66 @@ static void add_record(report *rep, const record *r)
     rep->recs[rep->count++] = *r;
 }
 
-/* Floor rows are called "floor" (the one the ratios divide by) or "ref" (the other one). */
-static record make_record(const candidate *c, const workload *w, const char *shape_name, double floor_ns,
-                          bool memcpy_floor, norm_isa marked)
+/* A library tier's record, or NULL if that was not timed. */
+static const record *find_tier(const report *rep, size_t shape_index, const combo *types, norm_kind op,
+                               norm_isa isa)
 {
-    record r = { .rows = w->rows, .n = w->n, .impl = impl_name(c),
-                 .floor_kind = memcpy_floor ? "memcpy" : "read+x*gamma", .median = c->median, .min = c->min };
-    snprintf(r.shape, sizeof r.shape, "%s", shape_name);
-    if (c->kind == CAND_READ_SCALE || c->kind == CAND_MEMCPY)
+    for (size_t i = 0; i < rep->count; i++) {
+        const record *r = &rep->recs[i];
+        if (r->kind == CAND_LIB && r->shape_index == shape_index && strcmp(r->types.name, types->name) == 0 &&
+            r->norm_op == op && r->isa == isa)
+            return r;
+    }
+    return NULL;
+}
+
+/* The issue's metric: how many times f32's rows per second this tier moves in these types.
+ * f32 is timed first, so its record is there by now. */
+static double ratio_to_f32(const report *rep, const record *r)
+{
+    combo f32 = make_combo(NORM_F32, NORM_F32, NORM_F32);
+    const record *base = r->kind == CAND_LIB ? find_tier(rep, r->shape_index, &f32, r->norm_op, r->isa) : NULL;
+    return base ? base->median / r->median : NAN;
+}
+
+/* Floor rows are called "floor" (the one the ratios divide by) or "ref" (the other one). */
+static record make_record(const report *rep, const candidate *c, const workload *w, size_t shape_index,
+                          double floor_ns, bool memcpy_floor, norm_isa marked)
+{
+    record r = { .shape_index = shape_index, .rows = w->rows, .n = w->n, .types = c->types, .kind = c->kind,
+                 .norm_op = c->op, .isa = c->isa, .impl = impl_name(c), .median = c->median, .min = c->min };
+    snprintf(r.shape, sizeof r.shape, "%zux%zu", w->rows, w->n);
+    r.floor_kind = memcpy_floor ? "memcpy" : is_f32(&c->types) ? "read+x*gamma" : "read+y=x";
+    if (c->kind == CAND_READ || c->kind == CAND_MEMCPY)
         r.op = (c->kind == CAND_MEMCPY) == memcpy_floor ? "floor" : "ref";
     else
         r.op = op_name(c->op);
     /* Bytes the op must move: x read once, y written once (gamma stays in cache). */
-    r.gbps = (double)w->n * 2 * sizeof(float) / c->median;
+    r.gbps = (double)w->n * (double)(dtype_size(c->types.x) + dtype_size(c->types.y)) / c->median;
     r.ratio = c->median / floor_ns;
     r.is_default = c->kind == CAND_LIB && c->isa == marked;
+    r.vs_f32 = ratio_to_f32(rep, &r);
     return r;
 }
 
-static void print_table_head(const char *shape_name, const workload *w, bool memcpy_floor, double floor_ns,
-                             size_t llc)
+static void print_table_head(const char *shape_name, const combo *t, bool show_types, const workload *w,
+                             bool memcpy_floor, double floor_ns, size_t llc)
 {
-    char a[32], b[32];
-    printf("\nshape %s (floor: %s = %.1f ns/row)\n", shape_name, memcpy_floor ? "memcpy" : "read + x*gamma",
-           floor_ns);
-    printf("  x and y are %s each: together they %s the %s last-level cache\n",
-           human_bytes((double)(w->rows * w->n * sizeof(float)), a, sizeof a),
-           memcpy_floor ? "exceed" : "fit in", human_bytes((double)llc, b, sizeof b));
+    char open[64] = " (", a[32], b[32], sizes[96];
+    double count = (double)(w->rows * w->n);
+    if (show_types) /* "shape 16x4096, bf16:f32 (x bf16, y f32, gamma bf16; floor: ...)" */
+        snprintf(open, sizeof open, ", %s (x %s, y %s, gamma %s; ", t->name, dtype_name(t->x), dtype_name(t->y),
+                 dtype_name(t->param));
+    printf("\nshape %s%sfloor: %s = %.1f ns/row)\n", shape_name, open,
+           memcpy_floor ? "memcpy" : is_f32(t) ? "read + x*gamma" : "read + y=x", floor_ns);
+    human_bytes(count * (double)dtype_size(t->x), a, sizeof a);
+    human_bytes(count * (double)dtype_size(t->y), b, sizeof b);
+    if (dtype_size(t->x) == dtype_size(t->y))
+        snprintf(sizes, sizeof sizes, "x and y are %s each", a);
+    else
+        snprintf(sizes, sizeof sizes, "x is %s and y %s", a, b);
+    printf("  %s: together they %s the %s last-level cache\n", sizes, memcpy_floor ? "exceed" : "fit in",
+           human_bytes((double)llc, b, sizeof b));
     printf("  %-10s %-14s %10s %8s %8s\n", "op", "impl", "ns/row", "GB/s", "x floor");
 }
 
@@ -719,6 +1087,12 @@ static void print_row(const record *r)
     char impl[32];
     snprintf(impl, sizeof impl, "%s%s", r->impl, r->is_default ? " *" : "");
     printf("  %-10s %-14s %10.1f %8.1f %8.2f\n", r->op, impl, r->median, r->gbps, r->ratio);
+}
+
+/* Half types have no plain C loop (a user would need conversions of their own): say so. */
+static void print_no_plain(norm_kind op)
+{
+    printf("  %-10s %-14s %10s %8s %8s\n", op_name(op), "plain-C", "-", "-", "-");
 }
 
 /* How the shape was sampled, and whether its outputs passed the check. */
@@ -748,42 +1122,65 @@ typedef struct context {
     report rep;
 } context;
 
+/* One type combination's table, from candidates measured with all the others of the shape. */
+static void report_combo(context *ctx, size_t shape_index, const candidate *c, size_t count, const workload *w,
+                         int rounds)
+{
+    const options *o = ctx->opt;
+    const combo *t = &c[0].types;
+    char name[48], label[80];
+    snprintf(name, sizeof name, "%zux%zu", w->rows, w->n);
+    snprintf(label, sizeof label, o->ntypes > 1 ? "%s, types %s" : "%s", name, t->name);
+
+    size_t bytes = w->rows * w->n * (dtype_size(t->x) + dtype_size(t->y)); /* fits: the buffers exist */
+    bool memcpy_floor = bytes > ctx->llc;
+    double floor_ns = c[memcpy_floor ? 1 : 0].median;
+    print_table_head(name, t, o->ntypes > 1, w, memcpy_floor, floor_ns, ctx->llc);
+    for (size_t k = 0; k < count; k++) {
+        /* c[0] is a floor, so a tier always has a candidate before it */
+        bool first_of_op = c[k].kind == CAND_LIB && (c[k - 1].kind != CAND_LIB || c[k - 1].op != c[k].op);
+        if (first_of_op && !is_f32(t))
+            print_no_plain(c[k].op);
+        record r = make_record(&ctx->rep, &c[k], w, shape_index, floor_ns, memcpy_floor, ctx->marked);
+        print_row(&r);
+        add_record(&ctx->rep, &r);
+    }
+
+    int bad = check_outputs(c, count, w, label);
+    ctx->failures += bad;
+    print_table_foot(c, count, rounds, o->min_ms, bad);
+    fflush(stdout);
+}
+
+/* Times every type combination of one shape in the same rounds, then reports each. */
 static void bench_shape(context *ctx, size_t index)
 {
     const options *o = ctx->opt;
     shape s = o->shapes[index];
-    char name[48], size[32];
-    snprintf(name, sizeof name, "%zux%zu", s.rows, s.n);
-    ctx->rep.rms_ratio[index] = ctx->rep.ln_ratio[index] = NAN;
+    char size[32];
 
     workload w;
-    if (!make_workload(&w, s, o->beta)) {
-        printf("\nshape %s: skipped, cannot allocate 2 x %s\n", name,
-               human_bytes((double)(s.rows * s.n * sizeof(float)), size, sizeof size));
+    if (!make_workload(&w, s, o)) {
+        printf("\nshape %zux%zu: skipped, cannot allocate %s of buffers\n", s.rows, s.n,
+               human_bytes(workload_bytes(s, o), size, sizeof size));
         return;
     }
-    candidate c[2 + 2 * (1 + NORM_ISA_COUNT)];
-    size_t count = build_candidates(c, o);
+    candidate *c = calloc(o->ntypes * MAX_CANDIDATES_PER_COMBO, sizeof *c);
+    size_t first[MAX_COMBOS + 1], count = 0;
+    if (!c)
+        die("out of memory");
+    for (size_t i = 0; i < o->ntypes; i++) {
+        first[i] = count;
+        count += build_candidates(c + count, o, &o->types[i]);
+    }
+    first[o->ntypes] = count;
     int rounds = measure(c, count, &w, o);
 
-    bool memcpy_floor = 2 * s.rows * s.n * sizeof(float) > ctx->llc;
-    double floor_ns = c[memcpy_floor ? 1 : 0].median;
-    ctx->rep.memcpy_floor[index] = memcpy_floor;
-    print_table_head(name, &w, memcpy_floor, floor_ns, ctx->llc);
-    for (size_t k = 0; k < count; k++) {
-        record r = make_record(&c[k], &w, name, floor_ns, memcpy_floor, ctx->marked);
-        print_row(&r);
-        add_record(&ctx->rep, &r);
-        if (r.is_default)
-            *(c[k].op == NORM_RMSNORM ? &ctx->rep.rms_ratio[index] : &ctx->rep.ln_ratio[index]) = r.ratio;
-    }
-
-    int bad = check_outputs(c, count, &w, name);
-    ctx->failures += bad;
-    print_table_foot(c, count, rounds, o->min_ms, bad);
-    fflush(stdout);
+    for (size_t i = 0; i < o->ntypes; i++)
+        report_combo(ctx, index, c + first[i], first[i + 1] - first[i], &w, rounds);
     for (size_t k = 0; k < count; k++)
         free(c[k].ns_row);
+    free(c);
     free_workload(&w);
 }
 
@@ -795,6 +1192,36 @@ static norm_isa best_selected(const options *o)
         if (o->isa[t])
             return (norm_isa)t;
     return NORM_ISA_SCALAR;
+}
+
+static void print_legend(const options *o)
+{
+    printf("\n"
+           "How to read the tables:\n"
+           "  ns/row   median time per row over all rounds (lower is better)\n"
+           "  GB/s     bytes the op must move (x read once + y written once) / time\n"
+           "  x floor  time / floor time: 1.00 = as fast as the floor, 2.00 = twice as slow\n"
+           "  floor    the memory traffic every norm must do, written as plain C: one read pass\n"
+           "           over x (a sum) plus one y = x*gamma pass when x and y fit in the last-level\n"
+           "           cache, otherwise a memcpy of x to y. Both passes are built for the widest\n"
+           "           vector unit this CPU has (-O3 -ffast-math, one clone per ISA); memcpy\n"
+           "           is libc's, already tuned for this CPU.\n");
+    if (o->ntypes > 1)
+        printf("           With f16 or bf16 x or y the cache floor is 'read + y=x': a read pass that\n"
+               "           adds up x's raw bit patterns as integers, then y = x as bits (a copy, or a\n"
+               "           16-bit shift where x and y differ in width). It reads and writes the bytes\n"
+               "           the norm must, but multiplies by no gamma and converts nothing, so it is a\n"
+               "           looser lower bound than f32's. The memcpy floor copies (x + y bytes) / 2\n"
+               "           per element, the traffic of the norm. GB/s counts x and y at their sizes.\n");
+    printf("  plain-C  the loops a user would write by hand (reference.c, -O3 -ffast-math,\n"
+           "           built for the baseline ISA as a distribution would build them)%s\n",
+           o->ntypes > 1 ? "; f32 only" : "");
+    if (o->ntypes > 1)
+        printf("  vs f32   (after the summary) rows/s in a type / rows/s in f32, same shape, norm, tier\n");
+    printf("  *        the tier the library picks by default on this machine\n"
+           "Note: this machine may be shared and its clock varies, so absolute times move from\n"
+           "run to run; the ratios, measured side by side in interleaved rounds, are the numbers\n"
+           "to compare.\n");
 }
 
 static void print_header(const options *o, norm_isa default_isa, norm_isa marked, size_t llc, bool llc_sysconf)
@@ -811,24 +1238,19 @@ static void print_header(const options *o, norm_isa default_isa, norm_isa marked
         printf("       (NORM_ISA=%s caps them)\n", getenv("NORM_ISA"));
     if (marked != default_isa)
         printf("       (the default tier is not among --isa; %s stands in for it below)\n", norm_isa_name(marked));
-    printf("Work: f32, eps %g, gamma random near 1, %s; input random, roughly N(0,1).\n", (double)EPS,
-           o->beta ? "beta random near 0" : "no beta (--beta adds one)");
-    printf("\n"
-           "How to read the tables:\n"
-           "  ns/row   median time per row over all rounds (lower is better)\n"
-           "  GB/s     bytes the op must move (x read once + y written once) / time\n"
-           "  x floor  time / floor time: 1.00 = as fast as the floor, 2.00 = twice as slow\n"
-           "  floor    the memory traffic every norm must do, written as plain C: one read pass\n"
-           "           over x (a sum) plus one y = x*gamma pass when x and y fit in the last-level\n"
-           "           cache, otherwise a memcpy of x to y. Both passes are built for the widest\n"
-           "           vector unit this CPU has (-O3 -ffast-math, one clone per ISA); memcpy\n"
-           "           is libc's, already tuned for this CPU.\n"
-           "  plain-C  the loops a user would write by hand (reference.c, -O3 -ffast-math,\n"
-           "           built for the baseline ISA as a distribution would build them)\n"
-           "  *        the tier the library picks by default on this machine\n"
-           "Note: this machine may be shared and its clock varies, so absolute times move from\n"
-           "run to run; the ratios, measured side by side in interleaved rounds, are the numbers\n"
-           "to compare.\n");
+    if (o->ntypes == 1) {
+        printf("Work: f32, eps %g, gamma random near 1, %s; input random, roughly N(0,1).\n", (double)EPS,
+               o->beta ? "beta random near 0" : "no beta (--beta adds one)");
+    } else {
+        printf("Work: types");
+        for (size_t i = 0; i < o->ntypes; i++)
+            printf("%s %s", i ? "," : "", o->types[i].name);
+        printf(" (x:y:gamma; f32 is the baseline of the vs-f32 ratios), eps %g,\n"
+               "      gamma random near 1, %s; input random, roughly N(0,1), the same values\n"
+               "      rounded to nearest in f16 and bf16.\n", (double)EPS,
+               o->beta ? "beta random near 0" : "no beta (--beta adds one)");
+    }
+    print_legend(o);
 }
 
 /* " 1.23x" right-aligned in width, or "-" for an op that was not timed. */
@@ -840,41 +1262,165 @@ static void print_ratio(double ratio, int width)
         printf(" %*.2fx", width - 1, ratio);
 }
 
+static bool shape_timed(const report *rep, size_t shape_index)
+{
+    for (size_t i = 0; i < rep->count; i++)
+        if (rep->recs[i].shape_index == shape_index)
+            return true;
+    return false;
+}
+
+static double tier_value(const record *r, bool vs_f32)
+{
+    return !r ? NAN : vs_f32 ? r->vs_f32 : r->ratio;
+}
+
+/* One summary line: the marked tier's time / floor on one shape in one type combination. */
+static void print_summary_row(const context *ctx, size_t shape_index, const combo *t, bool both)
+{
+    const record *rms = find_tier(&ctx->rep, shape_index, t, NORM_RMSNORM, ctx->marked);
+    const record *ln = find_tier(&ctx->rep, shape_index, t, NORM_LAYERNORM, ctx->marked);
+    const record *any = rms ? rms : ln;
+    if (!any)
+        return;
+    printf("  %-12s ", any->shape);
+    if (ctx->opt->ntypes > 1)
+        printf("%-14s ", t->name);
+    printf("%-13s", any->floor_kind);
+    print_ratio(tier_value(rms, false), 8);
+    print_ratio(tier_value(ln, false), 10);
+    if (both)
+        printf("   layernorm costs %.2fx rmsnorm on %s", ln->median / rms->median, any->shape);
+    printf("\n");
+}
+
 static void print_summary(const context *ctx)
 {
     const options *o = ctx->opt;
     bool both = o->op[NORM_RMSNORM] && o->op[NORM_LAYERNORM];
     printf("\nSummary: tier %s, time / floor (1.00 = at the floor; lower is better)\n", norm_isa_name(ctx->marked));
-    printf("  %-12s %-13s %8s %10s\n", "shape", "floor", "rmsnorm", "layernorm");
+    printf("  %-12s %s%-13s %8s %10s\n", "shape", o->ntypes > 1 ? "types          " : "", "floor", "rmsnorm",
+           "layernorm");
     for (size_t i = 0; i < o->nshapes; i++) {
-        char name[48];
-        double rms = ctx->rep.rms_ratio[i], ln = ctx->rep.ln_ratio[i];
-        snprintf(name, sizeof name, "%zux%zu", o->shapes[i].rows, o->shapes[i].n);
-        if (isnan(rms) && isnan(ln)) {
+        if (!shape_timed(&ctx->rep, i)) {
+            char name[48];
+            snprintf(name, sizeof name, "%zux%zu", o->shapes[i].rows, o->shapes[i].n);
             printf("  %-12s (skipped)\n", name);
             continue;
         }
-        printf("  %-12s %-13s", name, ctx->rep.memcpy_floor[i] ? "memcpy" : "read+x*gamma");
-        print_ratio(rms, 8);
-        print_ratio(ln, 10);
-        if (both)
-            printf("   layernorm costs %.2fx rmsnorm on %s", ln / rms, name);
-        printf("\n");
+        for (size_t j = 0; j < o->ntypes; j++)
+            print_summary_row(ctx, i, &o->types[j], both);
     }
     if (both)
         printf("RMSNorm skips LayerNorm's mean (one reduction and a subtraction per element); the last\n"
                "column is what that saves here, measured rather than assumed.\n");
 }
 
+/* One line of the vs-f32 table: a shape, type combination and op across the tiers. */
+static void print_vs_f32_row(const context *ctx, size_t shape_index, const combo *t, norm_kind op)
+{
+    const options *o = ctx->opt;
+    const record *r[NORM_ISA_COUNT], *any = NULL;
+    for (int i = 0; i < NORM_ISA_COUNT; i++) {
+        r[i] = o->isa[i] ? find_tier(&ctx->rep, shape_index, t, op, (norm_isa)i) : NULL;
+        any = any ? any : r[i];
+    }
+    if (!any)
+        return; /* op not asked for, or shape skipped */
+    printf("  %-12s %-14s %-10s", any->shape, t->name, op_name(op));
+    for (int i = 0; i < NORM_ISA_COUNT; i++)
+        if (o->isa[i])
+            print_ratio(tier_value(r[i], true), 9);
+    printf("\n");
+}
+
+/* The issue's metric for every shape, type combination, op and tier: rows/s over f32's. */
+static void print_vs_f32(const context *ctx)
+{
+    const options *o = ctx->opt;
+    printf("\nvs f32: rows/s in these types / rows/s in f32, same shape, norm and tier (higher is better;\n"
+           "1.93x = the tier moves 1.93 times the rows per second it moves in f32)\n");
+    printf("  %-12s %-14s %-10s", "shape", "types", "op");
+    for (int i = 0; i < NORM_ISA_COUNT; i++)
+        if (o->isa[i]) {
+            char name[16];
+            snprintf(name, sizeof name, "%s%s", norm_isa_name((norm_isa)i), (norm_isa)i == ctx->marked ? " *" : "");
+            printf(" %9s", name);
+        }
+    printf("\n");
+    for (size_t i = 0; i < o->nshapes; i++)
+        for (size_t j = 1; j < o->ntypes; j++) /* types[0] is f32 itself */
+            for (int op = 0; op < 2; op++)
+                print_vs_f32_row(ctx, i, &o->types[j], (norm_kind)op);
+}
+
+/* The issue's target for a shape, or NAN if it names none. */
+static double half_target(const char *shape_name)
+{
+    for (size_t i = 0; i < sizeof half_targets / sizeof *half_targets; i++)
+        if (strcmp(half_targets[i].shape, shape_name) == 0)
+            return half_targets[i].target;
+    return NAN;
+}
+
+static const char *verdict(double target, double rms, double ln)
+{
+    if (isnan(target))
+        return "-";
+    return (isnan(rms) || rms >= target) && (isnan(ln) || ln >= target) ? "met" : "MISSED";
+}
+
+/* --half-report: bf16 and f16 rows (x, y and gamma) against f32 on the default tier, with the
+ * issue's targets. A verdict, not a test: timings on a shared machine move, so it never fails the run. */
+static void print_half_report(const context *ctx)
+{
+    static const norm_dtype halves[] = { NORM_BF16, NORM_F16 };
+    const options *o = ctx->opt;
+    printf("\nHalf-precision report: tier %s, one thread; rows/s of bf16 and f16 rows / rows/s of f32\n"
+           "rows (1.93x: bf16 moves 1.93x the rows/s of f32). The issue's targets: >= 1.80x on\n"
+           "2048x4096 and 8192x8192, which are memory-bound; >= 1.00x (no slower) on 1x4096.\n",
+           norm_isa_name(ctx->marked));
+    printf("  %-12s %-6s %8s %10s %9s  %s\n", "shape", "types", "rmsnorm", "layernorm", "target", "verdict");
+    int lines = 0;
+    for (size_t i = 0; i < o->nshapes; i++)
+        for (size_t h = 0; h < sizeof halves / sizeof *halves; h++) {
+            combo t = make_combo(halves[h], halves[h], halves[h]);
+            const record *rms = find_tier(&ctx->rep, i, &t, NORM_RMSNORM, ctx->marked);
+            const record *ln = find_tier(&ctx->rep, i, &t, NORM_LAYERNORM, ctx->marked);
+            if (!rms && !ln)
+                continue; /* type not asked for, or shape skipped */
+            const char *shape_name = (rms ? rms : ln)->shape;
+            double target = half_target(shape_name), r = tier_value(rms, true), l = tier_value(ln, true);
+            printf("  %-12s %-6s", shape_name, t.name);
+            print_ratio(r, 8);
+            print_ratio(l, 10);
+            if (isnan(target))
+                printf(" %9s", "-");
+            else
+                printf("  >= %.2fx", target);
+            printf("  %s\n", verdict(target, r, l));
+            lines++;
+        }
+    if (!lines)
+        printf("  (nothing to report: --types has neither bf16 nor f16)\n");
+}
+
 /* ---------------------------------------------------------------- CSV and JSON */
 
+/* The type columns come last, so that readers of the f32-only files find their columns where they were.
+ * rows_per_s_vs_f32 is empty except for library tiers. */
 static void write_csv(FILE *f, const report *rep)
 {
-    fprintf(f, "shape,rows,n,op,impl,ns_per_row_median,ns_per_row_min,gbps,ratio_to_floor,floor_kind,is_default\n");
+    fprintf(f, "shape,rows,n,op,impl,ns_per_row_median,ns_per_row_min,gbps,ratio_to_floor,floor_kind,is_default,"
+               "x_type,y_type,param_type,rows_per_s_vs_f32\n");
     for (size_t i = 0; i < rep->count; i++) {
         const record *r = &rep->recs[i];
-        fprintf(f, "%s,%zu,%zu,%s,%s,%.3f,%.3f,%.3f,%.4f,%s,%d\n", r->shape, r->rows, r->n, r->op, r->impl,
-                r->median, r->min, r->gbps, r->ratio, r->floor_kind, r->is_default);
+        fprintf(f, "%s,%zu,%zu,%s,%s,%.3f,%.3f,%.3f,%.4f,%s,%d,%s,%s,%s,", r->shape, r->rows, r->n, r->op, r->impl,
+                r->median, r->min, r->gbps, r->ratio, r->floor_kind, r->is_default, dtype_name(r->types.x),
+                dtype_name(r->types.y), dtype_name(r->types.param));
+        if (!isnan(r->vs_f32))
+            fprintf(f, "%.4f", r->vs_f32);
+        fputc('\n', f);
     }
 }
 
@@ -894,7 +1440,23 @@ static void json_string(FILE *f, const char *s)
     fputc('"', f);
 }
 
-static void write_json(FILE *f, const report *rep, norm_isa default_isa, size_t llc, bool beta)
+static void write_json_record(FILE *f, const record *r)
+{
+    fprintf(f,
+            "{\"shape\": \"%s\", \"rows\": %zu, \"n\": %zu, \"op\": \"%s\", \"impl\": \"%s\", "
+            "\"x_type\": \"%s\", \"y_type\": \"%s\", \"param_type\": \"%s\", "
+            "\"ns_per_row_median\": %.3f, \"ns_per_row_min\": %.3f, \"gbps\": %.3f, "
+            "\"ratio_to_floor\": %.4f, \"floor_kind\": \"%s\", \"is_default\": %s, \"rows_per_s_vs_f32\": ",
+            r->shape, r->rows, r->n, r->op, r->impl, dtype_name(r->types.x), dtype_name(r->types.y),
+            dtype_name(r->types.param), r->median, r->min, r->gbps, r->ratio, r->floor_kind,
+            r->is_default ? "true" : "false");
+    if (isnan(r->vs_f32))
+        fprintf(f, "null}");
+    else
+        fprintf(f, "%.4f}", r->vs_f32);
+}
+
+static void write_json(FILE *f, const report *rep, const options *o, norm_isa default_isa, size_t llc)
 {
     char cpu[256];
     cpu_model(cpu, sizeof cpu);
@@ -903,16 +1465,14 @@ static void write_json(FILE *f, const report *rep, norm_isa default_isa, size_t 
     fprintf(f, ",\n  \"cpu\": ");
     json_string(f, cpu);
     fprintf(f, ",\n  \"default_isa\": \"%s\",\n  \"llc_bytes\": %zu,\n  \"eps\": %g,\n  \"beta\": %s,\n",
-            norm_isa_name(default_isa), llc, (double)EPS, beta ? "true" : "false");
-    fprintf(f, "  \"results\": [");
+            norm_isa_name(default_isa), llc, (double)EPS, o->beta ? "true" : "false");
+    fprintf(f, "  \"types\": [");
+    for (size_t i = 0; i < o->ntypes; i++)
+        fprintf(f, "%s\"%s\"", i ? ", " : "", o->types[i].name);
+    fprintf(f, "],\n  \"results\": [");
     for (size_t i = 0; i < rep->count; i++) {
-        const record *r = &rep->recs[i];
-        fprintf(f,
-                "%s\n    {\"shape\": \"%s\", \"rows\": %zu, \"n\": %zu, \"op\": \"%s\", \"impl\": \"%s\", "
-                "\"ns_per_row_median\": %.3f, \"ns_per_row_min\": %.3f, \"gbps\": %.3f, "
-                "\"ratio_to_floor\": %.4f, \"floor_kind\": \"%s\", \"is_default\": %s}",
-                i ? "," : "", r->shape, r->rows, r->n, r->op, r->impl, r->median, r->min, r->gbps, r->ratio,
-                r->floor_kind, r->is_default ? "true" : "false");
+        fprintf(f, "%s\n    ", i ? "," : "");
+        write_json_record(f, &rep->recs[i]);
     }
     fprintf(f, "\n  ]\n}\n");
 }
@@ -954,20 +1514,25 @@ int main(int argc, char **argv)
         bench_shape(&ctx, i);
     select_isa(default_isa);
     print_summary(&ctx);
+    if (opt.ntypes > 1)
+        print_vs_f32(&ctx);
+    if (opt.half_report)
+        print_half_report(&ctx);
     printf("\nTotal time %.1f s.\n", now_s() - t0);
 
     if (csv)
         write_csv(csv, &ctx.rep);
     if (json)
-        write_json(json, &ctx.rep, default_isa, ctx.llc, opt.beta);
+        write_json(json, &ctx.rep, &opt, default_isa, ctx.llc);
     close_output(csv, opt.csv_path);
     close_output(json, opt.json_path);
     free(ctx.rep.recs);
 
     if (ctx.failures) {
         fprintf(stderr,
-                "\nnorm-bench: FAILED: %d output(s) disagree with the scalar tier beyond %g; the timings\n"
-                "above are of wrong results. See the MISMATCH lines.\n", ctx.failures, CHECK_TOL);
+                "\nnorm-bench: FAILED: %d output(s) disagree with the scalar tier beyond %g (plus 1 ulp for\n"
+                "f16/bf16 outputs); the timings above are of wrong results. See the MISMATCH lines.\n",
+                ctx.failures, CHECK_TOL);
         return 1;
     }
     return 0;

@@ -8,6 +8,7 @@
  * that -ffast-math links in does not change the floating-point mode libnorm is timed under.
  */
 #include <math.h>
+#include <stdint.h>
 #include <string.h>
 
 #include "reference.h"
@@ -20,8 +21,12 @@ volatile float ref_sink;
  * The plain loops below stay at the baseline ISA, as a user's code would be. */
 #if defined(__x86_64__) && defined(__GNUC__) && !defined(__clang__)
 #  define FLOOR_CLONES __attribute__((target_clones("avx512f", "avx2", "default")))
+/* 16-bit lanes need AVX-512 BW for full-width integer vectors: x86-64-v4 is AVX-512 F+BW+DQ+VL
+ * (target_clones takes no "avx512bw" on its own). */
+#  define FLOOR_CLONES_16 __attribute__((target_clones("arch=x86-64-v4", "avx512f", "avx2", "default")))
 #else
 #  define FLOOR_CLONES
+#  define FLOOR_CLONES_16
 #endif
 
 /* The read pass. Sixteen partial sums, because one running sum makes the loop wait on the
@@ -58,9 +63,73 @@ void ref_floor_read_scale(float *y, const float *x, const float *gamma, size_t r
     ref_sink = total;
 }
 
-void ref_floor_memcpy(float *y, const float *x, size_t rows, size_t n)
+/* The 16-bit read pass: a wrapping sum of the raw bit patterns in 64 lanes of 16 bits (two
+ * 512-bit vectors), so the loop is vector loads and integer adds with no conversion, bound by
+ * the loads. */
+FLOOR_CLONES_16 uint16_t ref_row_sum_u16(const uint16_t *x, size_t n)
 {
-    memcpy(y, x, rows * n * sizeof *x);
+    uint16_t acc[64] = {0};
+    size_t i = 0;
+    for (; i + 64 <= n; i += 64)
+        for (size_t k = 0; k < 64; k++)
+            acc[k] += x[i + k];
+    for (; i < n; i++)
+        acc[0] += x[i];
+    uint16_t s = 0;
+    for (size_t k = 0; k < 64; k++)
+        s += acc[k];
+    return s;
+}
+
+/* y = x for 16-bit rows (the compiler may well make this a memcpy call: that is a copy too). */
+FLOOR_CLONES_16 void ref_row_copy_u16(uint16_t *restrict y, const uint16_t *restrict x, size_t n)
+{
+    for (size_t i = 0; i < n; i++)
+        y[i] = x[i];
+}
+
+/* 16-bit x to 32-bit y: the bits on top, which is exactly bf16 -> f32 (f16 would need more). */
+FLOOR_CLONES_16 void ref_row_widen_u16(uint32_t *restrict y, const uint16_t *restrict x, size_t n)
+{
+    for (size_t i = 0; i < n; i++)
+        y[i] = (uint32_t)x[i] << 16;
+}
+
+/* f32 x to 16-bit y: the top half of the bits, which is f32 -> bf16 truncated, not rounded. */
+FLOOR_CLONES_16 void ref_row_narrow_f32(uint16_t *restrict y, const float *restrict x, size_t n)
+{
+    for (size_t i = 0; i < n; i++) {
+        uint32_t bits;
+        memcpy(&bits, &x[i], sizeof bits); /* a plain load; no aliasing questions */
+        y[i] = (uint16_t)(bits >> 16);
+    }
+}
+
+/* One row's move pass for element sizes of 2 or 4 bytes (4 -> 4 is f32, floored by x*gamma). */
+static void row_move(void *y, size_t y_size, const void *x, size_t x_size, size_t n)
+{
+    if (x_size == 2 && y_size == 2)
+        ref_row_copy_u16(y, x, n);
+    else if (x_size == 2)
+        ref_row_widen_u16(y, x, n);
+    else
+        ref_row_narrow_f32(y, x, n);
+}
+
+void ref_floor_read_move(void *y, size_t y_size, const void *x, size_t x_size, size_t rows, size_t n)
+{
+    float total = 0.0f;
+    for (size_t r = 0; r < rows; r++) {
+        const char *xr = (const char *)x + r * n * x_size;
+        total += x_size == 2 ? (float)ref_row_sum_u16((const uint16_t *)xr, n) : ref_row_sum((const float *)xr, n);
+        row_move((char *)y + r * n * y_size, y_size, xr, x_size, n);
+    }
+    ref_sink = total;
+}
+
+void ref_floor_memcpy(void *y, const void *x, size_t bytes)
+{
+    memcpy(y, x, bytes);
 }
 
 /* The loops below are deliberately naive: one accumulator, float arithmetic, the formula

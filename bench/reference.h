@@ -9,6 +9,7 @@
 #define NORM_BENCH_REFERENCE_H
 
 #include <stddef.h>
+#include <stdint.h>
 
 /* The floor's two passes over one row (exported so the compiler keeps them separate). */
 float ref_row_sum(const float *x, size_t n);
@@ -17,8 +18,21 @@ void ref_row_scale(float *restrict y, const float *restrict x, const float *rest
 /* Floor for cache-resident data: per row, one sum-reduction pass over x, then y = x*gamma. */
 void ref_floor_read_scale(float *y, const float *x, const float *gamma, size_t rows, size_t n);
 
-/* Floor for data larger than the caches: copy the same bytes, x -> y. */
-void ref_floor_memcpy(float *y, const float *x, size_t rows, size_t n);
+/* The half-precision floor's passes over one row of 16-bit values (bit patterns). */
+uint16_t ref_row_sum_u16(const uint16_t *x, size_t n);
+void ref_row_copy_u16(uint16_t *restrict y, const uint16_t *restrict x, size_t n);
+void ref_row_widen_u16(uint32_t *restrict y, const uint16_t *restrict x, size_t n);
+void ref_row_narrow_f32(uint16_t *restrict y, const float *restrict x, size_t n);
+
+/* Floor for cache-resident rows when x or y is 16-bit (x_size or y_size is 2): per row, one
+ * read pass over x (an f32 sum, or a wrapping integer sum of the raw 16-bit patterns), then
+ * y = x as bits: copied if the sizes match, else shifted by 16 (f32 -> 16-bit keeps the top
+ * half, 16-bit -> f32 puts the bits on top). No gamma and no rounding, so it is pure memory
+ * traffic: a lower bound for every norm that reads x and writes y in these types. */
+void ref_floor_read_move(void *y, size_t y_size, const void *x, size_t x_size, size_t rows, size_t n);
+
+/* Floor for data larger than the caches: copy `bytes` bytes, x -> y. */
+void ref_floor_memcpy(void *y, const void *x, size_t bytes);
 
 /* Plain loops: y = x / sqrt(mean(x^2) + eps) * gamma (+ beta), and
  * y = (x - mean) / sqrt(var + eps) * gamma (+ beta) with a two-pass variance.

@@ -110,10 +110,24 @@ typedef struct norm_params {
  * everything else zero/NULL. Strides of 0 mean "n" (dense rows). */
 static inline norm_params norm_params_default(norm_kind kind)
 {
-    norm_params p = { 0 };
+    norm_params p;
     p.struct_size = sizeof p;
     p.kind = kind;
+    p.flags = 0;
+    p.rows = 0;
+    p.n = 0;
     p.eps = kind == NORM_LAYERNORM ? 1e-5f : 1e-6f;
+    p.y = NULL;
+    p.y_stride = 0;
+    p.y_type = NORM_F32;
+    p.x = NULL;
+    p.x_stride = 0;
+    p.x_type = NORM_F32;
+    p.gamma = NULL;
+    p.beta = NULL;
+    p.param_type = NORM_F32;
+    p.mean = NULL;
+    p.rstd = NULL;
     return p;
 }
 

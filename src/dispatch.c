@@ -52,9 +52,10 @@ static void detect(void)
     /* F16C converts f16 rows in the AVX2 kernels. */
     supported[NORM_ISA_AVX2] = NORM_HAVE_AVX2 && f.avx2 && f.fma3 && f.f16c;
     supported[NORM_ISA_AVX512] = NORM_HAVE_AVX512 && f.avx512f;
-    /* The compiler may use BW and VL alongside BF16; every CPU with BF16 has both. */
+    /* The bf16 stores also use DQ (vfpclassps), and the compiler may use BW and VL
+     * alongside BF16; every CPU with BF16 has all three. */
     have_avx512bf16 = supported[NORM_ISA_AVX512] && NORM_HAVE_AVX512BF16 && f.avx512_bf16 &&
-                      f.avx512bw && f.avx512vl;
+                      f.avx512bw && f.avx512vl && f.avx512dq;
 #elif defined(__aarch64__)
     supported[NORM_ISA_NEON] = NORM_HAVE_NEON && GetAarch64Info().features.asimd;
 #endif

@@ -6,7 +6,8 @@
  *    __builtin_cpu_supports, the tiers Meson compiled in, and NORM_ISA), and
  *    norm_set_max_isa();
  *  - results of norm_rmsnorm_f32, norm_layernorm_f32 and norm_run against the long-double
- *    reference;
+ *    reference; of norm_{rms,layer}norm_{f16,bf16} and of norm_run with mixed f32/f16/bf16
+ *    rows, f16/bf16 outputs within 1 ulp;
  *  - every invalid input: the exact status, and that nothing at all was written;
  *  - with the argument "threads": concurrent first calls in a fresh process.
  *
@@ -112,7 +113,8 @@ static void expect_rows(const char *what, bool layernorm, const float *y, size_t
         ref_stats ref = ref_row(layernorm, xr, n, eps, outside);
         ck_assert_msg(!row_is_special(xr, n, gamma, beta, ref), "%s: test inputs must be ordinary", what);
         mismatch m = { 0 };
-        check_row(y + r * ys, xr, n, gamma, beta, ref, false, NULL, &m);
+        if (y) /* NULL: only the statistics */
+            check_row(y + r * ys, xr, n, gamma, beta, ref, false, NULL, &m);
         if (rstd && !m.failed)
             check_stat(rstd[r], ref.rstd, CONTRACT_TOL * fabsl(ref.rstd) + 0x1p-149L, "rstd", r, &m);
         if (mean && !m.failed)
@@ -338,6 +340,172 @@ START_TEST(test_streaming)
     }
     free(x);
     free(y);
+}
+END_TEST
+
+/* ---- results in half precision ------------------------------------------------------------ */
+
+/* count values of type t drawn as f32 (mu + sigma * N(0,1)) and rounded to t: dst holds them
+ * in t, dstf the same values in f32, which is what the reference is computed from. */
+static void gen_typed(rng *r, void *dst, float *dstf, size_t count, int t, double mu, double sigma)
+{
+    for (size_t i = 0; i < count; i++) {
+        dstf[i] = type_store(dst, i, (float)(mu + sigma * rng_normal(r)), t);
+    }
+}
+
+/* Rows of y (type yt, stride ys elements) against the reference from x (dense f32 values of
+ * the stored inputs): f32 outputs under the f32 contract, f16/bf16 outputs within 1 ulp. */
+static void expect_rows_typed(const char *what, bool layernorm, int yt, const void *y, size_t ys, const float *x,
+                              size_t rows, size_t n, const float *gamma, const float *beta, float eps, bool outside,
+                              const float *mean, const float *rstd)
+{
+    if (yt == NORM_F32) {
+        expect_rows(what, layernorm, y, ys, x, rows, n, gamma, beta, eps, outside, mean, rstd);
+        return;
+    }
+    expect_rows(what, layernorm, NULL, 0, x, rows, n, gamma, beta, eps, outside, mean, rstd);
+    for (size_t r = 0; r < rows; r++) {
+        const float *xr = x + r * n;
+        ref_stats ref = ref_row(layernorm, xr, n, eps, outside);
+        for (size_t i = 0; i < n; i++) {
+            long double want = ((long double)xr[i] - ref.mean) * ref.rstd * (gamma ? gamma[i] : 1.0L) +
+                               (beta ? beta[i] : 0.0L);
+            uint16_t got;
+            memcpy(&got, (const char *)y + 2 * (r * ys + i), 2);
+            double ulps;
+            long double slack = half_slack(gamma ? gamma[i] : 1.0L, ((long double)xr[i] - ref.mean) * ref.rstd,
+                                           beta ? beta[i] : 0.0L);
+            ck_assert_msg(check_half(got, yt, want, slack, &ulps),
+                          "seed=0x%016" PRIx64 " isa=%s %s (%s, y %s) rows=%zu n=%zu eps=%g%s: row %zu index %zu: "
+                          "got 0x%04x (%.9g) want %.12Lg: %.3g ulp (x=%.9g gamma=%.9g beta=%.9g)",
+                          seed, norm_active_isa_name(), what, layernorm ? "layernorm" : "rmsnorm", type_name(yt),
+                          rows, n, (double)eps, outside ? " (outside sqrt)" : "", r, i, got,
+                          (double)half_to_float(got, yt), want, ulps, (double)xr[i], gamma ? (double)gamma[i] : 1.0,
+                          beta ? (double)beta[i] : 0.0);
+        }
+    }
+}
+
+/* norm_rmsnorm_f16/_bf16 and norm_layernorm_f16/_bf16: dense rows, gamma and beta of the
+ * rows' type or NULL, nothing written around y. */
+START_TEST(test_half_dense)
+{
+    static const size_t shapes[][2] = { { 1, 1 }, { 3, 17 }, { 2, 64 }, { 4, 1000 }, { 2, 4099 } };
+    rng r = rng_for(seed, "half dense");
+    for (size_t s = 0; s < sizeof shapes / sizeof shapes[0]; s++)
+        for (int t = NORM_F16; t <= NORM_BF16; t++) {
+            size_t rows = shapes[s][0], n = shapes[s][1];
+            uint16_t *x = malloc(rows * n * 2), *g = malloc(n * 2), *b = malloc(n * 2);
+            uint16_t *ybuf = malloc((rows * n + 2 * PAD) * 2), *y = ybuf + PAD;
+            float *xf = malloc(rows * n * sizeof(float)), *gf = malloc(n * sizeof(float)), *bf = malloc(n * sizeof(float));
+            for (int kind = 0; kind < 2; kind++)
+                for (int combo = 0; combo < 4; combo++) {
+                    gen_typed(&r, x, xf, rows * n, t, kind ? 5.0 : 0.0, 2.0);
+                    gen_typed(&r, g, gf, n, t, 1.0, 0.5);
+                    gen_typed(&r, b, bf, n, t, 0.0, 0.5);
+                    const uint16_t *gp = combo & 1 ? g : NULL, *bp = combo & 2 ? b : NULL;
+                    float eps = n > 1 && combo == 3 ? 0.0f : kind ? 1e-5f : 1e-6f;
+                    for (size_t i = 0; i < rows * n + 2 * PAD; i++)
+                        ybuf[i] = 0x7fc5u; /* a NaN as f16 and bf16 */
+                    norm_status st = t == NORM_F16 ? (kind ? norm_layernorm_f16 : norm_rmsnorm_f16)(y, x, gp, bp, rows, n, eps)
+                                                   : (kind ? norm_layernorm_bf16 : norm_rmsnorm_bf16)(y, x, gp, bp, rows, n, eps);
+                    ck_assert_int_eq(st, NORM_OK);
+                    expect_rows_typed(t == NORM_F16 ? "norm_*_f16" : "norm_*_bf16", kind, t, y, n, xf, rows, n,
+                                      gp ? gf : NULL, bp ? bf : NULL, eps, false, NULL, NULL);
+                    for (size_t i = 0; i < PAD; i++)
+                        ck_assert_msg(ybuf[i] == 0x7fc5u && y[rows * n + i] == 0x7fc5u, "write outside y");
+                }
+            free(x);
+            free(g);
+            free(b);
+            free(ybuf);
+            free(xf);
+            free(gf);
+            free(bf);
+        }
+}
+END_TEST
+
+/* norm_run with mixed types: (x, y, gamma/beta) as listed, row strides, statistics, eps
+ * either side of the root, and in place where x and y share a type. */
+START_TEST(test_half_run)
+{
+    static const struct { norm_dtype x, y, p; bool in_place; } cases[] = {
+        { NORM_BF16, NORM_F32, NORM_F32, false }, { NORM_F32, NORM_F16, NORM_F32, false },
+        { NORM_F16, NORM_BF16, NORM_F16, false }, { NORM_F32, NORM_BF16, NORM_F32, false },
+        { NORM_F16, NORM_F32, NORM_F16, false },  { NORM_BF16, NORM_F16, NORM_BF16, false },
+        { NORM_F16, NORM_F16, NORM_F16, true },   { NORM_BF16, NORM_BF16, NORM_F32, true },
+        { NORM_F16, NORM_F16, NORM_F32, true },   { NORM_BF16, NORM_BF16, NORM_BF16, true },
+    };
+    static const size_t shapes[][2] = { { 1, 3 }, { 3, 33 }, { 2, 515 } };
+    rng r = rng_for(seed, "half run");
+    for (size_t c = 0; c < sizeof cases / sizeof cases[0]; c++)
+        for (size_t s = 0; s < sizeof shapes / sizeof shapes[0]; s++)
+            for (int kind = 0; kind < 2; kind++) {
+                int xt = cases[c].x, yt = cases[c].y, pt = cases[c].p;
+                bool in_place = cases[c].in_place, outside = (s + (size_t)kind) % 2;
+                size_t rows = shapes[s][0], n = shapes[s][1], xe = type_size(xt), ye = type_size(yt);
+                size_t xs = n + 3, ys = in_place ? xs : n + 5;
+                size_t xlen = (rows - 1) * xs + n, ylen = (rows - 1) * ys + n;
+                char *xbuf = malloc(xlen * xe), *ybuf = malloc((ylen + 2 * PAD) * ye);
+                char *xd = malloc(rows * n * xe), *g = malloc(n * 4), *b = malloc(n * 4);
+                float *xf = malloc(rows * n * sizeof(float)), *gf = malloc(n * sizeof(float)), *bf = malloc(n * sizeof(float));
+                float stats[2 * 8 + 2 * PAD];
+                gen_typed(&r, xd, xf, rows * n, xt, kind ? -3.0 : 0.5, 1.5);
+                gen_typed(&r, g, gf, n, pt, 1.0, 0.5);
+                gen_typed(&r, b, bf, n, pt, 0.0, 0.5);
+                memset(xbuf, 0x5a, xlen * xe);
+                memset(ybuf, 0x5a, (ylen + 2 * PAD) * ye);
+                fill_canary(stats, sizeof stats / sizeof stats[0]);
+                for (size_t i = 0; i < rows; i++)
+                    memcpy(xbuf + i * xs * xe, xd + i * n * xe, n * xe);
+                char *y = in_place ? xbuf : ybuf + PAD * ye;
+                float *mean = stats + PAD, *rstd = stats + PAD + 8;
+
+                norm_params p = norm_params_default((norm_kind)kind);
+                p.rows = rows;
+                p.n = n;
+                p.x = xbuf;
+                p.x_stride = xs;
+                p.x_type = (norm_dtype)xt;
+                p.y = y;
+                p.y_stride = ys;
+                p.y_type = (norm_dtype)yt;
+                p.gamma = g;
+                p.beta = s == 1 ? NULL : b;
+                p.param_type = (norm_dtype)pt;
+                p.flags = outside ? NORM_EPS_OUTSIDE_SQRT : 0;
+                p.rstd = rstd;
+                p.mean = kind ? mean : NULL;
+                ck_assert_msg(norm_run(&p) == NORM_OK, "x %s y %s params %s", type_name(xt), type_name(yt), type_name(pt));
+                char what[64];
+                snprintf(what, sizeof what, "norm_run x %s y %s params %s%s", type_name(xt), type_name(yt),
+                         type_name(pt), in_place ? " in place" : "");
+                expect_rows_typed(what, kind, yt, y, ys, xf, rows, n, gf, p.beta ? bf : NULL, p.eps, outside, p.mean, rstd);
+                /* Row gaps, the memory around y, and the statistics' neighbours are untouched. */
+                if (!in_place)
+                    for (size_t i = 0; i < (ylen + 2 * PAD) * ye; i++) {
+                        size_t rel = i / ye - PAD;
+                        bool in_row = i / ye >= PAD && rel < ylen && rel % ys < n;
+                        ck_assert_msg(in_row || (unsigned char)ybuf[i] == 0x5a, "%s: wrote outside the rows of y (byte %zu)", what, i);
+                    }
+                else
+                    for (size_t i = 0; i < xlen * xe; i++)
+                        ck_assert_msg(i / xe % xs < n || (unsigned char)xbuf[i] == 0x5a, "%s: wrote in a row gap", what);
+                for (size_t i = 0; i < sizeof stats / sizeof stats[0]; i++) {
+                    bool is_out = (kind && &stats[i] >= mean && &stats[i] < mean + rows) || (&stats[i] >= rstd && &stats[i] < rstd + rows);
+                    ck_assert_msg(is_out || is_canary(&stats[i]), "%s: wrote outside mean/rstd", what);
+                }
+                free(xbuf);
+                free(ybuf);
+                free(xd);
+                free(g);
+                free(b);
+                free(xf);
+                free(gf);
+                free(bf);
+            }
 }
 END_TEST
 
@@ -619,6 +787,100 @@ START_TEST(test_struct_size)
 }
 END_TEST
 
+/* Half-precision layouts the API must refuse, with nothing written. */
+START_TEST(test_half_errors)
+{
+    uint16_t *hx = (uint16_t *)X, *hy = (uint16_t *)Y, *hg = (uint16_t *)G, *hb = (uint16_t *)B;
+
+    /* The same pointer with different types is not in place, whatever the element sizes. */
+    static const norm_dtype pairs[][2] = { { NORM_F16, NORM_BF16 }, { NORM_BF16, NORM_F16 }, { NORM_F32, NORM_F16 },
+                                           { NORM_F16, NORM_F32 }, { NORM_BF16, NORM_F32 }, { NORM_F32, NORM_BF16 } };
+    for (int i = 0; i < 6; i++) {
+        norm_params p = valid_params(NORM_RMSNORM);
+        p.x_type = pairs[i][0];
+        p.y_type = pairs[i][1];
+        p.gamma = p.beta = NULL;
+        p.y = X;
+        EXPECT_UNTOUCHED(norm_run(&p), NORM_ERR_OVERLAP);
+    }
+    /* ... and in place with equal types is accepted. */
+    norm_params p = valid_params(NORM_LAYERNORM);
+    p.x_type = p.y_type = p.param_type = NORM_BF16;
+    p.y = X;
+    arena_reset();
+    ck_assert_int_eq(norm_run(&p), NORM_OK);
+
+    /* 2-byte rows: y one element into x, y starting on x's last element, and y ending on
+     * x's first element. */
+    p = valid_params(NORM_RMSNORM);
+    p.x_type = p.y_type = p.param_type = NORM_F16;
+    p.y = hx + 1;
+    EXPECT_UNTOUCHED(norm_run(&p), NORM_ERR_OVERLAP);
+    p.y = hx + ROWS * N - 1;
+    EXPECT_UNTOUCHED(norm_run(&p), NORM_ERR_OVERLAP);
+    p.x = hy;
+    p.y = hy - ROWS * N + 1;
+    EXPECT_UNTOUCHED(norm_run(&p), NORM_ERR_OVERLAP);
+    p.x = hx;
+    EXPECT_UNTOUCHED(norm_rmsnorm_f16(hx + 1, hx, NULL, NULL, ROWS, N, 1e-6f), NORM_ERR_OVERLAP);
+    EXPECT_UNTOUCHED(norm_layernorm_bf16(hx + N - 1, hx, NULL, NULL, 2, N, 1e-5f), NORM_ERR_OVERLAP);
+    p.y = hx + ROWS * N; /* touching, disjoint: fine */
+    arena_reset();
+    ck_assert_int_eq(norm_run(&p), NORM_OK);
+    /* f16 x, f32 y: y's bytes start one f16 before x's end. */
+    p = valid_params(NORM_RMSNORM);
+    p.x_type = NORM_F16;
+    p.y = hx + ROWS * N - 1;
+    EXPECT_UNTOUCHED(norm_run(&p), NORM_ERR_OVERLAP);
+    p.y = hx + ROWS * N;
+    arena_reset();
+    ck_assert_int_eq(norm_run(&p), NORM_OK);
+    /* f32 x, bf16 y ending one element (half an f32) into x. */
+    p = valid_params(NORM_RMSNORM);
+    p.x = Y;
+    p.y_type = NORM_BF16;
+    p.y = hy - ROWS * N + 1;
+    EXPECT_UNTOUCHED(norm_run(&p), NORM_ERR_OVERLAP);
+    /* y over a 2-byte gamma or beta. */
+    p = valid_params(NORM_LAYERNORM);
+    p.x_type = p.y_type = p.param_type = NORM_BF16;
+    p.rows = 1;
+    p.y = hg - N + 1;
+    EXPECT_UNTOUCHED(norm_run(&p), NORM_ERR_OVERLAP);
+    p.y = hb + N - 1;
+    EXPECT_UNTOUCHED(norm_run(&p), NORM_ERR_OVERLAP);
+    /* Statistics over the last element of a 2-byte y. */
+    p = valid_params(NORM_LAYERNORM);
+    p.x_type = p.y_type = NORM_F16;
+    p.rstd = (float *)(hy + ROWS * N - 2);
+    EXPECT_UNTOUCHED(norm_run(&p), NORM_ERR_OVERLAP);
+
+    /* gamma/beta neither f32 nor x's type. */
+    static const norm_dtype bad[][2] = { { NORM_F16, NORM_BF16 }, { NORM_BF16, NORM_F16 }, { NORM_F32, NORM_F16 },
+                                         { NORM_F32, NORM_BF16 } };
+    for (int i = 0; i < 4; i++)
+        for (int kind = 0; kind < 2; kind++) {
+            p = valid_params((norm_kind)kind);
+            p.x_type = bad[i][0];
+            p.y_type = NORM_F16;
+            p.param_type = bad[i][1];
+            EXPECT_UNTOUCHED(norm_run(&p), NORM_ERR_UNSUPPORTED_TYPE);
+            p.gamma = p.beta = NULL; /* the type is checked even when nothing of it is passed */
+            EXPECT_UNTOUCHED(norm_run(&p), NORM_ERR_UNSUPPORTED_TYPE);
+        }
+
+    /* The half convenience functions validate like the f32 ones. */
+    EXPECT_UNTOUCHED(norm_rmsnorm_f16(NULL, hx, hg, hb, ROWS, N, 1e-6f), NORM_ERR_NULL_POINTER);
+    EXPECT_UNTOUCHED(norm_layernorm_bf16(hy, NULL, NULL, NULL, ROWS, N, 1e-5f), NORM_ERR_NULL_POINTER);
+    EXPECT_UNTOUCHED(norm_layernorm_f16(hy, hx, hg, hb, ROWS, 0, 1e-5f), NORM_ERR_BAD_SIZE);
+    EXPECT_UNTOUCHED(norm_rmsnorm_bf16(hy, hx, hg, hb, ROWS, N, -1.0f), NORM_ERR_BAD_EPS);
+    EXPECT_UNTOUCHED(norm_rmsnorm_bf16(hy, hx, hg, hb, ROWS, N, NAN), NORM_ERR_BAD_EPS);
+    EXPECT_UNTOUCHED(norm_layernorm_f16(hy, hx, hg, hb, SIZE_MAX, N, 1e-5f), NORM_ERR_SIZE_OVERFLOW);
+    EXPECT_UNTOUCHED(norm_rmsnorm_f16(NULL, NULL, NULL, NULL, 0, N, 1e-6f), NORM_OK);
+    EXPECT_UNTOUCHED(norm_layernorm_bf16(hg + 1, hx, hg, NULL, 1, N, 1e-5f), NORM_ERR_OVERLAP);
+}
+END_TEST
+
 /* ---- strings ---------------------------------------------------------------------------- */
 
 START_TEST(test_strings)
@@ -738,6 +1000,8 @@ static Suite *api_suite(void)
     tcase_add_test(tc, test_dense);
     tcase_add_test(tc, test_run);
     tcase_add_test(tc, test_streaming);
+    tcase_add_test(tc, test_half_dense);
+    tcase_add_test(tc, test_half_run);
     suite_add_tcase(s, tc);
 
     tc = tcase_create("errors");
@@ -751,6 +1015,7 @@ static Suite *api_suite(void)
     tcase_add_test(tc, test_disjoint);
     tcase_add_test(tc, test_bad_argument);
     tcase_add_test(tc, test_struct_size);
+    tcase_add_test(tc, test_half_errors);
     tcase_add_test(tc, test_strings);
     suite_add_tcase(s, tc);
     return s;

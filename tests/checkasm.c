@@ -9,7 +9,9 @@
  *
  * Tcases: "oracle" (the scalar kernels against the long-double reference) and one per
  * runnable tier (that tier against the reference, and against the oracle on rows whose
- * result is NaN/Inf). A tier that is not compiled in or that this CPU lacks gets no tcase.
+ * result is NaN/Inf), all on f32 rows; then, per kernel variant, "<variant>/half"
+ * (checkasm_half.c): every other type combination, f16 and bf16 rows in and out. A tier or
+ * variant that is not compiled in or that this CPU lacks gets no tcase.
  *
  * Environment: NORM_TEST_SEED (replay), NORM_TEST_QUICK=1 (emulated runs), and Check's own
  * CK_FORK=no (needed under qemu; nothing here relies on fork isolation).
@@ -25,15 +27,17 @@
 #include <sys/mman.h>
 #include <time.h>
 
+#include "checkasm.h"
 #include "common.h"
 #include "dispatch.h"
 
-#define PROGRAM "checkasm"
 /* A pseudo tier: the scalar oracle itself, against the long-double reference. */
 #define ORACLE ((int)NORM_ISA_COUNT)
 
 static uint64_t seed;
 static bool quick;
+uint64_t checkasm_seed; /* the same two, for checkasm_half.c */
+bool checkasm_quick;
 
 /* ---- what the run saw, per tier ------------------------------------------------------ */
 
@@ -737,11 +741,25 @@ static Suite *checkasm_suite(bool runnable[NORM_ISA_COUNT])
     TCase *tc = tcase_create("oracle");
     add_tests(tc, ORACLE);
     suite_add_tcase(s, tc);
-    for (int isa = NORM_ISA_SCALAR; isa < NORM_ISA_COUNT; isa++) {
+    /* Each variant: its tier's f32 tcase (avx512bf16 has none: its f32 kernel is avx512's),
+     * then its half-precision tcase. */
+    for (int isa = NORM_ISA_SCALAR; isa < NORM_ISA_COUNT; isa++)
+        runnable[isa] = false;
+    for (int v = 0; v < HALF_NVARIANTS; v++) {
+        const char *name = half_variant_names[v];
+        int isa = NORM_ISA_SCALAR;
+        while (isa < NORM_ISA_COUNT && strcmp(name, tier_name(isa)) != 0)
+            isa++;
+        if (!half_add_tcase(s, v)) {
+            printf("%s: %s: skipped (not compiled in or CPU lacks it)\n", PROGRAM, name);
+            continue;
+        }
+        if (isa == NORM_ISA_COUNT)
+            continue;
         runnable[isa] = norm_kernels_for((norm_isa)isa) != NULL;
         if (!runnable[isa]) {
-            printf("%s: %s: skipped (not compiled in or CPU lacks it)\n", PROGRAM, tier_name(isa));
-            continue;
+            printf("%s: %s: runnable as a variant but not as a tier\n", PROGRAM, name);
+            exit(EXIT_FAILURE);
         }
         tc = tcase_create(tier_name(isa));
         add_tests(tc, isa);
@@ -761,8 +779,8 @@ static void print_tier(int tier)
 int main(void)
 {
     setvbuf(stdout, NULL, _IOLBF, 0);
-    seed = test_seed(PROGRAM);
-    quick = test_quick(PROGRAM);
+    seed = checkasm_seed = test_seed(PROGRAM);
+    quick = checkasm_quick = test_quick(PROGRAM);
     install_crash_handler();
 
     stats = mmap(NULL, sizeof(tier_stats) * (NORM_ISA_COUNT + 1), PROT_READ | PROT_WRITE,
@@ -788,8 +806,9 @@ int main(void)
     for (int isa = NORM_ISA_SCALAR; isa < NORM_ISA_COUNT; isa++)
         if (runnable[isa])
             print_tier(isa);
-    printf("%s: contract |y - y_ref| <= 2^-20 * (|gamma| * (1 + |x_hat|) + |beta|); %s in %.2f s\n", PROGRAM,
-           failed ? "FAILED" : "all tiers pass",
+    half_print_summary();
+    printf("%s: contract |y - y_ref| <= 2^-20 * (|gamma| * (1 + |x_hat|) + |beta|) (f32 outputs), "
+           "1 ulp (f16/bf16 outputs); %s in %.2f s\n", PROGRAM, failed ? "FAILED" : "all tiers pass",
            (double)(t1.tv_sec - t0.tv_sec) + 1e-9 * (double)(t1.tv_nsec - t0.tv_nsec));
     return failed ? EXIT_FAILURE : EXIT_SUCCESS;
 }

@@ -4,7 +4,9 @@
 #include <float.h>
 #include <inttypes.h>
 #include <math.h>
+#include <pthread.h>
 #include <signal.h>
+#include <stdatomic.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -247,8 +249,12 @@ double check_stat(float got, long double want, long double bound, const char *wh
 
 float *guard_alloc(guarded *g, size_t count, enum guard_side side)
 {
+    return guard_alloc_bytes(g, count * sizeof(float), side);
+}
+
+void *guard_alloc_bytes(guarded *g, size_t bytes, enum guard_side side)
+{
     size_t page = (size_t)sysconf(_SC_PAGESIZE);
-    size_t bytes = count * sizeof(float);
     size_t data = (bytes + page - 1) / page * page;
     g->map_len = data + 2 * page;
     g->map = mmap(NULL, g->map_len, PROT_READ | PROT_WRITE, MAP_PRIVATE | MAP_ANONYMOUS, -1, 0);
@@ -261,7 +267,7 @@ float *guard_alloc(guarded *g, size_t count, enum guard_side side)
         perror("guard_alloc: mprotect");
         abort();
     }
-    g->p = (float *)(side == GUARD_BEFORE ? base + page : base + page + data - bytes);
+    g->p = side == GUARD_BEFORE ? base + page : base + page + data - bytes;
     return g->p;
 }
 
@@ -314,4 +320,188 @@ bool is_canary(const float *p)
     uint32_t bits;
     memcpy(&bits, p, sizeof bits);
     return bits == CANARY_BITS;
+}
+
+/* ---- half precision ------------------------------------------------------------------ */
+
+typedef struct format {
+    int frac_bits, emin, emax; /* normal exponents in [emin, emax] */
+    unsigned exp_mask;         /* the exponent field, in place */
+    uint16_t quiet_nan;
+} format;
+
+static const format formats[3] = {
+    [T_F32] = { 23, -126, 127, 0, 0 },
+    [T_F16] = { 10, -14, 15, 0x7c00u, 0x7e00u },
+    [T_BF16] = { 7, -126, 127, 0x7f80u, 0x7fc0u },
+};
+
+const char *type_name(int t) { return t == T_F16 ? "f16" : t == T_BF16 ? "bf16" : "f32"; }
+
+size_t type_size(int t) { return t == T_F32 ? 4 : 2; }
+
+/* 2^k for k in [-1022, 1023], exact; ldexp() is a library call the tests would spend most
+ * of their time in. */
+static double pow2(int k)
+{
+    uint64_t bits = (uint64_t)(k + 1023) << 52;
+    double d;
+    memcpy(&d, &bits, sizeof d);
+    return d;
+}
+
+/* floor(log2(a)) for a normal double a > 0. */
+static int exponent_of(double a)
+{
+    uint64_t bits;
+    memcpy(&bits, &a, sizeof bits);
+    return (int)((bits >> 52) & 0x7ff) - 1023;
+}
+
+/* Every value of both formats, from the definition: sign * frac * 2^(emin - p) for the
+ * subnormals, sign * (2^p + frac) * 2^(e - bias - p) for the normals. */
+static float half_table[2][65536];
+
+static void half_table_init(void)
+{
+    for (int t = T_F16; t <= T_BF16; t++) {
+        const format *f = &formats[t];
+        unsigned fb = (unsigned)f->frac_bits, emax_field = f->exp_mask >> fb;
+        for (unsigned h = 0; h < 65536; h++) {
+            unsigned e = (h & 0x7fffu) >> fb, frac = h & ((1u << fb) - 1u);
+            double mag = e == emax_field ? (frac ? NAN : INFINITY)
+                       : e == 0 ? ldexp((double)frac, f->emin - f->frac_bits)
+                                : ldexp((double)(frac | (1u << fb)), (int)e - 1 + f->emin - f->frac_bits);
+            half_table[t - T_F16][h] = (float)(h & 0x8000u ? -mag : mag);
+        }
+    }
+}
+
+static pthread_once_t half_table_once = PTHREAD_ONCE_INIT;
+static atomic_bool half_table_ready;
+
+static void half_table_init_once(void)
+{
+    half_table_init();
+    atomic_store(&half_table_ready, true);
+}
+
+float half_to_float(uint16_t h, int t)
+{
+    if (!atomic_load_explicit(&half_table_ready, memory_order_acquire))
+        pthread_once(&half_table_once, half_table_init_once);
+    return half_table[t - T_F16][h];
+}
+
+uint16_t half_from_float(float v, int t)
+{
+    const format *f = &formats[t];
+    uint16_t sign = signbit(v) ? 0x8000u : 0u;
+    if (isnan(v))
+        return sign | f->quiet_nan;
+    double a = fabs((double)v);
+    if (isinf(a))
+        return sign | f->exp_mask;
+    if (a == 0.0)
+        return sign;
+    int e = exponent_of(a); /* a in [2^e, 2^(e+1)); every f32, subnormals too, is a normal double */
+    if (e < f->emin)
+        e = f->emin; /* subnormal: the spacing of the smallest binade */
+    /* a in units of the ulp (exact: a power-of-two scaling), rounded to nearest even. */
+    double q = nearbyint(a * pow2(f->frac_bits - e));
+    if (q >= pow2(f->frac_bits + 1)) { /* rounded up into the next binade */
+        q /= 2;
+        e++;
+    }
+    if (e > f->emax)
+        return sign | f->exp_mask;
+    unsigned qi = (unsigned)q;
+    if (qi < (1u << f->frac_bits))
+        return (uint16_t)(sign | qi); /* subnormal (or zero) */
+    return (uint16_t)(sign | (unsigned)(e - f->emin + 1) << f->frac_bits | (qi - (1u << f->frac_bits)));
+}
+
+float round_to_type(float v, int t) { return t == T_F32 ? v : half_to_float(half_from_float(v, t), t); }
+
+float type_load(const void *p, size_t i, int t)
+{
+    if (t == T_F32) {
+        float v;
+        memcpy(&v, (const char *)p + 4 * i, 4);
+        return v;
+    }
+    uint16_t h;
+    memcpy(&h, (const char *)p + 2 * i, 2);
+    return half_to_float(h, t);
+}
+
+float type_store(void *p, size_t i, float v, int t)
+{
+    if (t == T_F32) {
+        memcpy((char *)p + 4 * i, &v, 4);
+        return v;
+    }
+    uint16_t h = half_from_float(v, t);
+    memcpy((char *)p + 2 * i, &h, 2);
+    return half_to_float(h, t);
+}
+
+long double type_max(int t)
+{
+    const format *f = &formats[t];
+    return (long double)((2.0 - pow2(-f->frac_bits)) * pow2(f->emax));
+}
+
+long double type_ulp(long double v, int t)
+{
+    const format *f = &formats[t];
+    long double a = fabsl(v);
+    int e = f->emin;
+    if (a >= (long double)pow2(f->emin)) {
+        /* The exponent of a, through double: rounding to double may carry a value just
+         * below a power of two up to it, which the comparison undoes. */
+        e = exponent_of((double)a);
+        if ((long double)pow2(e) > a)
+            e--;
+        if (e > f->emax)
+            e = f->emax;
+    }
+    return (long double)pow2(e - f->frac_bits);
+}
+
+bool check_half(uint16_t got, int t, long double want, long double slack, double *ulps)
+{
+    float g = half_to_float(got, t);
+    *ulps = 0.0;
+    if (isnan(want) || isnan(g))
+        return isnan(want) && isnan(g);
+    if (isinf(want))
+        return (long double)g == want;
+    static long double maxes[3];
+    if (!maxes[t])
+        maxes[t] = type_max(t);
+    long double max = maxes[t];
+    if (fabsl(want) > max)
+        return (long double)g == copysignl(INFINITY, want) || (long double)g == copysignl(max, want);
+    if (isinf(g))
+        return false;
+    long double err = fabsl((long double)g - want), ulp = type_ulp(want, t);
+    *ulps = (double)(err / ulp);
+    return err <= ulp + slack;
+}
+
+long double half_slack(long double gamma, long double xhat, long double beta)
+{
+    return CONTRACT_TOL * (fabsl(gamma) * (1.0L + fabsl(xhat)) + fabsl(beta));
+}
+
+int half_steps(uint16_t a, uint16_t b, int t)
+{
+    if (isnan(half_to_float(a, t)) || isnan(half_to_float(b, t)))
+        return -1;
+    /* Sign and magnitude to one ordered integer: the patterns of a sign are consecutive. */
+    long ka = a & 0x8000u ? -(long)(a & 0x7fffu) : (long)(a & 0x7fffu);
+    long kb = b & 0x8000u ? -(long)(b & 0x7fffu) : (long)(b & 0x7fffu);
+    long d = ka > kb ? ka - kb : kb - ka;
+    return d > 0x7fff ? 0x7fff : (int)d;
 }

@@ -5,7 +5,9 @@
  *  - a seeded RNG, so that every run can be replayed from the seed it prints;
  *  - the long-double reference both programs hold the library to;
  *  - the accuracy contract, checked element by element;
- *  - an allocator that puts a buffer flush against a PROT_NONE page.
+ *  - an allocator that puts a buffer flush against a PROT_NONE page;
+ *  - half precision (f16, bf16): conversions written independently of the library's, and
+ *    the 1-ulp check of half-precision outputs.
  */
 #ifndef NORM_TEST_COMMON_H
 #define NORM_TEST_COMMON_H
@@ -90,11 +92,14 @@ enum guard_side {
 typedef struct guarded {
     void *map;
     size_t map_len;
-    float *p;
+    void *p;
 } guarded;
 
 /* count floats (>= 1) between two PROT_NONE pages, flush against the one on `side`. */
 float *guard_alloc(guarded *g, size_t count, enum guard_side side);
+/* The same for any number of bytes (>= 1): a row of 2-byte elements of odd length ends
+ * 2 bytes past a 4-byte boundary, flush against the page. */
+void *guard_alloc_bytes(guarded *g, size_t bytes, enum guard_side side);
 void guard_free(guarded *g);
 
 /* A crash in a test (an out-of-bounds access hitting a guard page) prints `test_context`,
@@ -107,5 +112,54 @@ void install_crash_handler(void);
 #define CANARY_BITS 0x7fc5a5a5u
 void fill_canary(float *p, size_t count);
 bool is_canary(const float *p);
+
+/* ---- half precision ------------------------------------------------------------------ */
+
+/* Element types, with the values of norm_dtype (this header does not include norm.h). */
+enum test_type { T_F32 = 0, T_F16 = 1, T_BF16 = 2 };
+
+const char *type_name(int t);   /* "f32" "f16" "bf16" */
+size_t type_size(int t);        /* 4 or 2 */
+
+/* Written here from the formats' definitions (frexp, ldexp and nearbyint in double), not
+ * taken from the library, so that the tests do not hold the library to itself.
+ *   half_to_float: exact (every f16 and bf16 value is an f32); NaN gives a NaN.
+ *   half_from_float: rounds to nearest, ties to even, overflowing to +-Inf and rounding
+ *   into and within the subnormals; NaN gives a quiet NaN of the same sign. */
+float half_to_float(uint16_t h, int t);
+uint16_t half_from_float(float v, int t);
+/* v rounded to type t and widened back (v itself for T_F32): what a row of t stores. */
+float round_to_type(float v, int t);
+/* Element i of an array of type t, as f32 (exact); store rounds v to t and returns the
+ * value stored, as f32. */
+float type_load(const void *p, size_t i, int t);
+float type_store(void *p, size_t i, float v, int t);
+
+/* The largest finite value of t, and the ulp of t at v: 2^(e - p) for |v| in [2^e, 2^(e+1)),
+ * p the fraction bits (10 f16, 7 bf16, 23 f32), the subnormal spacing below the smallest
+ * normal (2^-24 f16, 2^-133 bf16), and the ulp of the largest binade above it. */
+long double type_max(int t);
+long double type_ulp(long double v, int t);
+
+/* One half-precision output against its long-double reference:
+ *   - a NaN reference needs a NaN, and a NaN needs a NaN reference;
+ *   - an infinite reference needs that infinity;
+ *   - a reference beyond the largest finite value needs the infinity or the largest finite
+ *     value of its sign (rounding either way is within an ulp of the format's range);
+ *   - otherwise |got - want| <= 1 ulp of t at want + slack (got not infinite).
+ * slack is the f32 contract's bound for that element (half_slack): the half contract is
+ * "a result meeting the f32 contract, rounded once more", which near zero (where
+ * gamma * xhat and beta cancel) is not within an ulp of the exact value.
+ * Returns whether it holds; *ulps gets |got - want| in ulps at want (0 for the cases
+ * without a distance). */
+bool check_half(uint16_t got, int t, long double want, long double slack, double *ulps);
+
+/* The f32 contract's bound for one output: 2^-20 * (|gamma| * (1 + |xhat|) + |beta|). */
+long double half_slack(long double gamma, long double xhat, long double beta);
+
+/* How many representable values apart two non-NaN half values are (+0 and -0 count as one,
+ * and the largest finite value is one step from the infinity of its sign); -1 if either is
+ * a NaN. */
+int half_steps(uint16_t a, uint16_t b, int t);
 
 #endif /* NORM_TEST_COMMON_H */

@@ -18,7 +18,7 @@
 #include <stdint.h>
 
 /* The first k (< NORM_W) 16-bit elements of p, zero-extended in place; the rest zero. */
-static inline __m256i cvt_load_u16_part(const uint16_t *p, size_t k)
+static inline __attribute__((always_inline)) __m256i cvt_load_u16_part(const uint16_t *p, size_t k)
 {
     __m512i v = _mm512_maskz_loadu_epi32((__mmask16)((1u << (k >> 1)) - 1u), p);
     if (k & 1)
@@ -27,37 +27,37 @@ static inline __m256i cvt_load_u16_part(const uint16_t *p, size_t k)
 }
 
 /* Writes the first k (< NORM_W) 16-bit elements of h to p. */
-static inline void cvt_store_u16_part(uint16_t *p, __m256i h, size_t k)
+static inline __attribute__((always_inline)) void cvt_store_u16_part(uint16_t *p, __m256i h, size_t k)
 {
     _mm512_mask_cvtepi32_storeu_epi16(p, tail_mask(k), _mm512_cvtepu16_epi32(h));
 }
 
-static inline vf vf_load_f16(const uint16_t *p)
+static inline __attribute__((always_inline)) vf vf_load_f16(const uint16_t *p)
 {
     return _mm512_cvtph_ps(_mm256_loadu_si256((const __m256i_u *)p));
 }
 
-static inline vf vf_load_f16_part(const uint16_t *p, size_t k)
+static inline __attribute__((always_inline)) vf vf_load_f16_part(const uint16_t *p, size_t k)
 {
     return _mm512_cvtph_ps(cvt_load_u16_part(p, k));
 }
 
-static inline __m256i cvt_f32_to_f16_bits(vf v)
+static inline __attribute__((always_inline)) __m256i cvt_f32_to_f16_bits(vf v)
 {
     return _mm512_cvtps_ph(v, _MM_FROUND_TO_NEAREST_INT);
 }
 
-static inline void vf_store_f16(uint16_t *p, vf v)
+static inline __attribute__((always_inline)) void vf_store_f16(uint16_t *p, vf v)
 {
     _mm256_storeu_si256((__m256i_u *)p, cvt_f32_to_f16_bits(v));
 }
 
-static inline void vf_store_f16_part(uint16_t *p, vf v, size_t k)
+static inline __attribute__((always_inline)) void vf_store_f16_part(uint16_t *p, vf v, size_t k)
 {
     cvt_store_u16_part(p, cvt_f32_to_f16_bits(v), k);
 }
 
-static inline vf cvt_bf16_bits_to_f32(__m256i h)
+static inline __attribute__((always_inline)) vf cvt_bf16_bits_to_f32(__m256i h)
 {
     const __m512i u = _mm512_slli_epi32(_mm512_cvtepu16_epi32(h), 16);
     const __mmask16 is_nan = _mm512_cmpgt_epu32_mask(_mm512_and_si512(u, _mm512_set1_epi32(0x7fffffff)),
@@ -65,18 +65,26 @@ static inline vf cvt_bf16_bits_to_f32(__m256i h)
     return _mm512_castsi512_ps(_mm512_mask_or_epi32(u, is_nan, u, _mm512_set1_epi32(0x00400000)));
 }
 
-static inline vf vf_load_bf16(const uint16_t *p)
+static inline __attribute__((always_inline)) vf vf_load_bf16(const uint16_t *p)
 {
     return cvt_bf16_bits_to_f32(_mm256_loadu_si256((const __m256i_u *)p));
 }
 
-static inline vf vf_load_bf16_part(const uint16_t *p, size_t k)
+/* bf16 -> f32 for arithmetic: exact, but a signalling NaN stays signalling (no quieting).
+ * The kernels use it because any NaN input gives NaN results (and sends its row to the
+ * scalar path) anyway; the quieting above costs three more instructions per load. */
+static inline __attribute__((always_inline)) vf vf_widen_bf16(const uint16_t *p)
+{
+    return _mm512_castsi512_ps(_mm512_slli_epi32(_mm512_cvtepu16_epi32(_mm256_loadu_si256((const __m256i_u *)p)), 16));
+}
+
+static inline __attribute__((always_inline)) vf vf_load_bf16_part(const uint16_t *p, size_t k)
 {
     return cvt_bf16_bits_to_f32(cvt_load_u16_part(p, k));
 }
 
 /* f32 -> bf16 by integer rounding, one result per 32-bit lane. */
-static inline __m512i cvt_f32_to_bf16_lanes(vf v)
+static inline __attribute__((always_inline)) __m512i cvt_f32_to_bf16_lanes(vf v)
 {
     const __m512i u = _mm512_castps_si512(v);
     const __m512i hi = _mm512_srli_epi32(u, 16);
@@ -91,35 +99,34 @@ static inline __m512i cvt_f32_to_bf16_lanes(vf v)
 
 #if NORM_AVX512_BF16
 /* Lanes holding a nonzero f32 subnormal, which vcvtneps2bf16 would flush to zero. */
-static inline __mmask16 cvt_subnormal_lanes(vf v)
+static inline __attribute__((always_inline)) __mmask16 cvt_subnormal_lanes(vf v)
 {
-    const __m512i a = _mm512_and_si512(_mm512_castps_si512(v), _mm512_set1_epi32(0x7fffffff));
-    return _mm512_cmplt_epu32_mask(_mm512_sub_epi32(a, _mm512_set1_epi32(1)), _mm512_set1_epi32(0x007fffff));
+    return _mm512_fpclass_ps_mask(v, 0x20); /* AVX512DQ, which every AVX512_BF16 CPU has */
 }
 
-static inline __m256i cvt_f32_to_bf16_bits(vf v)
+static inline __attribute__((always_inline)) __m256i cvt_f32_to_bf16_bits(vf v)
 {
     if (__builtin_expect(cvt_subnormal_lanes(v) != 0, 0))
         return _mm512_cvtepi32_epi16(cvt_f32_to_bf16_lanes(v));
     return (__m256i)_mm512_cvtneps_pbh(v);
 }
 
-static inline void vf_store_bf16(uint16_t *p, vf v)
+static inline __attribute__((always_inline)) void vf_store_bf16(uint16_t *p, vf v)
 {
     _mm256_storeu_si256((__m256i_u *)p, cvt_f32_to_bf16_bits(v));
 }
 
-static inline void vf_store_bf16_part(uint16_t *p, vf v, size_t k)
+static inline __attribute__((always_inline)) void vf_store_bf16_part(uint16_t *p, vf v, size_t k)
 {
     cvt_store_u16_part(p, cvt_f32_to_bf16_bits(v), k);
 }
 #else
-static inline void vf_store_bf16(uint16_t *p, vf v)
+static inline __attribute__((always_inline)) void vf_store_bf16(uint16_t *p, vf v)
 {
     _mm256_storeu_si256((__m256i_u *)p, _mm512_cvtepi32_epi16(cvt_f32_to_bf16_lanes(v)));
 }
 
-static inline void vf_store_bf16_part(uint16_t *p, vf v, size_t k)
+static inline __attribute__((always_inline)) void vf_store_bf16_part(uint16_t *p, vf v, size_t k)
 {
     _mm512_mask_cvtepi32_storeu_epi16(p, tail_mask(k), cvt_f32_to_bf16_lanes(v));
 }

@@ -10,28 +10,33 @@
  */
 #include <stdint.h>
 
-static inline vf vf_load_f16(const uint16_t *p)
+static inline __attribute__((always_inline)) vf vf_load_f16(const uint16_t *p)
 {
     return vcvt_f32_f16(vreinterpret_f16_u16(vld1_u16(p)));
 }
 
-static inline void vf_store_f16(uint16_t *p, vf v)
+static inline __attribute__((always_inline)) void vf_store_f16(uint16_t *p, vf v)
 {
     vst1_u16(p, vreinterpret_u16_f16(vcvt_f16_f32(v)));
 }
 
-static inline uint32x4_t cvt_is_nan(uint32x4_t u)
+static inline __attribute__((always_inline)) uint32x4_t cvt_is_nan(uint32x4_t u)
 {
     return vcgtq_u32(vandq_u32(u, vdupq_n_u32(0x7fffffff)), vdupq_n_u32(0x7f800000));
 }
 
-static inline vf vf_load_bf16(const uint16_t *p)
+static inline __attribute__((always_inline)) vf vf_load_bf16(const uint16_t *p)
 {
     const uint32x4_t u = vshll_n_u16(vld1_u16(p), 16);
     return vreinterpretq_f32_u32(vorrq_u32(u, vandq_u32(cvt_is_nan(u), vdupq_n_u32(0x00400000))));
 }
 
-static inline void vf_store_bf16(uint16_t *p, vf v)
+/* bf16 -> f32 for arithmetic: exact, but a signalling NaN stays signalling (no quieting).
+ * The kernels use it because any NaN input gives NaN results (and sends its row to the
+ * scalar path) anyway; the quieting above costs two more instructions per load. */
+static inline __attribute__((always_inline)) vf vf_widen_bf16(const uint16_t *p) { return vreinterpretq_f32_u32(vshll_n_u16(vld1_u16(p), 16)); }
+
+static inline __attribute__((always_inline)) void vf_store_bf16(uint16_t *p, vf v)
 {
     const uint32x4_t u = vreinterpretq_u32_f32(v);
     /* Round the 16 dropped bits to nearest even with one add, keeping the high halves

@@ -10,26 +10,26 @@
  */
 #include <stdint.h>
 
-static inline __m128i cvt_select(__m128i mask, __m128i if_set, __m128i if_clear)
+static inline __attribute__((always_inline)) __m128i cvt_select(__m128i mask, __m128i if_set, __m128i if_clear)
 {
     return _mm_or_si128(_mm_and_si128(mask, if_set), _mm_andnot_si128(mask, if_clear));
 }
 
 /* 4 16-bit patterns -> the low halves of 4 32-bit lanes. */
-static inline __m128i cvt_load_u16x4(const uint16_t *p)
+static inline __attribute__((always_inline)) __m128i cvt_load_u16x4(const uint16_t *p)
 {
     return _mm_unpacklo_epi16(_mm_loadl_epi64((const __m128i_u *)p), _mm_setzero_si128());
 }
 
 /* The low halves of 4 32-bit lanes (each < 2^16) -> p[0..4). packs saturates signed, so
  * sign-extend from bit 15 first, which keeps each pattern intact. */
-static inline void cvt_store_u16x4(uint16_t *p, __m128i x)
+static inline __attribute__((always_inline)) void cvt_store_u16x4(uint16_t *p, __m128i x)
 {
     x = _mm_srai_epi32(_mm_slli_epi32(x, 16), 16);
     _mm_storel_epi64((__m128i_u *)p, _mm_packs_epi32(x, x));
 }
 
-static inline vf vf_load_f16(const uint16_t *p)
+static inline __attribute__((always_inline)) vf vf_load_f16(const uint16_t *p)
 {
     const __m128i h = cvt_load_u16x4(p);
     const __m128i sign = _mm_slli_epi32(_mm_and_si128(h, _mm_set1_epi32(0x8000)), 16);
@@ -51,7 +51,7 @@ static inline vf vf_load_f16(const uint16_t *p)
     return _mm_castsi128_ps(_mm_or_si128(r, sign));
 }
 
-static inline void vf_store_f16(uint16_t *p, vf v)
+static inline __attribute__((always_inline)) void vf_store_f16(uint16_t *p, vf v)
 {
     const __m128i u = _mm_castps_si128(v);
     const __m128i a = _mm_and_si128(u, _mm_set1_epi32(0x7fffffff));
@@ -77,7 +77,7 @@ static inline void vf_store_f16(uint16_t *p, vf v)
     cvt_store_u16x4(p, _mm_or_si128(r, sign));
 }
 
-static inline vf vf_load_bf16(const uint16_t *p)
+static inline __attribute__((always_inline)) vf vf_load_bf16(const uint16_t *p)
 {
     const __m128i u = _mm_slli_epi32(cvt_load_u16x4(p), 16);
     const __m128i is_nan = _mm_cmpgt_epi32(_mm_and_si128(u, _mm_set1_epi32(0x7fffffff)),
@@ -85,7 +85,12 @@ static inline vf vf_load_bf16(const uint16_t *p)
     return _mm_castsi128_ps(_mm_or_si128(u, _mm_and_si128(is_nan, _mm_set1_epi32(0x00400000))));
 }
 
-static inline void vf_store_bf16(uint16_t *p, vf v)
+/* bf16 -> f32 for arithmetic: exact, but a signalling NaN stays signalling (no quieting).
+ * The kernels use it because any NaN input gives NaN results (and sends its row to the
+ * scalar path) anyway; the quieting above costs three more instructions per load. */
+static inline __attribute__((always_inline)) vf vf_widen_bf16(const uint16_t *p) { return _mm_castsi128_ps(_mm_slli_epi32(cvt_load_u16x4(p), 16)); }
+
+static inline __attribute__((always_inline)) void vf_store_bf16(uint16_t *p, vf v)
 {
     const __m128i u = _mm_castps_si128(v);
     const __m128i hi = _mm_srli_epi32(u, 16);

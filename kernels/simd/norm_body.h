@@ -32,13 +32,14 @@
 
 static NORM_ALWAYS_INLINE size_t elem_size(norm_dtype t) { return t == NORM_F32 ? 4 : 2; }
 
-/* NORM_W elements of type t at p[i]. */
+/* NORM_W elements of type t at p[i]. (bf16 is widened without quieting signalling NaNs:
+ * a NaN anywhere in a row makes its results NaN whichever way it was widened.) */
 static NORM_ALWAYS_INLINE vf load_as(const void *p, size_t i, norm_dtype t)
 {
     if (t == NORM_F16)
         return vf_load_f16((const uint16_t *)p + i);
     if (t == NORM_BF16)
-        return vf_load_bf16((const uint16_t *)p + i);
+        return vf_widen_bf16((const uint16_t *)p + i);
     return vf_load((const float *)p + i);
 }
 
@@ -99,8 +100,8 @@ typedef struct row_sums {
     double squares; /* sum of (x - shift)^2 */
 } row_sums;
 
-static NORM_ALWAYS_INLINE row_sums sum_row(const void *x, size_t n, float shift, bool shifted,
-                                           bool want_sum, norm_dtype xt)
+static NORM_ALWAYS_INLINE row_sums sum_row_inline(const void *x, size_t n, float shift, bool shifted,
+                                                  bool want_sum, norm_dtype xt)
 {
     const vf c = vf_set1(shift);
     vf s1[NORM_UNROLL], s2[NORM_UNROLL];
@@ -169,6 +170,27 @@ static NORM_ALWAYS_INLINE row_sums sum_row(const void *x, size_t n, float shift,
     return r;
 }
 
+/* The sums kernels call, out of line: one copy per (what, type) serves every output type
+ * and gamma/beta case, which keeps the library small at the cost of a call per row. */
+enum sums_kind { SQUARES, SUMS, SUMS_SHIFTED };
+
+static __attribute__((noinline)) row_sums sum_row_any(const void *x, size_t n, float shift,
+                                                      enum sums_kind what, norm_dtype xt)
+{
+#define NORM_SUMS_FOR(t)                                                                  \
+    switch (what) {                                                                       \
+    case SQUARES: return sum_row_inline(x, n, 0.0f, false, false, t);                     \
+    case SUMS: return sum_row_inline(x, n, 0.0f, false, true, t);                         \
+    default: return sum_row_inline(x, n, shift, true, true, t);                           \
+    }
+    switch (xt) {
+    case NORM_F16: NORM_SUMS_FOR(NORM_F16)
+    case NORM_BF16: NORM_SUMS_FOR(NORM_BF16)
+    default: NORM_SUMS_FOR(NORM_F32)
+    }
+#undef NORM_SUMS_FOR
+}
+
 /* ---------------------------------------------------------------- output */
 
 /* How a row is centred before scaling: */
@@ -178,10 +200,19 @@ enum center_mode {
     CENTER_SHIFTED  /* LayerNorm otherwise:   u = (x - c) * s - (mean - c) * s  */
 };
 
+/* What output_row needs of a row's statistics: u = (x - c) * s + neg_ds. */
 typedef struct row_scale {
-    enum center_mode mode;
     float c, s, neg_ds;
 } row_scale;
+
+/* Calls body(has_g, has_b) with constants, so each gamma/beta case is its own loop. */
+#define NORM_WITH_PARAMS(job, body)                                                       \
+    do {                                                                                  \
+        if ((job)->gamma && (job)->beta) body(true, true);                                \
+        else if ((job)->gamma) body(true, false);                                         \
+        else if ((job)->beta) body(false, true);                                          \
+        else body(false, false);                                                          \
+    } while (0)
 
 /* y = u * gamma + beta for one vector. */
 static NORM_ALWAYS_INLINE vf output_vector(vf x, vf g, vf b, enum center_mode mode, vf c, vf s,
@@ -226,7 +257,6 @@ static NORM_ALWAYS_INLINE void output_row(void *y, const void *x, const void *g,
             stream_as(y, i, NORM_OUTPUT(i), yt);
         vf_stream_fence();
     } else {
-#pragma GCC unroll 4
         for (; i + NORM_W <= n; i += NORM_W)
             store_as(y, i, NORM_OUTPUT(i), yt);
     }
@@ -236,27 +266,15 @@ static NORM_ALWAYS_INLINE void output_row(void *y, const void *x, const void *g,
 #undef NORM_OUTPUT_PART
 }
 
-/* One loop per (mode, gamma?, beta?), so no loop tests a flag. */
-static NORM_ALWAYS_INLINE void output_row_any(const norm_job *job, size_t r, row_scale rs,
-                                              norm_dtype xt, norm_dtype yt, norm_dtype pt)
+/* Writes row r of y. */
+static NORM_ALWAYS_INLINE void output_row_at(const norm_job *job, size_t r, row_scale rs,
+                                             enum center_mode mode, bool has_g, bool has_b,
+                                             norm_dtype xt, norm_dtype yt, norm_dtype pt)
 {
     void *y = (char *)job->y + r * job->y_stride * elem_size(yt);
     const void *x = (const char *)job->x + r * job->x_stride * elem_size(xt);
-    const void *g = job->gamma, *b = job->beta;
-    bool nt = job->nontemporal;
-#define NORM_OUT(m)                                                                       \
-    do {                                                                                  \
-        if (g && b) output_row(y, x, g, b, job->n, nt, rs, m, true, true, xt, yt, pt);    \
-        else if (g) output_row(y, x, g, b, job->n, nt, rs, m, true, false, xt, yt, pt);   \
-        else if (b) output_row(y, x, g, b, job->n, nt, rs, m, false, true, xt, yt, pt);   \
-        else        output_row(y, x, g, b, job->n, nt, rs, m, false, false, xt, yt, pt);  \
-    } while (0)
-    switch (rs.mode) {
-    case SCALE_ONLY: NORM_OUT(SCALE_ONLY); break;
-    case CENTER_FUSED: NORM_OUT(CENTER_FUSED); break;
-    case CENTER_SHIFTED: NORM_OUT(CENTER_SHIFTED); break;
-    }
-#undef NORM_OUT
+    output_row(y, x, job->gamma, job->beta, job->n, job->nontemporal, rs, mode, has_g, has_b,
+               xt, yt, pt);
 }
 
 /* ---------------------------------------------------------------- the two norms */
@@ -271,23 +289,23 @@ static NORM_ALWAYS_INLINE const void *row_of(const norm_job *job, size_t r, norm
  * row r is written out, so they overlap the latency of row r's square root and division.
  * On short rows that latency, not the arithmetic, is what bounds the time per row.
  */
-static NORM_ALWAYS_INLINE void rmsnorm_rows(const norm_job *job, norm_dtype xt, norm_dtype yt,
-                                            norm_dtype pt)
+static NORM_ALWAYS_INLINE void rmsnorm_rows(const norm_job *job, bool has_g, bool has_b,
+                                            norm_dtype xt, norm_dtype yt, norm_dtype pt)
 {
     const size_t n = job->n;
     const double inv_n = 1.0 / (double)n; /* a multiply, not a divide, on each row's critical path */
-    row_sums next = sum_row(job->x, n, 0.0f, false, false, xt);
+    row_sums next = sum_row_any(job->x, n, 0.0f, SQUARES, xt);
     for (size_t r = 0; r < job->rows; r++) {
         row_sums sums = next;
         if (r + 1 < job->rows)
-            next = sum_row(row_of(job, r + 1, xt), n, 0.0f, false, false, xt);
+            next = sum_row_any(row_of(job, r + 1, xt), n, 0.0f, SQUARES, xt);
         if (!sums_in_range(sums.squares, job->eps)) {
             norm_rmsnorm_row_exact(job, r);
             continue;
         }
         double rstd = norm_rstd(sums.squares * inv_n, job->eps, job->eps_outside_sqrt);
-        row_scale rs = { SCALE_ONLY, 0.0f, (float)rstd, 0.0f };
-        output_row_any(job, r, rs, xt, yt, pt);
+        row_scale rs = { 0.0f, (float)rstd, 0.0f };
+        output_row_at(job, r, rs, SCALE_ONLY, has_g, has_b, xt, yt, pt);
         norm_store_stats(job, r, 0.0, rstd);
     }
 }
@@ -296,11 +314,11 @@ static NORM_ALWAYS_INLINE void rmsnorm_rows(const norm_job *job, norm_dtype xt, 
 static NORM_ALWAYS_INLINE row_sums sum_row_centered(const void *x, size_t n, float shift,
                                                     norm_dtype xt)
 {
-    return shift == 0.0f ? sum_row(x, n, 0.0f, false, true, xt) : sum_row(x, n, shift, true, true, xt);
+    return sum_row_any(x, n, shift, shift == 0.0f ? SUMS : SUMS_SHIFTED, xt);
 }
 
-static NORM_ALWAYS_INLINE void layernorm_rows(const norm_job *job, norm_dtype xt, norm_dtype yt,
-                                              norm_dtype pt)
+static NORM_ALWAYS_INLINE void layernorm_rows(const norm_job *job, bool has_g, bool has_b,
+                                              norm_dtype xt, norm_dtype yt, norm_dtype pt)
 {
     /* One pass gives sum(x - c) and sum((x - c)^2), whose variance loses accuracy when c is
      * far from the mean. The first row is not shifted (activations are mostly centred, and
@@ -332,14 +350,14 @@ static NORM_ALWAYS_INLINE void layernorm_rows(const norm_job *job, norm_dtype xt
             continue;
         }
         double rstd = norm_rstd(var, job->eps, job->eps_outside_sqrt);
-        row_scale rs;
         if (fabs(mean) * rstd <= 1.0) {
-            rs = (row_scale){ CENTER_FUSED, 0.0f, (float)rstd, (float)(-mean * rstd) };
+            row_scale rs = { 0.0f, (float)rstd, (float)(-mean * rstd) };
+            output_row_at(job, r, rs, CENTER_FUSED, has_g, has_b, xt, yt, pt);
         } else {
             float c = (float)mean;
-            rs = (row_scale){ CENTER_SHIFTED, c, (float)rstd, (float)(-(mean - c) * rstd) };
+            row_scale rs = { c, (float)rstd, (float)(-(mean - c) * rstd) };
+            output_row_at(job, r, rs, CENTER_SHIFTED, has_g, has_b, xt, yt, pt);
         }
-        output_row_any(job, r, rs, xt, yt, pt);
         norm_store_stats(job, r, mean, rstd);
     }
 }
@@ -355,12 +373,16 @@ static NORM_ALWAYS_INLINE void layernorm_rows(const norm_job *job, norm_dtype xt
 #define NORM_DEFINE(x, y, p)                                                              \
     static NORM_KERNEL(NORM_KERNEL_NAME(rmsnorm, x, y, p))                               \
     {                                                                                     \
-        rmsnorm_rows(job, NORM_DT_##x, NORM_DT_##y, NORM_DT_##p);                         \
+        const norm_dtype xt = NORM_DT_##x, yt = NORM_DT_##y, pt = NORM_DT_##p;            \
+        NORM_WITH_PARAMS(job, NORM_RMS_CASE);                                             \
     }                                                                                     \
     static NORM_KERNEL(NORM_KERNEL_NAME(layernorm, x, y, p))                             \
     {                                                                                     \
-        layernorm_rows(job, NORM_DT_##x, NORM_DT_##y, NORM_DT_##p);                       \
+        const norm_dtype xt = NORM_DT_##x, yt = NORM_DT_##y, pt = NORM_DT_##p;            \
+        NORM_WITH_PARAMS(job, NORM_LN_CASE);                                              \
     }
+#define NORM_RMS_CASE(g, b) rmsnorm_rows(job, g, b, xt, yt, pt)
+#define NORM_LN_CASE(g, b) layernorm_rows(job, g, b, xt, yt, pt)
 #define NORM_REGISTER(x, y, p)                                                            \
     k->rmsnorm[NORM_DT_##x][NORM_DT_##y][NORM_DT_##p] = NORM_KERNEL_NAME(rmsnorm, x, y, p); \
     k->layernorm[NORM_DT_##x][NORM_DT_##y][NORM_DT_##p] = NORM_KERNEL_NAME(layernorm, x, y, p);
