@@ -9,7 +9,7 @@
 #include "half.h"
 #include "kernels.h"
 
-static inline double load_elem(const void *p, size_t i, norm_dtype t)
+static inline __attribute__((always_inline)) double load_elem(const void *p, size_t i, norm_dtype t)
 {
     switch (t) {
     case NORM_F16: return norm_f16_to_f32(((const uint16_t *)p)[i]);
@@ -18,7 +18,7 @@ static inline double load_elem(const void *p, size_t i, norm_dtype t)
     }
 }
 
-static inline void store_elem(void *p, size_t i, double v, norm_dtype t)
+static inline __attribute__((always_inline)) void store_elem(void *p, size_t i, double v, norm_dtype t)
 {
     float f = (float)v;
     switch (t) {
@@ -30,7 +30,7 @@ static inline void store_elem(void *p, size_t i, double v, norm_dtype t)
 
 static size_t elem_size(norm_dtype t) { return t == NORM_F32 ? 4 : 2; }
 
-static double sum_squares(const void *x, size_t n, double shift, norm_dtype t)
+static inline __attribute__((always_inline)) double sum_squares_t(const void *x, size_t n, double shift, norm_dtype t)
 {
     double acc[4] = {0, 0, 0, 0};
     size_t i = 0;
@@ -46,7 +46,7 @@ static double sum_squares(const void *x, size_t n, double shift, norm_dtype t)
     return (acc[0] + acc[1]) + (acc[2] + acc[3]);
 }
 
-static double sum_shifted(const void *x, size_t n, double shift, norm_dtype t)
+static inline __attribute__((always_inline)) double sum_shifted_t(const void *x, size_t n, double shift, norm_dtype t)
 {
     double acc[4] = {0, 0, 0, 0};
     size_t i = 0;
@@ -58,19 +58,66 @@ static double sum_shifted(const void *x, size_t n, double shift, norm_dtype t)
     return (acc[0] + acc[1]) + (acc[2] + acc[3]);
 }
 
+/* The element types are constants in each instance of the loops above and below: the
+ * switches here pick the instance, so no loop decides an element's type. */
+#define NORM_BY_TYPE(t, call)                    \
+    switch (t) {                                 \
+    case NORM_F16: return call(NORM_F16);        \
+    case NORM_BF16: return call(NORM_BF16);      \
+    default: return call(NORM_F32);              \
+    }
+
+static double sum_squares(const void *x, size_t n, double shift, norm_dtype t)
+{
+#define NORM_CALL(tt) sum_squares_t(x, n, shift, tt)
+    NORM_BY_TYPE(t, NORM_CALL)
+#undef NORM_CALL
+}
+
+static double sum_shifted(const void *x, size_t n, double shift, norm_dtype t)
+{
+#define NORM_CALL(tt) sum_shifted_t(x, n, shift, tt)
+    NORM_BY_TYPE(t, NORM_CALL)
+#undef NORM_CALL
+}
+
 /* y = (x - center) * scale * gamma + beta, computed in double and rounded at the end. */
+static inline __attribute__((always_inline)) void apply_row_t(
+    void *y, const void *x, const void *gamma, const void *beta, size_t n, double center,
+    double scale, norm_dtype xt, norm_dtype yt, norm_dtype pt)
+{
+    for (size_t i = 0; i < n; i++) {
+        double v = (load_elem(x, i, xt) - center) * scale;
+        if (gamma)
+            v *= load_elem(gamma, i, pt);
+        if (beta)
+            v += load_elem(beta, i, pt);
+        store_elem(y, i, v, yt);
+    }
+}
+
+static void apply_row_x(void *y, const void *x, const void *g, const void *b, size_t n,
+                        double center, double scale, norm_dtype xt, norm_dtype yt, norm_dtype pt)
+{
+    switch (yt) {
+    case NORM_F16: apply_row_t(y, x, g, b, n, center, scale, xt, NORM_F16, pt); return;
+    case NORM_BF16: apply_row_t(y, x, g, b, n, center, scale, xt, NORM_BF16, pt); return;
+    default: apply_row_t(y, x, g, b, n, center, scale, xt, NORM_F32, pt); return;
+    }
+}
+
 static void apply_row(const norm_job *job, size_t row, double center, double scale)
 {
     const void *x = (const char *)job->x + row * job->x_stride * elem_size(job->x_type);
     void *y = (char *)job->y + row * job->y_stride * elem_size(job->y_type);
-    for (size_t i = 0; i < job->n; i++) {
-        double v = (load_elem(x, i, job->x_type) - center) * scale;
-        if (job->gamma)
-            v *= load_elem(job->gamma, i, job->param_type);
-        if (job->beta)
-            v += load_elem(job->beta, i, job->param_type);
-        store_elem(y, i, v, job->y_type);
-    }
+    const void *g = job->gamma, *b = job->beta;
+    size_t n = job->n;
+    /* f32 everywhere, the common case, gets its own loop; the others share a loop per
+     * output type (their conversions cost more than the type tests). */
+    if (job->x_type == NORM_F32 && job->y_type == NORM_F32 && job->param_type == NORM_F32)
+        apply_row_t(y, x, g, b, n, center, scale, NORM_F32, NORM_F32, NORM_F32);
+    else
+        apply_row_x(y, x, g, b, n, center, scale, job->x_type, job->y_type, job->param_type);
 }
 
 static const void *row_of(const norm_job *job, size_t row)
