@@ -71,7 +71,9 @@ typedef enum norm_dtype {
 enum {
     /* RMSNorm only: y = x / (sqrt(mean(x^2)) + eps), the formula of the project's origin
      * document, instead of the default eps inside the root. */
-    NORM_EPS_OUTSIDE_SQRT = 1u << 0
+    NORM_EPS_OUTSIDE_SQRT = 1u << 0,
+    /* Scale by (1 + gamma) instead of gamma, as Gemma's RMSNorm does. */
+    NORM_UNIT_OFFSET = 1u << 1
 };
 
 /*
@@ -82,7 +84,7 @@ enum {
 typedef struct norm_params {
     size_t struct_size;      /* set by norm_params_default() */
     norm_kind kind;
-    unsigned flags;          /* NORM_EPS_OUTSIDE_SQRT */
+    unsigned flags;          /* NORM_EPS_OUTSIDE_SQRT, NORM_UNIT_OFFSET */
     size_t rows;             /* 0 is valid: nothing is done */
     size_t n;                /* elements per row, >= 1 */
     float eps;               /* >= 0 and finite */
@@ -104,6 +106,19 @@ typedef struct norm_params {
      * with NORM_EPS_OUTSIDE_SQRT), ms being mean(x^2) for RMSNorm and var for LayerNorm. */
     float *mean;
     float *rstd;
+
+    /* Fused residual add, as every transformer block does before its norm:
+     *   h = x + residual (+ bias);  residual_out = h;  y = norm(h).
+     * h is computed in f32 and rounded to x's type (the residual's type) before it is
+     * stored and normalised, so the results match an unfused engine bit for bit.
+     * residual has the type and row length of x; residual_out is required with it and
+     * may be residual itself (in place) or x (with equal strides); bias has n values of
+     * param_type, or NULL. mean and rstd, if asked for, describe h. */
+    const void *residual;
+    size_t residual_stride;      /* in elements; 0 means n */
+    void *residual_out;
+    size_t residual_out_stride;  /* in elements; 0 means n */
+    const void *bias;
 } norm_params;
 
 /* Defaults: RMSNorm of kind, f32 everywhere, no flags, eps 1e-6 (RMSNorm) or 1e-5 (LayerNorm),
@@ -128,6 +143,11 @@ static inline norm_params norm_params_default(norm_kind kind)
     p.param_type = NORM_F32;
     p.mean = NULL;
     p.rstd = NULL;
+    p.residual = NULL;
+    p.residual_stride = 0;
+    p.residual_out = NULL;
+    p.residual_out_stride = 0;
+    p.bias = NULL;
     return p;
 }
 

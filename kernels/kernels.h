@@ -33,6 +33,13 @@ typedef struct norm_job {
     bool eps_outside_sqrt;      /* x / (sqrt(ms) + eps) */
     bool nontemporal;           /* y is far larger than the caches: stream it out */
     float *mean, *rstd;         /* per-row outputs or NULL */
+    bool unit_offset;           /* scale by 1 + gamma */
+    /* Fused residual add: h = x + residual (+ bias), rounded to x's type, is written to
+     * residual_out and normalised in place of x. NULL residual: none. */
+    const void *residual;
+    void *residual_out;
+    size_t residual_stride, residual_out_stride;
+    const void *bias;
 } norm_job;
 
 /* One prototype per operation: every ISA's kernel has this shape. */

@@ -11,7 +11,7 @@
 #define NONTEMPORAL_BYTES ((size_t)64 << 20)
 
 /* The size of norm_params in the first release; older callers can never send less. */
-#define PARAMS_V1_SIZE (offsetof(norm_params, rstd) + sizeof(float *))
+#define PARAMS_V1_SIZE (offsetof(norm_params, bias) + sizeof(const void *))
 
 /* A set of `rows` byte ranges [base + i*stride, base + i*stride + len). */
 typedef struct span {
@@ -80,7 +80,8 @@ static bool dtype_valid(norm_dtype t) { return t == NORM_F32 || t == NORM_F16 ||
  * checks are the whole cost of a call on short rows, so nothing is copied. */
 static inline norm_status run_checked(const norm_params *p)
 {
-    if ((p->kind != NORM_RMSNORM && p->kind != NORM_LAYERNORM) || (p->flags & ~NORM_EPS_OUTSIDE_SQRT))
+    if ((p->kind != NORM_RMSNORM && p->kind != NORM_LAYERNORM) ||
+        (p->flags & ~(unsigned)(NORM_EPS_OUTSIDE_SQRT | NORM_UNIT_OFFSET)))
         return NORM_ERR_BAD_ARGUMENT;
     if (!dtype_valid(p->x_type) || !dtype_valid(p->y_type) || !dtype_valid(p->param_type))
         return NORM_ERR_BAD_ARGUMENT;
@@ -89,43 +90,73 @@ static inline norm_status run_checked(const norm_params *p)
         return NORM_ERR_UNSUPPORTED_TYPE;
     if (p->kind == NORM_RMSNORM && p->mean)
         return NORM_ERR_BAD_ARGUMENT; /* RMSNorm has no mean to report */
+    if (!p->residual && (p->residual_out || p->bias))
+        return NORM_ERR_BAD_ARGUMENT; /* the bias and the write-back belong to the residual add */
     if (p->n == 0)
         return NORM_ERR_BAD_SIZE;
     if (!(p->eps >= 0.0f) || !isfinite(p->eps))
         return NORM_ERR_BAD_EPS;
     /* Strides of 0 mean dense rows. */
     size_t x_stride = p->x_stride ? p->x_stride : p->n, y_stride = p->y_stride ? p->y_stride : p->n;
-    if (x_stride < p->n || y_stride < p->n)
+    size_t r_stride = p->residual_stride ? p->residual_stride : p->n;
+    size_t h_stride = p->residual_out_stride ? p->residual_out_stride : p->n;
+    if (x_stride < p->n || y_stride < p->n || r_stride < p->n || h_stride < p->n)
         return NORM_ERR_BAD_STRIDE;
     if (p->rows == 0)
         return NORM_OK;
-    if (!p->x || !p->y)
+    if (!p->x || !p->y || (p->residual && !p->residual_out))
         return NORM_ERR_NULL_POINTER;
 
     size_t xe = dtype_size(p->x_type), ye = dtype_size(p->y_type), pe = dtype_size(p->param_type);
     if (!extent_fits(p->x, p->rows, x_stride, p->n, xe) || !extent_fits(p->y, p->rows, y_stride, p->n, ye) ||
         !extent_fits(p->mean, 1, 0, p->rows, sizeof(float)) || !extent_fits(p->rstd, 1, 0, p->rows, sizeof(float)) ||
-        !extent_fits(p->gamma, 1, 0, p->n, pe) || !extent_fits(p->beta, 1, 0, p->n, pe))
+        !extent_fits(p->gamma, 1, 0, p->n, pe) || !extent_fits(p->beta, 1, 0, p->n, pe) ||
+        !extent_fits(p->bias, 1, 0, p->n, pe) ||
+        !extent_fits(p->residual, p->rows, r_stride, p->n, xe) ||
+        !extent_fits(p->residual_out, p->rows, h_stride, p->n, xe))
         return NORM_ERR_SIZE_OVERFLOW;
 
-    /* Outputs against inputs and against each other; NULL optional buffers drop out. */
-    span out[3], in[3];
-    size_t n_out = 0, n_in = 0;
-    out[n_out++] = make_span(p->y, y_stride, p->rows, p->n, ye);
+    /* Outputs against inputs and against each other; NULL optional buffers drop out. The
+     * only sharing allowed is an output that is exactly an input it replaces element by
+     * element: y as x, the residual's write-back as the residual or as x. */
+    span out[4], in[5];
+    const void *out_p[4], *in_p[5];
+    size_t out_stride[4], in_stride[5], n_out = 0, n_in = 0;
+#define NORM_ADD(list, n_, ptr, stride, rows, len, elem)                                 \
+    do {                                                                                 \
+        list[n_] = make_span(ptr, stride, rows, len, elem);                              \
+        list##_p[n_] = ptr;                                                              \
+        list##_stride[n_++] = stride;                                                    \
+    } while (0)
+    NORM_ADD(out, n_out, p->y, y_stride, p->rows, p->n, ye);
+    if (p->residual_out)
+        NORM_ADD(out, n_out, p->residual_out, h_stride, p->rows, p->n, xe);
     if (p->mean)
-        out[n_out++] = make_span(p->mean, 0, 1, p->rows, sizeof(float));
+        NORM_ADD(out, n_out, p->mean, 0, 1, p->rows, sizeof(float));
     if (p->rstd)
-        out[n_out++] = make_span(p->rstd, 0, 1, p->rows, sizeof(float));
-    in[n_in++] = make_span(p->x, x_stride, p->rows, p->n, xe);
+        NORM_ADD(out, n_out, p->rstd, 0, 1, p->rows, sizeof(float));
+    NORM_ADD(in, n_in, p->x, x_stride, p->rows, p->n, xe);
+    if (p->residual)
+        NORM_ADD(in, n_in, p->residual, r_stride, p->rows, p->n, xe);
     if (p->gamma)
-        in[n_in++] = make_span(p->gamma, 0, 1, p->n, pe);
+        NORM_ADD(in, n_in, p->gamma, 0, 1, p->n, pe);
     if (p->beta)
-        in[n_in++] = make_span(p->beta, 0, 1, p->n, pe);
-    bool in_place = p->x == p->y && x_stride == y_stride && p->x_type == p->y_type;
+        NORM_ADD(in, n_in, p->beta, 0, 1, p->n, pe);
+    if (p->bias)
+        NORM_ADD(in, n_in, p->bias, 0, 1, p->n, pe);
+#undef NORM_ADD
     for (size_t o = 0; o < n_out; o++) {
-        for (size_t i = in_place && o == 0; i < n_in; i++)
+        for (size_t i = 0; i < n_in; i++) {
+            /* y may be x; the write-back (out[1] when present) may be x or the residual
+             * (in[0], in[1]), all with the same element type and stride. */
+            bool rows_input = i == 0 || (i == 1 && p->residual);
+            bool replaces = rows_input && (o == 0 ? i == 0 && p->x_type == p->y_type
+                                                  : o == 1 && p->residual_out);
+            if (replaces && out_p[o] == in_p[i] && out_stride[o] == in_stride[i])
+                continue;
             if (spans_overlap(out[o], in[i]))
                 return NORM_ERR_OVERLAP;
+        }
         for (size_t o2 = o + 1; o2 < n_out; o2++)
             if (spans_overlap(out[o], out[o2]))
                 return NORM_ERR_OVERLAP;
@@ -138,6 +169,9 @@ static inline norm_status run_checked(const norm_params *p)
         .eps_outside_sqrt = (p->flags & NORM_EPS_OUTSIDE_SQRT) != 0,
         .nontemporal = p->rows * (y_stride * ye + x_stride * xe) >= NONTEMPORAL_BYTES,
         .mean = p->mean, .rstd = p->rstd,
+        .unit_offset = (p->flags & NORM_UNIT_OFFSET) != 0,
+        .residual = p->residual, .residual_out = p->residual_out,
+        .residual_stride = r_stride, .residual_out_stride = h_stride, .bias = p->bias,
     };
     const norm_kernels *k = norm_kernels_active();
     (p->kind == NORM_RMSNORM ? k->rmsnorm : k->layernorm)[p->x_type][p->y_type][p->param_type](&job);

@@ -722,7 +722,7 @@ END_TEST
 START_TEST(test_bad_argument)
 {
     norm_params p = valid_params(NORM_RMSNORM);
-    p.flags = 1u << 1;
+    p.flags = 1u << 2; /* the first flag bit not defined */
     EXPECT_UNTOUCHED(norm_run(&p), NORM_ERR_BAD_ARGUMENT);
     p.flags = NORM_EPS_OUTSIDE_SQRT | (1u << 31);
     EXPECT_UNTOUCHED(norm_run(&p), NORM_ERR_BAD_ARGUMENT);

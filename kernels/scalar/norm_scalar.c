@@ -84,12 +84,12 @@ static double sum_shifted(const void *x, size_t n, double shift, norm_dtype t)
 /* y = (x - center) * scale * gamma + beta, computed in double and rounded at the end. */
 static inline __attribute__((always_inline)) void apply_row_t(
     void *y, const void *x, const void *gamma, const void *beta, size_t n, double center,
-    double scale, norm_dtype xt, norm_dtype yt, norm_dtype pt)
+    double scale, double offset, norm_dtype xt, norm_dtype yt, norm_dtype pt)
 {
     for (size_t i = 0; i < n; i++) {
         double v = (load_elem(x, i, xt) - center) * scale;
         if (gamma)
-            v *= load_elem(gamma, i, pt);
+            v *= offset + load_elem(gamma, i, pt);
         if (beta)
             v += load_elem(beta, i, pt);
         store_elem(y, i, v, yt);
@@ -97,37 +97,62 @@ static inline __attribute__((always_inline)) void apply_row_t(
 }
 
 static void apply_row_x(void *y, const void *x, const void *g, const void *b, size_t n,
-                        double center, double scale, norm_dtype xt, norm_dtype yt, norm_dtype pt)
+                        double center, double scale, double offset, norm_dtype xt, norm_dtype yt,
+                        norm_dtype pt)
 {
     switch (yt) {
-    case NORM_F16: apply_row_t(y, x, g, b, n, center, scale, xt, NORM_F16, pt); return;
-    case NORM_BF16: apply_row_t(y, x, g, b, n, center, scale, xt, NORM_BF16, pt); return;
-    default: apply_row_t(y, x, g, b, n, center, scale, xt, NORM_F32, pt); return;
+    case NORM_F16: apply_row_t(y, x, g, b, n, center, scale, offset, xt, NORM_F16, pt); return;
+    case NORM_BF16: apply_row_t(y, x, g, b, n, center, scale, offset, xt, NORM_BF16, pt); return;
+    default: apply_row_t(y, x, g, b, n, center, scale, offset, xt, NORM_F32, pt); return;
     }
+}
+
+/* The row that is normalised: x's, or the fused h = x + residual (+ bias). */
+static const void *source_row(const norm_job *job, size_t row)
+{
+    size_t es = elem_size(job->x_type);
+    if (job->residual)
+        return (const char *)job->residual_out + row * job->residual_out_stride * es;
+    return (const char *)job->x + row * job->x_stride * es;
 }
 
 static void apply_row(const norm_job *job, size_t row, double center, double scale)
 {
-    const void *x = (const char *)job->x + row * job->x_stride * elem_size(job->x_type);
+    const void *x = source_row(job, row);
     void *y = (char *)job->y + row * job->y_stride * elem_size(job->y_type);
     const void *g = job->gamma, *b = job->beta;
     size_t n = job->n;
+    double offset = job->unit_offset ? 1.0 : 0.0;
     /* f32 everywhere, the common case, gets its own loop; the others share a loop per
      * output type (their conversions cost more than the type tests). */
     if (job->x_type == NORM_F32 && job->y_type == NORM_F32 && job->param_type == NORM_F32)
-        apply_row_t(y, x, g, b, n, center, scale, NORM_F32, NORM_F32, NORM_F32);
+        apply_row_t(y, x, g, b, n, center, scale, offset, NORM_F32, NORM_F32, NORM_F32);
     else
-        apply_row_x(y, x, g, b, n, center, scale, job->x_type, job->y_type, job->param_type);
+        apply_row_x(y, x, g, b, n, center, scale, offset, job->x_type, job->y_type, job->param_type);
 }
 
-static const void *row_of(const norm_job *job, size_t row)
+/* The fused residual add: h = x + r (+ bias) in f32, as an unfused engine adds, rounded to
+ * x's type and stored (element by element, so residual_out may be x or the residual). */
+static void residual_row(const norm_job *job, size_t row)
 {
-    return (const char *)job->x + row * job->x_stride * elem_size(job->x_type);
+    norm_dtype t = job->x_type;
+    size_t es = elem_size(t);
+    const void *x = (const char *)job->x + row * job->x_stride * es;
+    const void *r = (const char *)job->residual + row * job->residual_stride * es;
+    void *h = (char *)job->residual_out + row * job->residual_out_stride * es;
+    for (size_t i = 0; i < job->n; i++) {
+        float v = (float)load_elem(x, i, t) + (float)load_elem(r, i, t);
+        if (job->bias)
+            v += (float)load_elem(job->bias, i, job->param_type);
+        store_elem(h, i, v, t);
+    }
 }
 
 void norm_rmsnorm_row_exact(const norm_job *job, size_t row)
 {
-    double ms = sum_squares(row_of(job, row), job->n, 0.0, job->x_type) / (double)job->n;
+    if (job->residual)
+        residual_row(job, row);
+    double ms = sum_squares(source_row(job, row), job->n, 0.0, job->x_type) / (double)job->n;
     double rstd = norm_rstd(ms, job->eps, job->eps_outside_sqrt);
     apply_row(job, row, 0.0, rstd);
     norm_store_stats(job, row, 0.0, rstd);
@@ -135,7 +160,9 @@ void norm_rmsnorm_row_exact(const norm_job *job, size_t row)
 
 void norm_layernorm_row_exact(const norm_job *job, size_t row)
 {
-    const void *x = row_of(job, row);
+    if (job->residual)
+        residual_row(job, row);
+    const void *x = source_row(job, row);
     size_t n = job->n;
     /* Shifting by an element of the row keeps the sum exact to double precision even when
      * |mean| is many orders of magnitude above the standard deviation; the variance is

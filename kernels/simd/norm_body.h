@@ -100,8 +100,44 @@ typedef struct row_sums {
     double squares; /* sum of (x - shift)^2 */
 } row_sums;
 
-static NORM_ALWAYS_INLINE row_sums sum_row_inline(const void *x, size_t n, float shift, bool shifted,
-                                                  bool want_sum, norm_dtype xt)
+/* Where a row's values come from: x itself, or h = x + r (+ b) rounded to x's type, which
+ * is stored to h on the way (the fused residual add). */
+typedef struct row_source {
+    const void *x, *r, *b;
+    void *h;
+} row_source;
+
+/* One vector of the row at i: x, or the fused h (stored, then reloaded rounded). */
+static NORM_ALWAYS_INLINE vf fetch(row_source src, size_t i, bool fused, bool has_b,
+                                   norm_dtype xt, norm_dtype pt)
+{
+    vf v = load_as(src.x, i, xt);
+    if (!fused)
+        return v;
+    v = vf_add(v, load_as(src.r, i, xt));
+    if (has_b)
+        v = vf_add(v, load_as(src.b, i, pt));
+    store_as(src.h, i, v, xt);
+    return xt == NORM_F32 ? v : load_as(src.h, i, xt);
+}
+
+/* The k (< NORM_W) elements at i, zero beyond. */
+static NORM_ALWAYS_INLINE vf fetch_part(row_source src, size_t i, size_t k, bool fused,
+                                        bool has_b, norm_dtype xt, norm_dtype pt)
+{
+    vf v = load_part_as(src.x, i, k, xt);
+    if (!fused)
+        return v;
+    v = vf_add(v, load_part_as(src.r, i, k, xt));
+    if (has_b)
+        v = vf_add(v, load_part_as(src.b, i, k, pt));
+    store_part_as(src.h, i, v, k, xt);
+    return load_part_as(src.h, i, k, xt);
+}
+
+static NORM_ALWAYS_INLINE row_sums sum_row_inline(row_source src, size_t n, float shift, bool shifted,
+                                                  bool want_sum, bool fused, bool has_b,
+                                                  norm_dtype xt, norm_dtype pt)
 {
     const vf c = vf_set1(shift);
     vf s1[NORM_UNROLL], s2[NORM_UNROLL];
@@ -137,7 +173,7 @@ static NORM_ALWAYS_INLINE row_sums sum_row_inline(const void *x, size_t n, float
                                ? i + (size_t)NORM_W * NORM_UNROLL * NORM_FOLD : n;
         for (; i + (size_t)NORM_W * NORM_UNROLL <= block_end; i += (size_t)NORM_W * NORM_UNROLL)
             for (int u = 0; u < NORM_UNROLL; u++) {
-                vf t = load_as(x, i + (size_t)u * NORM_W, xt);
+                vf t = fetch(src, i + (size_t)u * NORM_W, fused, has_b, xt, pt);
                 NORM_ACCUMULATE(u, t);
             }
         if (block_end < n) {
@@ -148,12 +184,12 @@ static NORM_ALWAYS_INLINE row_sums sum_row_inline(const void *x, size_t n, float
 #pragma GCC unroll 16
         for (int u = 0; u < NORM_UNROLL - 1; u++)
             if (i + NORM_W <= n) {
-                vf t = load_as(x, i, xt);
+                vf t = fetch(src, i, fused, has_b, xt, pt);
                 NORM_ACCUMULATE(u, t);
                 i += NORM_W;
             }
         if (i < n) {
-            vf t = load_part_as(x, i, n - i, xt);
+            vf t = fetch_part(src, i, n - i, fused, has_b, xt, pt);
             if (shifted)
                 t = vf_keep_first(vf_sub(t, c), n - i); /* padding lanes must add nothing */
             if (want_sum)
@@ -177,17 +213,54 @@ enum sums_kind { SQUARES, SUMS, SUMS_SHIFTED };
 static __attribute__((noinline)) row_sums sum_row_any(const void *x, size_t n, float shift,
                                                       enum sums_kind what, norm_dtype xt)
 {
+    row_source src = { x, NULL, NULL, NULL };
 #define NORM_SUMS_FOR(t)                                                                  \
     switch (what) {                                                                       \
-    case SQUARES: return sum_row_inline(x, n, 0.0f, false, false, t);                     \
-    case SUMS: return sum_row_inline(x, n, 0.0f, false, true, t);                         \
-    default: return sum_row_inline(x, n, shift, true, true, t);                           \
+    case SQUARES: return sum_row_inline(src, n, 0.0f, false, false, false, false, t, t);  \
+    case SUMS: return sum_row_inline(src, n, 0.0f, false, true, false, false, t, t);      \
+    default: return sum_row_inline(src, n, shift, true, true, false, false, t, t);        \
     }
     switch (xt) {
     case NORM_F16: NORM_SUMS_FOR(NORM_F16)
     case NORM_BF16: NORM_SUMS_FOR(NORM_BF16)
     default: NORM_SUMS_FOR(NORM_F32)
     }
+#undef NORM_SUMS_FOR
+}
+
+/* The same over the fused h = x + r (+ b), which it also stores. */
+static __attribute__((noinline)) row_sums sum_row_fused(row_source src, size_t n, float shift,
+                                                        enum sums_kind what, norm_dtype xt,
+                                                        norm_dtype pt)
+{
+#define NORM_SUMS_FOR(t, p, b)                                                            \
+    switch (what) {                                                                       \
+    case SQUARES: return sum_row_inline(src, n, 0.0f, false, false, true, b, t, p);       \
+    case SUMS: return sum_row_inline(src, n, 0.0f, false, true, true, b, t, p);           \
+    default: return sum_row_inline(src, n, shift, true, true, true, b, t, p);             \
+    }
+#define NORM_SUMS_BIAS(t, p)                                                              \
+    if (src.b) {                                                                          \
+        NORM_SUMS_FOR(t, p, true)                                                         \
+    } else {                                                                              \
+        NORM_SUMS_FOR(t, p, false)                                                        \
+    }
+    /* The bias is f32 or x's type. */
+    switch (xt) {
+    case NORM_F16:
+        if (pt == NORM_F16) {
+            NORM_SUMS_BIAS(NORM_F16, NORM_F16)
+        }
+        NORM_SUMS_BIAS(NORM_F16, NORM_F32)
+    case NORM_BF16:
+        if (pt == NORM_BF16) {
+            NORM_SUMS_BIAS(NORM_BF16, NORM_BF16)
+        }
+        NORM_SUMS_BIAS(NORM_BF16, NORM_F32)
+    default:
+        NORM_SUMS_BIAS(NORM_F32, NORM_F32)
+    }
+#undef NORM_SUMS_BIAS
 #undef NORM_SUMS_FOR
 }
 
@@ -205,22 +278,30 @@ typedef struct row_scale {
     float c, s, neg_ds;
 } row_scale;
 
-/* Calls body(has_g, has_b) with constants, so each gamma/beta case is its own loop. */
+/* Calls body(has_g, has_b, unit_offset) with constants, so each case is its own loop. */
 #define NORM_WITH_PARAMS(job, body)                                                       \
     do {                                                                                  \
-        if ((job)->gamma && (job)->beta) body(true, true);                                \
-        else if ((job)->gamma) body(true, false);                                         \
-        else if ((job)->beta) body(false, true);                                          \
-        else body(false, false);                                                          \
+        bool off_ = (job)->unit_offset;                                                   \
+        if ((job)->gamma && (job)->beta) {                                                \
+            if (off_) body(true, true, true); else body(true, true, false);               \
+        } else if ((job)->gamma) {                                                        \
+            if (off_) body(true, false, true); else body(true, false, false);             \
+        } else if ((job)->beta) {                                                         \
+            body(false, true, false);                                                     \
+        } else {                                                                          \
+            body(false, false, false);                                                    \
+        }                                                                                 \
     } while (0)
 
 /* y = u * gamma + beta for one vector. */
 static NORM_ALWAYS_INLINE vf output_vector(vf x, vf g, vf b, enum center_mode mode, vf c, vf s,
-                                          vf neg_ds, bool has_g, bool has_b)
+                                          vf neg_ds, bool has_g, bool has_b, bool unit_offset)
 {
     vf u = mode == SCALE_ONLY ? vf_mul(x, s)
          : mode == CENTER_FUSED ? vf_fmadd(x, s, neg_ds)
                                 : vf_fmadd(vf_sub(x, c), s, neg_ds);
+    if (has_g && unit_offset) /* u * (1 + g) = u * g + u */
+        return has_b ? vf_add(vf_fmadd(u, g, u), b) : vf_fmadd(u, g, u);
     if (has_g)
         return has_b ? vf_fmadd(u, g, b) : vf_mul(u, g);
     return has_b ? vf_add(u, b) : u;
@@ -229,12 +310,13 @@ static NORM_ALWAYS_INLINE vf output_vector(vf x, vf g, vf b, enum center_mode mo
 static NORM_ALWAYS_INLINE void output_row(void *y, const void *x, const void *g, const void *b,
                                           size_t n, bool nontemporal, row_scale rs,
                                           enum center_mode mode, bool has_g, bool has_b,
-                                          norm_dtype xt, norm_dtype yt, norm_dtype pt)
+                                          bool unit_offset, norm_dtype xt, norm_dtype yt,
+                                          norm_dtype pt)
 {
     const vf c = vf_set1(rs.c), s = vf_set1(rs.s), neg_ds = vf_set1(rs.neg_ds);
 #define NORM_OUTPUT(i)                                                                   \
     output_vector(load_as(x, i, xt), has_g ? load_as(g, i, pt) : s,                      \
-                  has_b ? load_as(b, i, pt) : s, mode, c, s, neg_ds, has_g, has_b)
+                  has_b ? load_as(b, i, pt) : s, mode, c, s, neg_ds, has_g, has_b, unit_offset)
     /* Partial vectors (an unaligned head, the tail) go through the same vector arithmetic,
      * so a row's result does not depend on where it sits in memory. */
 #define NORM_OUTPUT_PART(i, k)                                                           \
@@ -242,7 +324,7 @@ static NORM_ALWAYS_INLINE void output_row(void *y, const void *x, const void *g,
                   output_vector(load_part_as(x, i, k, xt),                               \
                                 has_g ? load_part_as(g, i, k, pt) : s,                   \
                                 has_b ? load_part_as(b, i, k, pt) : s,                   \
-                                mode, c, s, neg_ds, has_g, has_b), k, yt)
+                                mode, c, s, neg_ds, has_g, has_b, unit_offset), k, yt)
     const size_t es = elem_size(yt), vector_bytes = NORM_W * es;
     size_t i = 0;
     if (nontemporal && (uintptr_t)y % es == 0) {
@@ -266,22 +348,50 @@ static NORM_ALWAYS_INLINE void output_row(void *y, const void *x, const void *g,
 #undef NORM_OUTPUT_PART
 }
 
+/* The row that is normalised: x's, or the fused h that the sums pass stored. */
+static NORM_ALWAYS_INLINE const void *source_row(const norm_job *job, size_t r, norm_dtype xt)
+{
+    if (job->residual)
+        return (const char *)job->residual_out + r * job->residual_out_stride * elem_size(xt);
+    return (const char *)job->x + r * job->x_stride * elem_size(xt);
+}
+
 /* Writes row r of y. */
 static NORM_ALWAYS_INLINE void output_row_at(const norm_job *job, size_t r, row_scale rs,
                                              enum center_mode mode, bool has_g, bool has_b,
-                                             norm_dtype xt, norm_dtype yt, norm_dtype pt)
+                                             bool unit_offset, norm_dtype xt, norm_dtype yt,
+                                             norm_dtype pt)
 {
     void *y = (char *)job->y + r * job->y_stride * elem_size(yt);
-    const void *x = (const char *)job->x + r * job->x_stride * elem_size(xt);
-    output_row(y, x, job->gamma, job->beta, job->n, job->nontemporal, rs, mode, has_g, has_b,
-               xt, yt, pt);
+    output_row(y, source_row(job, r, xt), job->gamma, job->beta, job->n, job->nontemporal, rs,
+               mode, has_g, has_b, unit_offset, xt, yt, pt);
 }
 
 /* ---------------------------------------------------------------- the two norms */
 
-static NORM_ALWAYS_INLINE const void *row_of(const norm_job *job, size_t r, norm_dtype xt)
+/* The first sums of row r: over x, or over the fused h (which they store). */
+static NORM_ALWAYS_INLINE row_sums first_sums(const norm_job *job, size_t r, float shift,
+                                              enum sums_kind what, norm_dtype xt, norm_dtype pt)
 {
-    return (const char *)job->x + r * job->x_stride * elem_size(xt);
+    const void *x = (const char *)job->x + r * job->x_stride * elem_size(xt);
+    if (!job->residual)
+        return sum_row_any(x, job->n, shift, what, xt);
+    row_source src = { x, (const char *)job->residual + r * job->residual_stride * elem_size(xt),
+                       job->bias, (char *)job->residual_out + r * job->residual_out_stride * elem_size(xt) };
+    return sum_row_fused(src, job->n, shift, what, xt, pt);
+}
+
+/* The scalar row for a row the f32 path cannot take. Its h is already stored, and the
+ * residual may have been overwritten by it: the scalar row normalises h as it is. */
+static void exact_row(const norm_job *job, size_t r, bool layernorm)
+{
+    norm_job view = *job;
+    if (job->residual) {
+        view.x = job->residual_out;
+        view.x_stride = job->residual_out_stride;
+        view.residual = NULL;
+    }
+    (layernorm ? norm_layernorm_row_exact : norm_rmsnorm_row_exact)(&view, r);
 }
 
 /*
@@ -290,22 +400,23 @@ static NORM_ALWAYS_INLINE const void *row_of(const norm_job *job, size_t r, norm
  * On short rows that latency, not the arithmetic, is what bounds the time per row.
  */
 static NORM_ALWAYS_INLINE void rmsnorm_rows(const norm_job *job, bool has_g, bool has_b,
-                                            norm_dtype xt, norm_dtype yt, norm_dtype pt)
+                                            bool unit_offset, norm_dtype xt, norm_dtype yt,
+                                            norm_dtype pt)
 {
     const size_t n = job->n;
     const double inv_n = 1.0 / (double)n; /* a multiply, not a divide, on each row's critical path */
-    row_sums next = sum_row_any(job->x, n, 0.0f, SQUARES, xt);
+    row_sums next = first_sums(job, 0, 0.0f, SQUARES, xt, pt);
     for (size_t r = 0; r < job->rows; r++) {
         row_sums sums = next;
         if (r + 1 < job->rows)
-            next = sum_row_any(row_of(job, r + 1, xt), n, 0.0f, SQUARES, xt);
+            next = first_sums(job, r + 1, 0.0f, SQUARES, xt, pt);
         if (!sums_in_range(sums.squares, job->eps)) {
-            norm_rmsnorm_row_exact(job, r);
+            exact_row(job, r, false);
             continue;
         }
         double rstd = norm_rstd(sums.squares * inv_n, job->eps, job->eps_outside_sqrt);
         row_scale rs = { 0.0f, (float)rstd, 0.0f };
-        output_row_at(job, r, rs, SCALE_ONLY, has_g, has_b, xt, yt, pt);
+        output_row_at(job, r, rs, SCALE_ONLY, has_g, has_b, unit_offset, xt, yt, pt);
         norm_store_stats(job, r, 0.0, rstd);
     }
 }
@@ -318,7 +429,8 @@ static NORM_ALWAYS_INLINE row_sums sum_row_centered(const void *x, size_t n, flo
 }
 
 static NORM_ALWAYS_INLINE void layernorm_rows(const norm_job *job, bool has_g, bool has_b,
-                                              norm_dtype xt, norm_dtype yt, norm_dtype pt)
+                                              bool unit_offset, norm_dtype xt, norm_dtype yt,
+                                              norm_dtype pt)
 {
     /* One pass gives sum(x - c) and sum((x - c)^2), whose variance loses accuracy when c is
      * far from the mean. The first row is not shifted (activations are mostly centred, and
@@ -329,9 +441,9 @@ static NORM_ALWAYS_INLINE void layernorm_rows(const norm_job *job, bool has_g, b
     const size_t n = job->n;
     const double inv_n = 1.0 / (double)n;
     float shift = 0.0f;
-    row_sums next = sum_row_centered(job->x, n, shift, xt);
+    row_sums next = first_sums(job, 0, shift, SUMS, xt, pt);
     for (size_t r = 0; r < job->rows; r++) {
-        const void *x = row_of(job, r, xt);
+        const void *x = source_row(job, r, xt);
         row_sums sums = next;
         double d = sums.sum * inv_n, var = sums.squares * inv_n - d * d;
         if (d * d > 0.25 * var && sums_in_range(sums.squares, job->eps)) {
@@ -344,19 +456,19 @@ static NORM_ALWAYS_INLINE void layernorm_rows(const norm_job *job, bool has_g, b
         bool exact = !sums_in_range(sums.squares, job->eps) || d * d > 0.25 * var;
         shift = !exact && mean * mean > 0.25 * var ? (float)mean : 0.0f;
         if (r + 1 < job->rows)
-            next = sum_row_centered(row_of(job, r + 1, xt), n, shift, xt);
+            next = first_sums(job, r + 1, shift, shift == 0.0f ? SUMS : SUMS_SHIFTED, xt, pt);
         if (exact) {
-            norm_layernorm_row_exact(job, r);
+            exact_row(job, r, true);
             continue;
         }
         double rstd = norm_rstd(var, job->eps, job->eps_outside_sqrt);
         if (fabs(mean) * rstd <= 1.0) {
             row_scale rs = { 0.0f, (float)rstd, (float)(-mean * rstd) };
-            output_row_at(job, r, rs, CENTER_FUSED, has_g, has_b, xt, yt, pt);
+            output_row_at(job, r, rs, CENTER_FUSED, has_g, has_b, unit_offset, xt, yt, pt);
         } else {
             float c = (float)mean;
             row_scale rs = { c, (float)rstd, (float)(-(mean - c) * rstd) };
-            output_row_at(job, r, rs, CENTER_SHIFTED, has_g, has_b, xt, yt, pt);
+            output_row_at(job, r, rs, CENTER_SHIFTED, has_g, has_b, unit_offset, xt, yt, pt);
         }
         norm_store_stats(job, r, mean, rstd);
     }
@@ -381,8 +493,8 @@ static NORM_ALWAYS_INLINE void layernorm_rows(const norm_job *job, bool has_g, b
         const norm_dtype xt = NORM_DT_##x, yt = NORM_DT_##y, pt = NORM_DT_##p;            \
         NORM_WITH_PARAMS(job, NORM_LN_CASE);                                              \
     }
-#define NORM_RMS_CASE(g, b) rmsnorm_rows(job, g, b, xt, yt, pt)
-#define NORM_LN_CASE(g, b) layernorm_rows(job, g, b, xt, yt, pt)
+#define NORM_RMS_CASE(g, b, off) rmsnorm_rows(job, g, b, off, xt, yt, pt)
+#define NORM_LN_CASE(g, b, off) layernorm_rows(job, g, b, off, xt, yt, pt)
 #define NORM_REGISTER(x, y, p)                                                            \
     k->rmsnorm[NORM_DT_##x][NORM_DT_##y][NORM_DT_##p] = NORM_KERNEL_NAME(rmsnorm, x, y, p); \
     k->layernorm[NORM_DT_##x][NORM_DT_##y][NORM_DT_##p] = NORM_KERNEL_NAME(layernorm, x, y, p);
