@@ -300,8 +300,17 @@ static NORM_ALWAYS_INLINE vf output_vector(vf x, vf g, vf b, enum center_mode mo
     vf u = mode == SCALE_ONLY ? vf_mul(x, s)
          : mode == CENTER_FUSED ? vf_fmadd(x, s, neg_ds)
                                 : vf_fmadd(vf_sub(x, c), s, neg_ds);
-    if (has_g && unit_offset) /* u * (1 + g) = u * g + u */
+    if (has_g && unit_offset) {
+#if NORM_HAS_FMA
+        /* u * (1 + g) = u * g + u, rounded once. */
         return has_b ? vf_add(vf_fmadd(u, g, u), b) : vf_fmadd(u, g, u);
+#else
+        /* Without a fused multiply-add, u * g + u would round u * g on its own, which loses
+         * the result when 1 + g is small; 1 + g itself is exact there. */
+        vf g1 = vf_add(g, vf_set1(1.0f));
+        return has_b ? vf_fmadd(u, g1, b) : vf_mul(u, g1);
+#endif
+    }
     if (has_g)
         return has_b ? vf_fmadd(u, g, b) : vf_mul(u, g);
     return has_b ? vf_add(u, b) : u;

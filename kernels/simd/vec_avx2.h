@@ -3,6 +3,7 @@
 #include <stdint.h>
 
 #define NORM_SUFFIX avx2
+#define NORM_HAS_FMA 1 /* vf_fmadd rounds once */
 #define NORM_W 8
 #define NORM_UNROLL 4
 #define NORM_ALIGN 32

@@ -6,6 +6,7 @@
 #ifndef NORM_SUFFIX
 #  define NORM_SUFFIX avx512
 #endif
+#define NORM_HAS_FMA 1 /* vf_fmadd rounds once */
 #define NORM_W 16
 #define NORM_UNROLL 4
 #define NORM_ALIGN 64

@@ -4,6 +4,7 @@
 #include <stdint.h>
 
 #define NORM_SUFFIX neon
+#define NORM_HAS_FMA 1 /* vf_fmadd rounds once */
 #define NORM_W 4
 #define NORM_UNROLL 8
 #define NORM_ALIGN 16

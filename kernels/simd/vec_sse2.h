@@ -5,6 +5,7 @@
 #include <string.h>
 
 #define NORM_SUFFIX sse2
+#define NORM_HAS_FMA 0 /* vf_fmadd rounds once */
 #define NORM_W 4
 #define NORM_UNROLL 4
 #define NORM_ALIGN 16
