@@ -176,3 +176,175 @@ void ref_layernorm_plain(float *y, const float *x, const float *gamma, const flo
                 yr[i] = (xr[i] - mean) * scale * gamma[i];
     }
 }
+
+/* ---------------------------------------------------------------- the fused residual add */
+
+/* The fused floor's first pass over one row: h = x + r, written back to r, and summed (one
+ * read of x and r, one write of r). 64 partial sums, as in ref_row_sum. */
+FLOOR_CLONES float ref_row_add_sum(float *restrict r, const float *restrict x, size_t n)
+{
+    float acc[64] = {0};
+    size_t i = 0;
+    for (; i + 64 <= n; i += 64)
+        for (size_t k = 0; k < 64; k++) {
+            float h = x[i + k] + r[i + k];
+            r[i + k] = h;
+            acc[k] += h;
+        }
+    for (; i < n; i++) {
+        float h = x[i] + r[i];
+        r[i] = h;
+        acc[0] += h;
+    }
+    float s = 0.0f;
+    for (size_t k = 0; k < 64; k++)
+        s += acc[k];
+    return s;
+}
+
+/* The same for 16-bit rows, as raw bit patterns: a wrapping integer add and sum, no conversion. */
+FLOOR_CLONES_16 uint16_t ref_row_add_sum_u16(uint16_t *restrict r, const uint16_t *restrict x, size_t n)
+{
+    uint16_t acc[64] = {0};
+    size_t i = 0;
+    for (; i + 64 <= n; i += 64)
+        for (size_t k = 0; k < 64; k++) {
+            uint16_t h = (uint16_t)(x[i + k] + r[i + k]);
+            r[i + k] = h;
+            acc[k] += h;
+        }
+    for (; i < n; i++) {
+        uint16_t h = (uint16_t)(x[i] + r[i]);
+        r[i] = h;
+        acc[0] += h;
+    }
+    uint16_t s = 0;
+    for (size_t k = 0; k < 64; k++)
+        s += acc[k];
+    return s;
+}
+
+void ref_floor_fused(void *y, size_t y_size, void *r, const void *x, size_t x_size, const float *gamma,
+                     size_t rows, size_t n)
+{
+    float total = 0.0f;
+    for (size_t row = 0; row < rows; row++) {
+        char *rr = (char *)r + row * n * x_size;
+        const char *xr = (const char *)x + row * n * x_size;
+        char *yr = (char *)y + row * n * y_size;
+        if (x_size == 2)
+            total += (float)ref_row_add_sum_u16((uint16_t *)rr, (const uint16_t *)xr, n);
+        else
+            total += ref_row_add_sum((float *)rr, (const float *)xr, n);
+        if (x_size == 4 && y_size == 4)
+            ref_row_scale((float *)yr, (const float *)rr, gamma, n);
+        else
+            row_move(yr, y_size, rr, x_size, n);
+    }
+    ref_sink = total;
+}
+
+/* The unfused engine's add pass, r = x + r in f32, stored rounded to nearest even in r's type.
+ * The inputs are finite and their sums far from overflowing, so no NaN or Inf needs care here
+ * (the library's conversions keep NaN payloads; these need not). */
+FLOOR_CLONES void ref_add_f32(float *restrict r, const float *restrict x, size_t count)
+{
+    for (size_t i = 0; i < count; i++)
+        r[i] = x[i] + r[i];
+}
+
+static inline float bits_to_f32(uint32_t u)
+{
+    float f;
+    memcpy(&f, &u, sizeof f);
+    return f;
+}
+
+static inline uint32_t f32_to_bits(float f)
+{
+    uint32_t u;
+    memcpy(&u, &f, sizeof u);
+    return u;
+}
+
+FLOOR_CLONES_16 void ref_add_bf16(uint16_t *restrict r, const uint16_t *restrict x, size_t count)
+{
+    for (size_t i = 0; i < count; i++) {
+        uint32_t u = f32_to_bits(bits_to_f32((uint32_t)x[i] << 16) + bits_to_f32((uint32_t)r[i] << 16));
+        r[i] = (uint16_t)((u + 0x7fffu + ((u >> 16) & 1u)) >> 16);
+    }
+}
+
+/* f16 one value at a time, in integer arithmetic: the tail of the vector versions, and the
+ * whole pass where the CPU has no F16C. */
+static float f16_value(uint16_t h)
+{
+    uint32_t sign = (uint32_t)(h & 0x8000u) << 16, exp = (h >> 10) & 0x1fu, frac = h & 0x3ffu;
+    if (exp == 0)
+        return bits_to_f32(sign | f32_to_bits((float)frac * 0x1p-24f));
+    if (exp == 31)
+        return bits_to_f32(sign | 0x7f800000u | frac << 13);
+    return bits_to_f32(sign | (exp + 112u) << 23 | frac << 13);
+}
+
+static uint16_t f16_round(float f)
+{
+    uint32_t u = f32_to_bits(f), sign = (u >> 16) & 0x8000u, a = u & 0x7fffffffu;
+    if (a >= 0x477ff000u) /* 65520 and up: Inf (the inputs hold no NaN) */
+        return (uint16_t)(sign | 0x7c00u);
+    if (a >= 0x38800000u) /* normal: rebias, round the 13 dropped bits to nearest even */
+        return (uint16_t)(sign | ((a - 0x38000000u + 0xfffu + ((a >> 13) & 1u)) >> 13));
+    if (a < 0x33000000u) /* at most 2^-25: rounds to zero */
+        return (uint16_t)sign;
+    /* Subnormal: the significand in units of 2^-24, rounded to nearest even. */
+    uint32_t e = a >> 23, shift = 126u - e, m = (a & 0x7fffffu) | 0x800000u;
+    uint32_t q = m >> shift, rest = m & ((1u << shift) - 1u), halfway = 1u << (shift - 1);
+    return (uint16_t)(sign | (q + (rest > halfway || (rest == halfway && (q & 1u)))));
+}
+
+static void add_f16_scalar(uint16_t *r, const uint16_t *x, size_t count)
+{
+    for (size_t i = 0; i < count; i++)
+        r[i] = f16_round(f16_value(x[i]) + f16_value(r[i]));
+}
+
+#if defined(__x86_64__) && defined(__GNUC__) && !defined(__clang__)
+#  include <immintrin.h>
+/* The hardware conversions (round to nearest even), 16 and 8 lanes. */
+__attribute__((target("avx512f"))) static void add_f16_avx512(uint16_t *r, const uint16_t *x, size_t count)
+{
+    size_t i = 0;
+    for (; i + 16 <= count; i += 16) {
+        __m512 a = _mm512_cvtph_ps(_mm256_loadu_si256((const __m256i *)(x + i)));
+        __m512 b = _mm512_cvtph_ps(_mm256_loadu_si256((const __m256i *)(r + i)));
+        _mm256_storeu_si256((__m256i *)(r + i), _mm512_cvtps_ph(_mm512_add_ps(a, b), _MM_FROUND_TO_NEAREST_INT));
+    }
+    add_f16_scalar(r + i, x + i, count - i);
+}
+
+__attribute__((target("avx2,f16c"))) static void add_f16_avx2(uint16_t *r, const uint16_t *x, size_t count)
+{
+    size_t i = 0;
+    for (; i + 8 <= count; i += 8) {
+        __m256 a = _mm256_cvtph_ps(_mm_loadu_si128((const __m128i *)(x + i)));
+        __m256 b = _mm256_cvtph_ps(_mm_loadu_si128((const __m128i *)(r + i)));
+        _mm_storeu_si128((__m128i *)(r + i), _mm256_cvtps_ph(_mm256_add_ps(a, b), _MM_FROUND_TO_NEAREST_INT));
+    }
+    add_f16_scalar(r + i, x + i, count - i);
+}
+#endif
+
+void ref_add_f16(uint16_t *r, const uint16_t *x, size_t count)
+{
+#if defined(__x86_64__) && defined(__GNUC__) && !defined(__clang__)
+    if (__builtin_cpu_supports("avx512f")) {
+        add_f16_avx512(r, x, count);
+        return;
+    }
+    if (__builtin_cpu_supports("avx2") && __builtin_cpu_supports("f16c")) {
+        add_f16_avx2(r, x, count);
+        return;
+    }
+#endif
+    add_f16_scalar(r, x, count);
+}

@@ -42,4 +42,21 @@ void ref_rmsnorm_plain(float *y, const float *x, const float *gamma, const float
 void ref_layernorm_plain(float *y, const float *x, const float *gamma, const float *beta,
                          size_t rows, size_t n, float eps);
 
+/* The fused residual add (norm-bench --fused).
+ *
+ * Its floor, per row: one pass that reads x and r, writes h = x + r back to r and sums h
+ * (f32 adds; for 16-bit rows an integer add of the raw bit patterns), then one pass that reads
+ * h and writes y = h*gamma (f32) or y = h as bits (16-bit x or y, as ref_floor_read_move). The
+ * bytes every fused norm must move, x and r read once, r and y written once, and no more. */
+float ref_row_add_sum(float *restrict r, const float *restrict x, size_t n);
+uint16_t ref_row_add_sum_u16(uint16_t *restrict r, const uint16_t *restrict x, size_t n);
+void ref_floor_fused(void *y, size_t y_size, void *r, const void *x, size_t x_size, const float *gamma,
+                     size_t rows, size_t n);
+
+/* The unfused engine's add pass over count elements: r = x + r, added in f32 and rounded to
+ * nearest even in r's type, which is what the library's fused add stores (finite inputs). */
+void ref_add_f32(float *restrict r, const float *restrict x, size_t count);
+void ref_add_bf16(uint16_t *restrict r, const uint16_t *restrict x, size_t count);
+void ref_add_f16(uint16_t *r, const uint16_t *x, size_t count);
+
 #endif /* NORM_BENCH_REFERENCE_H */

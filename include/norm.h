@@ -72,7 +72,8 @@ enum {
     /* RMSNorm only: y = x / (sqrt(mean(x^2)) + eps), the formula of the project's origin
      * document, instead of the default eps inside the root. */
     NORM_EPS_OUTSIDE_SQRT = 1u << 0,
-    /* Scale by (1 + gamma) instead of gamma, as Gemma's RMSNorm does. */
+    /* Scale by (1 + gamma) instead of gamma, as Gemma's RMSNorm does. With gamma NULL
+     * (gamma = 0, as Gemma initialises it) the scale is 1. */
     NORM_UNIT_OFFSET = 1u << 1
 };
 

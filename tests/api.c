@@ -509,6 +509,188 @@ START_TEST(test_half_run)
 }
 END_TEST
 
+/* ---- the engine fusions: the fused residual add and the unit offset ------------------------ */
+
+/* Where residual_out is, in test_fused_run. */
+enum { F_SEPARATE, F_H_IS_R, F_H_IS_X, F_Y_IS_X, F_NO_RESIDUAL, F_NMODES };
+static const char *const f_mode_names[F_NMODES] = { "residual_out separate", "residual_out = residual",
+                                                    "residual_out = x", "y = x, residual_out = residual",
+                                                    "no residual" };
+
+/* One call of norm_run with the fusions, in buffers of its own with row strides all different
+ * (where the mode lets them be): residual_out must hold h = (x + r) (+ bias), added in f32 and
+ * rounded to x's type, bit for bit as computed here; y the long-double norm of h, scaled by
+ * 1 + gamma under NORM_UNIT_OFFSET, within the contract; x and the residual unchanged unless
+ * they are outputs, and nothing written in any row gap. */
+static void fused_case(rng *r, int kind, int xt, int yt, int pt, size_t rows, size_t n, int mode, bool has_bias,
+                       bool unit, bool outside)
+{
+    if (mode == F_Y_IS_X && xt != yt)
+        mode = F_H_IS_R;
+    bool fused = mode != F_NO_RESIDUAL;
+    size_t xe = type_size(xt), ye = type_size(yt), pe = type_size(pt), count = rows * n;
+    size_t xs = n + 2, rs = n + 5, hs = n + 9, ys = n + 13;
+    if (mode == F_H_IS_R || mode == F_Y_IS_X)
+        hs = rs;
+    if (mode == F_H_IS_X)
+        hs = xs;
+    if (mode == F_Y_IS_X)
+        ys = xs;
+    size_t xlen = (rows - 1) * xs + n, rlen = (rows - 1) * rs + n, hlen = (rows - 1) * hs + n;
+    size_t ylen = (rows - 1) * ys + n;
+    unsigned char *xbuf = malloc(xlen * xe), *rbuf = malloc(rlen * xe), *hbuf = malloc(hlen * xe);
+    unsigned char *ybuf = malloc(ylen * ye), *xd = malloc(count * xe), *rd = malloc(count * xe);
+    unsigned char *hd = malloc(count * xe), *g = malloc(n * pe), *b = malloc(n * pe), *bias = malloc(n * pe);
+    float *xf = malloc(count * sizeof(float)), *rf = malloc(count * sizeof(float)), *hf = malloc(count * sizeof(float));
+    float *gf = malloc(n * sizeof(float)), *bf = malloc(n * sizeof(float)), *biasf = malloc(n * sizeof(float));
+    float stats[2 * 4 + 2 * PAD];
+    gen_typed(r, xd, xf, count, xt, 0.3, 1.0);
+    gen_typed(r, rd, rf, count, xt, kind ? 2.0 : 0.0, 3.0);
+    gen_typed(r, g, gf, n, pt, unit ? 0.0 : 1.0, 0.5); /* under the unit offset the scale is 1 + gamma */
+    gen_typed(r, b, bf, n, pt, 0.0, 0.5);
+    gen_typed(r, bias, biasf, n, pt, 0.0, 0.25);
+    for (size_t i = 0; i < count; i++) {
+        float s = xf[i] + rf[i];
+        if (has_bias)
+            s = s + biasf[i % n];
+        hf[i] = type_store(hd, i, s, xt);
+    }
+    memset(xbuf, 0x5a, xlen * xe);
+    memset(rbuf, 0x5a, rlen * xe);
+    memset(hbuf, 0x5a, hlen * xe);
+    memset(ybuf, 0x5a, ylen * ye);
+    fill_canary(stats, sizeof stats / sizeof stats[0]);
+    for (size_t k = 0; k < rows; k++) {
+        memcpy(xbuf + k * xs * xe, xd + k * n * xe, n * xe);
+        memcpy(rbuf + k * rs * xe, rd + k * n * xe, n * xe);
+    }
+    unsigned char *h = mode == F_SEPARATE ? hbuf : mode == F_H_IS_X ? xbuf : rbuf;
+    unsigned char *y = mode == F_Y_IS_X ? xbuf : ybuf;
+    float *mean = stats + PAD, *rstd = stats + PAD + 4;
+
+    norm_params p = norm_params_default((norm_kind)kind);
+    p.rows = rows;
+    p.n = n;
+    p.x = xbuf;
+    p.x_stride = xs;
+    p.x_type = (norm_dtype)xt;
+    p.y = y;
+    p.y_stride = ys;
+    p.y_type = (norm_dtype)yt;
+    p.gamma = g;
+    p.beta = (n + rows) % 3 ? b : NULL;
+    p.param_type = (norm_dtype)pt;
+    p.flags = (outside ? NORM_EPS_OUTSIDE_SQRT : 0) | (unit ? NORM_UNIT_OFFSET : 0);
+    p.rstd = rstd;
+    p.mean = kind ? mean : NULL;
+    if (fused) {
+        p.residual = rbuf;
+        p.residual_stride = rs;
+        p.residual_out = h;
+        p.residual_out_stride = hs;
+        p.bias = has_bias ? bias : NULL;
+    }
+    char what[160];
+    snprintf(what, sizeof what, "seed=0x%016" PRIx64 " isa=%s fused %s x %s y %s params %s rows=%zu n=%zu %s%s%s%s",
+             seed, norm_active_isa_name(), kind ? "layernorm" : "rmsnorm", type_name(xt), type_name(yt),
+             type_name(pt), rows, n, f_mode_names[mode], has_bias && fused ? ", bias" : "",
+             unit ? ", unit offset" : "", outside ? ", eps outside sqrt" : "");
+    norm_status st = norm_run(&p);
+    ck_assert_msg(st == NORM_OK, "%s: %s", what, norm_status_string(st));
+
+    for (size_t k = 0; k < rows; k++) {
+        /* h, bit for bit (one assertion per row: Check reports each passing one to its parent). */
+        size_t bad = n;
+        for (size_t i = 0; i < n && fused && bad == n; i++)
+            if (memcmp(h + (k * hs + i) * xe, hd + (k * n + i) * xe, xe) != 0)
+                bad = i;
+        ck_assert_msg(bad == n, "%s: residual_out row %zu index %zu: got %.9g want %.9g (x %.9g r %.9g)", what, k, bad,
+                      (double)type_load(h, k * hs + bad % n, xt), (double)hf[k * n + bad % n],
+                      (double)xf[k * n + bad % n], (double)rf[k * n + bad % n]);
+        /* y from the long-double norm of h (of x without the residual). */
+        const float *src = (fused ? hf : xf) + k * n;
+        ref_stats ref = ref_row(kind, src, n, p.eps, outside);
+        for (size_t i = 0; i < n; i++) {
+            long double gg = unit ? 1.0L + (long double)gf[i] : (long double)gf[i];
+            bool ok;
+            long double bb = p.beta ? (long double)bf[i] : 0.0L;
+            long double xhat = ((long double)src[i] - ref.mean) * ref.rstd, want = xhat * gg + bb;
+            long double bound = CONTRACT_TOL * (fabsl(gg) * (1.0L + fabsl(xhat)) + fabsl(bb));
+            float got = type_load(y, k * ys + i, yt);
+            double ulps = 0;
+            if (yt == NORM_F32) {
+                ok = fabsl((long double)got - want) <= bound;
+            } else {
+                uint16_t bits;
+                memcpy(&bits, y + (k * ys + i) * 2, 2);
+                ok = check_half(bits, yt, want, bound, &ulps);
+            }
+            if (!ok)
+                ck_abort_msg("%s: y row %zu index %zu: got %.9g want %.12Lg bound %.4Lg (h %.9g gamma %.9g)", what, k, i,
+                             (double)got, want, bound, (double)src[i], (double)gf[i]);
+        }
+        mismatch m = { 0 };
+        check_stat(rstd[k], ref.rstd, CONTRACT_TOL * fabsl(ref.rstd) + 0x1p-149L, "rstd", k, &m);
+        if (kind && !m.failed)
+            check_stat(mean[k], ref.mean, CONTRACT_TOL * (fabsl(ref.mean) + 1.0L / ref.rstd) + 0x1p-149L, "mean", k, &m);
+        ck_assert_msg(!m.failed, "%s: row %zu: %s got %.9g want %.12Lg", what, k, m.what, m.got, m.want);
+    }
+    /* Inputs unchanged where they are not outputs; no row gap or neighbour written. */
+    bool x_out = mode == F_H_IS_X || mode == F_Y_IS_X, r_out = mode == F_H_IS_R || mode == F_Y_IS_X;
+    for (size_t i = 0; i < xlen; i++) {
+        bool in_row = i % xs < n;
+        if (!(in_row ? x_out || memcmp(xbuf + i * xe, xd + (i / xs * n + i % xs) * xe, xe) == 0 : xbuf[i * xe] == 0x5a))
+            ck_abort_msg("%s: x %s at element %zu", what, in_row ? "changed" : "gap written", i);
+    }
+    for (size_t i = 0; i < rlen; i++) {
+        bool in_row = i % rs < n;
+        if (!(in_row ? r_out || memcmp(rbuf + i * xe, rd + (i / rs * n + i % rs) * xe, xe) == 0 : rbuf[i * xe] == 0x5a))
+            ck_abort_msg("%s: residual %s at element %zu", what, in_row ? "changed" : "gap written", i);
+    }
+    for (size_t i = 0; i < hlen * xe; i++)
+        if (!(mode != F_SEPARATE ? hbuf[i] == 0x5a : i / xe % hs < n || hbuf[i] == 0x5a))
+            ck_abort_msg("%s: residual_out buffer written outside its rows (byte %zu)", what, i);
+    for (size_t i = 0; i < ylen * ye; i++)
+        if (!(mode == F_Y_IS_X ? ybuf[i] == 0x5a : i / ye % ys < n || ybuf[i] == 0x5a))
+            ck_abort_msg("%s: y buffer written outside its rows (byte %zu)", what, i);
+    for (size_t i = 0; i < sizeof stats / sizeof stats[0]; i++) {
+        bool is_out = (kind && &stats[i] >= mean && &stats[i] < mean + rows) || (&stats[i] >= rstd && &stats[i] < rstd + rows);
+        if (!is_out && !is_canary(&stats[i]))
+            ck_abort_msg("%s: wrote outside mean/rstd", what);
+    }
+    void *blocks[] = { xbuf, rbuf, hbuf, ybuf, xd, rd, hd, g, b, bias, xf, rf, hf, gf, bf, biasf };
+    for (size_t i = 0; i < sizeof blocks / sizeof blocks[0]; i++)
+        free(blocks[i]);
+}
+
+/* norm_run with the fused residual add (every residual_out layout, with and without a bias) and
+ * the unit offset, in several type combinations, on the active tier. */
+START_TEST(test_fused_run)
+{
+    static const struct { norm_dtype x, y, p; } cases[] = {
+        { NORM_F32, NORM_F32, NORM_F32 },  { NORM_BF16, NORM_BF16, NORM_BF16 }, { NORM_F16, NORM_F16, NORM_F32 },
+        { NORM_BF16, NORM_F32, NORM_F32 }, { NORM_F16, NORM_F32, NORM_F16 },    { NORM_F32, NORM_BF16, NORM_F32 },
+    };
+    static const size_t shapes[][2] = { { 1, 1 }, { 3, 33 }, { 2, 515 }, { 4, 4100 } };
+    rng r = rng_for(seed, "fused run");
+    for (size_t c = 0; c < sizeof cases / sizeof cases[0]; c++)
+        for (size_t s = 0; s < sizeof shapes / sizeof shapes[0]; s++)
+            for (int kind = 0; kind < 2; kind++) {
+                if (quick && shapes[s][1] > 1000 && (c + (size_t)kind) % 2)
+                    continue;
+                int mode = (int)(c + s + (size_t)kind * 2) % F_NMODES;
+                fused_case(&r, kind, cases[c].x, cases[c].y, cases[c].p, shapes[s][0], shapes[s][1], mode,
+                           (c + s) % 2 == 0, (s + (size_t)kind) % 2 == 0 || c == 1, (c + (size_t)kind) % 3 == 0);
+            }
+    /* Every layout with bias and unit offset, f32 and bf16. */
+    for (int mode = 0; mode < F_NMODES; mode++)
+        for (int kind = 0; kind < 2; kind++) {
+            fused_case(&r, kind, NORM_F32, NORM_F32, NORM_F32, 3, 100, mode, true, true, false);
+            fused_case(&r, kind, NORM_BF16, NORM_BF16, NORM_BF16, 3, 100, mode, true, true, false);
+        }
+}
+END_TEST
+
 /* ---- invalid inputs: exact status, nothing written -------------------------------------- */
 
 /* One arena holds every buffer of these tests, so "nothing written" is one comparison. */
@@ -539,6 +721,22 @@ static norm_params valid_params(norm_kind kind)
     p.beta = B;
     p.rstd = RSTD;
     p.mean = kind == NORM_LAYERNORM ? MEAN : NULL;
+    return p;
+}
+
+/* The fused residual add's buffers in the arena: residual, residual_out, bias. */
+#define RES (arena + 2688)
+#define HOUT (arena + 3072)
+#define BIAS (arena + 3584)
+
+/* A valid fused call: residual, a separate residual_out, a bias, the unit offset. */
+static norm_params fused_params(norm_kind kind)
+{
+    norm_params p = valid_params(kind);
+    p.residual = RES;
+    p.residual_out = HOUT;
+    p.bias = BIAS;
+    p.flags = NORM_UNIT_OFFSET;
     return p;
 }
 
@@ -784,6 +982,16 @@ START_TEST(test_struct_size)
     arena_reset();
     ck_assert_int_eq(norm_run(&newer.p), NORM_OK);
     expect_rows("larger struct_size", true, Y, N, arena_copy, ROWS, N, G, B, newer.p.eps, false, MEAN, RSTD);
+
+    /* The fused residual add's fields are this version's own: a larger struct using them works,
+     * and a nonzero byte past them is still refused. */
+    memset(&newer, 0, sizeof newer);
+    newer.p = fused_params(NORM_RMSNORM);
+    newer.p.struct_size = sizeof newer.p + sizeof newer.extra;
+    arena_reset();
+    ck_assert_int_eq(norm_run(&newer.p), NORM_OK);
+    newer.extra[5] = 7;
+    EXPECT_UNTOUCHED(norm_run(&newer.p), NORM_ERR_BAD_ARGUMENT);
 }
 END_TEST
 
@@ -878,6 +1086,170 @@ START_TEST(test_half_errors)
     EXPECT_UNTOUCHED(norm_layernorm_f16(hy, hx, hg, hb, SIZE_MAX, N, 1e-5f), NORM_ERR_SIZE_OVERFLOW);
     EXPECT_UNTOUCHED(norm_rmsnorm_f16(NULL, NULL, NULL, NULL, 0, N, 1e-6f), NORM_OK);
     EXPECT_UNTOUCHED(norm_layernorm_bf16(hg + 1, hx, hg, NULL, 1, N, 1e-5f), NORM_ERR_OVERLAP);
+}
+END_TEST
+
+/* The fused residual add refused with the exact status and nothing written (y, residual_out,
+ * residual, mean and rstd all live in the arena); the layouts it must accept, accepted. */
+START_TEST(test_fused_errors)
+{
+    for (int kind = 0; kind < 2; kind++) {
+        norm_params p = fused_params((norm_kind)kind);
+        arena_reset();
+        ck_assert_int_eq(norm_run(&p), NORM_OK);
+
+        /* The write-back and the bias belong to the residual add. */
+        p = valid_params((norm_kind)kind);
+        p.residual_out = HOUT;
+        EXPECT_UNTOUCHED(norm_run(&p), NORM_ERR_BAD_ARGUMENT);
+        p.bias = BIAS;
+        EXPECT_UNTOUCHED(norm_run(&p), NORM_ERR_BAD_ARGUMENT);
+        p.residual_out = NULL;
+        EXPECT_UNTOUCHED(norm_run(&p), NORM_ERR_BAD_ARGUMENT);
+        p.rows = 0; /* even with nothing to do */
+        EXPECT_UNTOUCHED(norm_run(&p), NORM_ERR_BAD_ARGUMENT);
+        p = valid_params((norm_kind)kind);
+        p.residual_out = RES; /* the residual's own buffer, but no residual given */
+        EXPECT_UNTOUCHED(norm_run(&p), NORM_ERR_BAD_ARGUMENT);
+        p = fused_params((norm_kind)kind);
+        p.flags = NORM_UNIT_OFFSET | (1u << 2);
+        EXPECT_UNTOUCHED(norm_run(&p), NORM_ERR_BAD_ARGUMENT);
+
+        /* A residual needs somewhere to write h. */
+        p = fused_params((norm_kind)kind);
+        p.residual_out = NULL;
+        EXPECT_UNTOUCHED(norm_run(&p), NORM_ERR_NULL_POINTER);
+        p.bias = NULL;
+        EXPECT_UNTOUCHED(norm_run(&p), NORM_ERR_NULL_POINTER);
+        p.rows = 0; /* rows = 0 does nothing and needs no pointer */
+        EXPECT_UNTOUCHED(norm_run(&p), NORM_OK);
+        p = fused_params((norm_kind)kind);
+        p.rows = 0;
+        EXPECT_UNTOUCHED(norm_run(&p), NORM_OK);
+
+        /* Strides and extents of the residual and residual_out. */
+        p = fused_params((norm_kind)kind);
+        p.residual_stride = N - 1;
+        EXPECT_UNTOUCHED(norm_run(&p), NORM_ERR_BAD_STRIDE);
+        p = fused_params((norm_kind)kind);
+        p.residual_out_stride = N - 1;
+        EXPECT_UNTOUCHED(norm_run(&p), NORM_ERR_BAD_STRIDE);
+        p = fused_params((norm_kind)kind);
+        p.rows = 2;
+        p.residual_stride = SIZE_MAX / 2;
+        EXPECT_UNTOUCHED(norm_run(&p), NORM_ERR_SIZE_OVERFLOW);
+        p = fused_params((norm_kind)kind);
+        p.rows = 3;
+        p.residual_out_stride = SIZE_MAX / 3;
+        EXPECT_UNTOUCHED(norm_run(&p), NORM_ERR_SIZE_OVERFLOW);
+    }
+
+    /* residual_out over every other buffer. */
+    static const struct { const char *what; int kind; ptrdiff_t at; size_t rows; } outs[] = {
+        { "y exactly", 1, 1024, ROWS },                   { "y, 5 elements in", 0, 1024 + 5, ROWS },
+        { "y's last element", 0, 1024 + ROWS * N - 1, ROWS }, { "ending on y's first", 1, 1024 - ROWS * N + 1, ROWS },
+        { "mean", 1, 2560 - N + 1, 1 },                    { "rstd", 0, 2624 - N + 3, 1 },
+        { "gamma", 0, 2048 - N + 1, 1 },                   { "beta", 1, 2304 + 5, 1 },
+        { "bias", 0, 3584 - 10, 1 },                       { "x, 1 element in", 1, 1, ROWS },
+        { "x, one row off", 0, N, ROWS },                  { "the residual, 1 element in", 0, 2688 + 1, ROWS },
+        { "the residual, one row off", 1, 2688 + N, ROWS }, { "the residual's last element", 0, 2688 + ROWS * N - 1, ROWS },
+    };
+    for (size_t i = 0; i < sizeof outs / sizeof outs[0]; i++) {
+        norm_params p = fused_params((norm_kind)outs[i].kind);
+        p.rows = outs[i].rows;
+        p.residual_out = arena + outs[i].at;
+        expect_untouched_((arena_reset(), norm_run(&p)), NORM_ERR_OVERLAP, outs[i].what, __LINE__);
+    }
+    /* residual_out at x's or the residual's address but with another stride is not in place. */
+    norm_params p = fused_params(NORM_RMSNORM);
+    p.residual_out = X;
+    p.residual_out_stride = N + 1;
+    EXPECT_UNTOUCHED(norm_run(&p), NORM_ERR_OVERLAP);
+    p = fused_params(NORM_LAYERNORM);
+    p.residual_out = X;
+    p.x_stride = N + 1;
+    EXPECT_UNTOUCHED(norm_run(&p), NORM_ERR_OVERLAP);
+    p = fused_params(NORM_LAYERNORM);
+    p.residual_out = RES;
+    p.residual_out_stride = N + 3;
+    EXPECT_UNTOUCHED(norm_run(&p), NORM_ERR_OVERLAP);
+    p = fused_params(NORM_RMSNORM);
+    p.residual_out = RES;
+    p.residual_stride = N + 2;
+    p.rows = 2;
+    EXPECT_UNTOUCHED(norm_run(&p), NORM_ERR_OVERLAP);
+    /* y in place on x and residual_out on x: two outputs on one buffer. */
+    p = fused_params(NORM_RMSNORM);
+    p.y = X;
+    p.residual_out = X;
+    EXPECT_UNTOUCHED(norm_run(&p), NORM_ERR_OVERLAP);
+    /* y may replace x, never the residual (h is normalised from it). */
+    p = fused_params(NORM_LAYERNORM);
+    p.y = RES;
+    EXPECT_UNTOUCHED(norm_run(&p), NORM_ERR_OVERLAP);
+    p.residual_out = RES;
+    EXPECT_UNTOUCHED(norm_run(&p), NORM_ERR_OVERLAP);
+    p = fused_params(NORM_RMSNORM);
+    p.y = RES + 7;
+    EXPECT_UNTOUCHED(norm_run(&p), NORM_ERR_OVERLAP);
+    /* The other outputs over the residual and the bias. */
+    p = fused_params(NORM_LAYERNORM);
+    p.rstd = RES + 2;
+    EXPECT_UNTOUCHED(norm_run(&p), NORM_ERR_OVERLAP);
+    p = fused_params(NORM_LAYERNORM);
+    p.mean = RES + ROWS * N - 1;
+    EXPECT_UNTOUCHED(norm_run(&p), NORM_ERR_OVERLAP);
+    p = fused_params(NORM_LAYERNORM);
+    p.mean = BIAS + 3;
+    EXPECT_UNTOUCHED(norm_run(&p), NORM_ERR_OVERLAP);
+    p = fused_params(NORM_RMSNORM);
+    p.rows = 1;
+    p.y = BIAS - N + 3;
+    EXPECT_UNTOUCHED(norm_run(&p), NORM_ERR_OVERLAP);
+
+    /* 2-byte rows: residual_out one f16 into the residual, on x's last element, one bf16 into
+     * an f32 y, over an f16 bias. */
+    uint16_t *hx = (uint16_t *)X, *hres = (uint16_t *)RES, *hbias = (uint16_t *)BIAS;
+    p = fused_params(NORM_RMSNORM);
+    p.x_type = p.param_type = NORM_F16;
+    p.residual_out = hres + 1;
+    EXPECT_UNTOUCHED(norm_run(&p), NORM_ERR_OVERLAP);
+    p.residual_out = hx + ROWS * N - 1;
+    EXPECT_UNTOUCHED(norm_run(&p), NORM_ERR_OVERLAP);
+    p.residual_out = hbias - ROWS * N + 1;
+    EXPECT_UNTOUCHED(norm_run(&p), NORM_ERR_OVERLAP);
+    p = fused_params(NORM_LAYERNORM);
+    p.x_type = NORM_BF16;
+    p.residual_out = (uint16_t *)Y - ROWS * N + 1;
+    EXPECT_UNTOUCHED(norm_run(&p), NORM_ERR_OVERLAP);
+    p.residual_out = (uint16_t *)Y - ROWS * N; /* touching, disjoint: fine */
+    arena_reset();
+    ck_assert_int_eq(norm_run(&p), NORM_OK);
+
+    /* Accepted: residual_out as the residual or as x (same stride), y as x with residual_out
+     * as the residual, residual_out touching y; each with its result. */
+    for (int kind = 0; kind < 2; kind++) {
+        static const char *const names[] = { "residual_out = residual", "residual_out = x",
+                                             "y = x, residual_out = residual", "residual_out touching y" };
+        for (int layout = 0; layout < 4; layout++) {
+            p = fused_params((norm_kind)kind);
+            p.flags = 0;
+            p.residual_out = layout == 1 ? X : layout == 3 ? Y + ROWS * N : RES;
+            if (layout == 2)
+                p.y = X;
+            arena_reset();
+            ck_assert_msg(norm_run(&p) == NORM_OK, "%s refused", names[layout]);
+            float h[ROWS * N];
+            for (size_t i = 0; i < ROWS * N; i++) {
+                h[i] = arena_copy[i] + arena_copy[2688 + i]; /* (x + r) + bias, from the copy */
+                h[i] = h[i] + arena_copy[3584 + i % N];
+                if (memcmp(&((const float *)p.residual_out)[i], &h[i], sizeof(float)) != 0)
+                    ck_abort_msg("%s (%s): residual_out[%zu] = %.9g, want %.9g", names[layout],
+                                 kind ? "layernorm" : "rmsnorm", i, (double)((const float *)p.residual_out)[i], (double)h[i]);
+            }
+            expect_rows(names[layout], kind, p.y, N, h, ROWS, N, G, B, p.eps, false, p.mean, RSTD);
+        }
+    }
 }
 END_TEST
 
@@ -1002,6 +1374,7 @@ static Suite *api_suite(void)
     tcase_add_test(tc, test_streaming);
     tcase_add_test(tc, test_half_dense);
     tcase_add_test(tc, test_half_run);
+    tcase_add_test(tc, test_fused_run);
     suite_add_tcase(s, tc);
 
     tc = tcase_create("errors");
@@ -1016,6 +1389,7 @@ static Suite *api_suite(void)
     tcase_add_test(tc, test_bad_argument);
     tcase_add_test(tc, test_struct_size);
     tcase_add_test(tc, test_half_errors);
+    tcase_add_test(tc, test_fused_errors);
     tcase_add_test(tc, test_strings);
     suite_add_tcase(s, tc);
     return s;

@@ -10,8 +10,10 @@
  * Tcases: "oracle" (the scalar kernels against the long-double reference) and one per
  * runnable tier (that tier against the reference, and against the oracle on rows whose
  * result is NaN/Inf), all on f32 rows; then, per kernel variant, "<variant>/half"
- * (checkasm_half.c): every other type combination, f16 and bf16 rows in and out. A tier or
- * variant that is not compiled in or that this CPU lacks gets no tcase.
+ * (checkasm_half.c): every other type combination, f16 and bf16 rows in and out; and last,
+ * per variant, "<variant>/fused" (checkasm_fused.c): the fused residual add and the unit
+ * offset, every type combination. A tier or variant that is not compiled in or that this CPU
+ * lacks gets no tcase.
  *
  * Environment: NORM_TEST_SEED (replay), NORM_TEST_QUICK=1 (emulated runs), and Check's own
  * CK_FORK=no (needed under qemu; nothing here relies on fork isolation).
@@ -765,6 +767,9 @@ static Suite *checkasm_suite(bool runnable[NORM_ISA_COUNT])
         add_tests(tc, isa);
         suite_add_tcase(s, tc);
     }
+    /* Then each variant's fused residual add and unit offset (checkasm_fused.c). */
+    for (int v = 0; v < HALF_NVARIANTS; v++)
+        fused_add_tcase(s, v);
     return s;
 }
 
@@ -807,6 +812,7 @@ int main(void)
         if (runnable[isa])
             print_tier(isa);
     half_print_summary();
+    fused_print_summary();
     printf("%s: contract |y - y_ref| <= 2^-20 * (|gamma| * (1 + |x_hat|) + |beta|) (f32 outputs), "
            "1 ulp (f16/bf16 outputs); %s in %.2f s\n", PROGRAM, failed ? "FAILED" : "all tiers pass",
            (double)(t1.tv_sec - t0.tv_sec) + 1e-9 * (double)(t1.tv_nsec - t0.tv_nsec));

@@ -31,4 +31,13 @@ bool half_add_tcase(Suite *s, int v);
  * of the f32 contract (f32 outputs), and of the statistics. */
 void half_print_summary(void);
 
+/* Adds variant v's tcase for the engine fusions (checkasm_fused.c): the fused residual add and
+ * NORM_UNIT_OFFSET, all 15 type combinations less those whose kernels an earlier variant's
+ * tcase already tests. Prints that it is skipped, and returns false, if v cannot run here. */
+bool fused_add_tcase(Suite *s, int v);
+
+/* One summary line per variant and output type: worst errors, and how many rows matched the
+ * unfused sequence bit for bit. */
+void fused_print_summary(void);
+
 #endif

@@ -228,11 +228,14 @@ static __attribute__((noinline)) row_sums sum_row_any(const void *x, size_t n, f
 #undef NORM_SUMS_FOR
 }
 
-/* The same over the fused h = x + r (+ b), which it also stores. */
-static __attribute__((noinline)) row_sums sum_row_fused(row_source src, size_t n, float shift,
-                                                        enum sums_kind what, norm_dtype xt,
-                                                        norm_dtype pt)
+/* The same over the fused h = x + r (+ b), which it also stores. (The pointers come as
+ * separate arguments: a struct passed by value would go through the stack on every call.) */
+static __attribute__((noinline)) row_sums sum_row_fused(const void *x, const void *r,
+                                                        const void *b, void *h, size_t n,
+                                                        float shift, enum sums_kind what,
+                                                        norm_dtype xt, norm_dtype pt)
 {
+    const row_source src = { x, r, b, h };
 #define NORM_SUMS_FOR(t, p, b)                                                            \
     switch (what) {                                                                       \
     case SQUARES: return sum_row_inline(src, n, 0.0f, false, false, true, b, t, p);       \
@@ -240,7 +243,7 @@ static __attribute__((noinline)) row_sums sum_row_fused(row_source src, size_t n
     default: return sum_row_inline(src, n, shift, true, true, true, b, t, p);             \
     }
 #define NORM_SUMS_BIAS(t, p)                                                              \
-    if (src.b) {                                                                          \
+    if (b) {                                                                              \
         NORM_SUMS_FOR(t, p, true)                                                         \
     } else {                                                                              \
         NORM_SUMS_FOR(t, p, false)                                                        \
@@ -385,9 +388,9 @@ static NORM_ALWAYS_INLINE row_sums first_sums(const norm_job *job, size_t r, flo
     const void *x = (const char *)job->x + r * job->x_stride * elem_size(xt);
     if (!job->residual)
         return sum_row_any(x, job->n, shift, what, xt);
-    row_source src = { x, (const char *)job->residual + r * job->residual_stride * elem_size(xt),
-                       job->bias, (char *)job->residual_out + r * job->residual_out_stride * elem_size(xt) };
-    return sum_row_fused(src, job->n, shift, what, xt, pt);
+    return sum_row_fused(x, (const char *)job->residual + r * job->residual_stride * elem_size(xt),
+                         job->bias, (char *)job->residual_out + r * job->residual_out_stride * elem_size(xt),
+                         job->n, shift, what, xt, pt);
 }
 
 /* The scalar row for a row the f32 path cannot take. Its h is already stored, and the

@@ -48,11 +48,12 @@ static int always(void) { return 1; }
 static int has_sse2(void) { return __builtin_cpu_supports("sse2"); }
 static int has_avx2(void) { return __builtin_cpu_supports("avx2") && __builtin_cpu_supports("f16c"); }
 static int has_avx512(void) { return __builtin_cpu_supports("avx512f"); }
-/* GCC's -mavx512bf16 implies AVX512BW, which every AVX512_BF16 CPU has anyway. */
+/* The avx512bf16 library is built with flags that also allow BW (implied by GCC's
+ * -mavx512bf16) and DQ; every AVX512_BF16 CPU has both. */
 static int has_avx512bf16(void)
 {
     return __builtin_cpu_supports("avx512f") && __builtin_cpu_supports("avx512bw") &&
-           __builtin_cpu_supports("avx512bf16");
+           __builtin_cpu_supports("avx512dq") && __builtin_cpu_supports("avx512bf16");
 }
 #endif
 
