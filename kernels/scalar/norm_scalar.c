@@ -133,19 +133,34 @@ static void apply_row(const norm_job *job, size_t row, double center, double sca
 
 /* The fused residual add: h = x + r (+ bias) in f32, as an unfused engine adds, rounded to
  * x's type and stored (element by element, so residual_out may be x or the residual). */
+static inline __attribute__((always_inline)) void residual_row_t(
+    void *h, const void *x, const void *r, const void *bias, size_t n, norm_dtype t, norm_dtype pt)
+{
+    for (size_t i = 0; i < n; i++) {
+        float v = (float)load_elem(x, i, t) + (float)load_elem(r, i, t);
+        if (bias)
+            v += (float)load_elem(bias, i, pt);
+        store_elem(h, i, v, t);
+    }
+}
+
 static void residual_row(const norm_job *job, size_t row)
 {
-    norm_dtype t = job->x_type;
-    size_t es = elem_size(t);
+    norm_dtype t = job->x_type, pt = job->param_type;
+    size_t es = elem_size(t), n = job->n;
     const void *x = (const char *)job->x + row * job->x_stride * es;
     const void *r = (const char *)job->residual + row * job->residual_stride * es;
     void *h = (char *)job->residual_out + row * job->residual_out_stride * es;
-    for (size_t i = 0; i < job->n; i++) {
-        float v = (float)load_elem(x, i, t) + (float)load_elem(r, i, t);
-        if (job->bias)
-            v += (float)load_elem(job->bias, i, job->param_type);
-        store_elem(h, i, v, t);
-    }
+    const void *b = job->bias;
+    /* The bias is f32 or x's type; one loop per combination. */
+    if (t == NORM_F16)
+        pt == NORM_F16 ? residual_row_t(h, x, r, b, n, NORM_F16, NORM_F16)
+                       : residual_row_t(h, x, r, b, n, NORM_F16, NORM_F32);
+    else if (t == NORM_BF16)
+        pt == NORM_BF16 ? residual_row_t(h, x, r, b, n, NORM_BF16, NORM_BF16)
+                        : residual_row_t(h, x, r, b, n, NORM_BF16, NORM_F32);
+    else
+        residual_row_t(h, x, r, b, n, NORM_F32, NORM_F32);
 }
 
 void norm_rmsnorm_row_exact(const norm_job *job, size_t row)
