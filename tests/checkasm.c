@@ -26,12 +26,9 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
-#include <sys/mman.h>
 #include <time.h>
 
 #include "checkasm.h"
-#include "common.h"
-#include "dispatch.h"
 
 /* A pseudo tier: the scalar oracle itself, against the long-double reference. */
 #define ORACLE ((int)NORM_ISA_COUNT)
@@ -49,7 +46,7 @@ typedef struct tier_stats {
     double worst_mean, worst_rstd;
 } tier_stats;
 
-/* Lives in a MAP_SHARED page so that Check's forked children (CK_FORK=yes) report back. */
+/* Lives in a MAP_SHARED page (shared_stats_alloc) so that forked children report back. */
 static tier_stats *stats;
 
 static const char *tier_name(int tier)
@@ -57,38 +54,7 @@ static const char *tier_name(int tier)
     return tier == ORACLE ? "oracle" : norm_isa_name((norm_isa)tier);
 }
 
-static double maxd(double a, double b) { return a > b ? a : b; }
-
-/* ---- scratch memory, freed after every test even when it fails -------------------------- */
-
-/* A failed assertion leaves the test by longjmp when CK_FORK=no; the checked teardown still
- * runs, so test inputs live here rather than in the test's locals. */
-#define MAX_SCRATCH 16
-static void *scratch[MAX_SCRATCH];
-
-static void *scratch_alloc(size_t bytes)
-{
-    for (int i = 0; i < MAX_SCRATCH; i++)
-        if (!scratch[i]) {
-            scratch[i] = malloc(bytes);
-            ck_assert_ptr_nonnull(scratch[i]);
-            return scratch[i];
-        }
-    ck_abort_msg("scratch_alloc: too many buffers");
-    return NULL;
-}
-
-static void scratch_free_all(void)
-{
-    for (int i = 0; i < MAX_SCRATCH; i++) {
-        free(scratch[i]);
-        scratch[i] = NULL;
-    }
-}
-
 /* ---- one case: a layout, inputs, and everything checked about it ---------------------- */
-
-enum { GUARD_NONE = 0, GUARD_END = 1 + GUARD_AFTER, GUARD_START = 1 + GUARD_BEFORE };
 
 typedef struct spec {
     bool layernorm;
@@ -112,7 +78,8 @@ static inputs inputs_alloc(size_t rows, size_t n)
     return in;
 }
 
-/* Canary floats on each side of an unguarded buffer: writes just outside it are caught. */
+/* Canary floats on each side of an unguarded buffer: writes just outside it are caught. The
+ * f32 rows keep their own canary (CANARY_BITS, a float) rather than checkasm_util.c's 16-bit one. */
 #define PAD 16
 
 typedef struct region {
@@ -214,7 +181,6 @@ static void bufset_free(bufset *s)
 
 static int describe(char *buf, size_t size, int tier, const spec *sp, bool g, bool b, const char *label)
 {
-    static const char *const guards[] = { "none", "end", "start" };
     return snprintf(buf, size,
                     "seed=0x%016" PRIx64 " isa=%s %s [%s] rows=%zu n=%zu x_stride=%zu y_stride=%zu "
                     "eps=%g%s gamma=%d beta=%d stats=%d in_place=%d nontemporal=%d "
@@ -222,7 +188,7 @@ static int describe(char *buf, size_t size, int tier, const spec *sp, bool g, bo
                     seed, tier_name(tier), sp->layernorm ? "layernorm" : "rmsnorm", label, sp->rows,
                     sp->n, sp->x_stride, sp->in_place ? sp->x_stride : sp->y_stride, (double)sp->eps,
                     sp->eps_outside ? " (outside sqrt)" : "", g, b, sp->stats, sp->in_place,
-                    sp->nontemporal, sp->x_off, sp->y_off, sp->g_off, sp->b_off, guards[sp->guard]);
+                    sp->nontemporal, sp->x_off, sp->y_off, sp->g_off, sp->b_off, guard_name(sp->guard));
 }
 
 static norm_kernel_fn *oracle_fn(bool layernorm)
@@ -272,9 +238,7 @@ static void run_case(int tier, const spec *sp, const inputs *in, int combo, cons
         const float *pat = NULL;
         if (special && tier == ORACLE) {
             /* The oracle's NaN/Inf pattern is held to the reference's, rounded to f32. */
-            for (size_t i = 0; i < n; i++)
-                pattern[i] = (float)(((long double)x[i] - ref.mean) * ref.rstd * (gamma ? gamma[i] : 1.0L) +
-                                     (beta ? beta[i] : 0.0L));
+            reference_pattern(pattern, x, n, gamma, beta, ref);
             pat = pattern;
         } else if (special) {
             pat = (const float *)oracle.job.y + r * oracle.job.y_stride;
@@ -283,21 +247,7 @@ static void run_case(int tier, const spec *sp, const inputs *in, int combo, cons
         worst_y = maxd(worst_y, check_row((const float *)u->y + r * u->y_stride, x, n, gamma, beta, ref, special, pat, &m));
         if (m.failed)
             break;
-        /* Statistics: rstd relative; the mean relative to its magnitude plus the row's scale
-         * 1/rstd, since a mean near zero (cancellation) can only be as exact as the sums
-         * around it, and a mean error of d moves x_hat by d*rstd, which the y bound covers. */
-        bool from_oracle = special && tier != ORACLE;
-        if (u->rstd) {
-            long double want = from_oracle ? (long double)oracle.job.rstd[r] : ref.rstd;
-            long double bound = CONTRACT_TOL * fabsl(want) + 0x1p-149L;
-            worst_rstd = maxd(worst_rstd, check_stat(u->rstd[r], want, bound, "rstd", r, &m));
-        }
-        if (u->mean && !m.failed) {
-            long double want = from_oracle ? (long double)oracle.job.mean[r] : ref.mean;
-            long double bound = from_oracle ? CONTRACT_TOL * fabsl(want)
-                                            : CONTRACT_TOL * (fabsl(ref.mean) + 1.0L / ref.rstd) + 0x1p-149L;
-            worst_mean = maxd(worst_mean, check_stat(u->mean[r], want, bound, "mean", r, &m));
-        }
+        check_row_stats(u, tier != ORACLE ? &oracle.job : NULL, r, ref, special, &worst_mean, &worst_rstd, &m);
     }
     free(pattern);
 
@@ -347,39 +297,11 @@ static void run_case(int tier, const spec *sp, const inputs *in, int combo, cons
 
 /* ---- input generators ------------------------------------------------------------------ */
 
-static const float eps_values[] = { 0.0f, 1e-6f, 1e-5f, 1.0f };
-
-static float eps_any(rng *r) { return eps_values[rng_below(r, 4)]; }
-
-static float to_f32(double v)
-{
-    return v > FLT_MAX ? FLT_MAX : v < -FLT_MAX ? -FLT_MAX : (float)v;
-}
-
-/* Typical activations: centred or not, at scales from 1e-3 to 1e3. */
-static void gen_row(rng *r, float *x, size_t n)
-{
-    double mu = 0.0, sigma = 1.0;
-    switch (rng_below(r, 4)) {
-    case 0: break;
-    case 1: mu = rng_uniform(r, -4, 4); break;
-    case 2:
-        sigma = pow(10.0, rng_uniform(r, -3, 3));
-        mu = sigma * rng_uniform(r, -2, 2);
-        break;
-    case 3:
-        for (size_t i = 0; i < n; i++)
-            x[i] = (float)rng_uniform(r, -1, 1);
-        return;
-    }
-    for (size_t i = 0; i < n; i++)
-        x[i] = (float)(mu + sigma * rng_normal(r));
-}
-
+/* Typical activations (gen_row); these streams have always drawn rng_normal's deviates. */
 static void gen_rows(rng *r, const inputs *in, size_t rows, size_t n)
 {
     for (size_t k = 0; k < rows; k++)
-        gen_row(r, in->x + k * n, n);
+        gen_row(r, in->x + k * n, n, rng_normal, 1.0, T_F32);
 }
 
 /* gamma around 1 with either sign now and then, beta around 0. */
@@ -576,9 +498,9 @@ START_TEST(test_adversarial)
                 for (size_t i = 0; i < n; i++) {
                     double g = rng_normal(&r);
                     x[i] = what == 0 ? (float)((rng_bool(&r) ? 1 : -1) * rng_uniform(&r, 0.5, 1.0) * 3.4e38)
-                         : what == 1 ? to_f32(1e30 * g)
+                         : what == 1 ? clamp_to(1e30 * g, T_F32)
                          : what == 4 ? FLT_MAX
-                         : what == 5 ? to_f32(1e18 * g)
+                         : what == 5 ? clamp_to(1e18 * g, T_F32)
                                      : (float)g;
                 }
                 if (what == 2 || what == 3)
@@ -626,7 +548,7 @@ START_TEST(test_adversarial)
         for (int kind = 0; kind < 2; kind++) {
             size_t n = e % 2 ? 37 : 256;
             for (size_t i = 0; i < 2 * n; i++)
-                in.x[i] = to_f32(pow(10.0, e) * ((kind ? 2.0 : 0.0) + rng_normal(&r)));
+                in.x[i] = clamp_to(pow(10.0, e) * ((kind ? 2.0 : 0.0) + rng_normal(&r)), T_F32);
             gen_params(&r, &in, n);
             spec s = dense_spec(kind, 2, n, e % 3 ? 0.0f : 1e-6f);
             s.eps_outside = rng_bool(&r);
@@ -723,10 +645,6 @@ END_TEST
 
 static void add_tests(TCase *tc, int tier)
 {
-    /* Generous: Check's default of 4 s per test applies only when it forks, and the runs
-     * under emulation are 20-50x slower (CK_TIMEOUT_MULTIPLIER can stretch it further). */
-    tcase_set_timeout(tc, 240);
-    tcase_add_checked_fixture(tc, NULL, scratch_free_all);
     tcase_add_loop_test(tc, test_tails, tier, tier + 1);
     tcase_add_loop_test(tc, test_large, tier, tier + 1);
     tcase_add_loop_test(tc, test_layouts, tier, tier + 1);
@@ -740,7 +658,7 @@ static void add_tests(TCase *tc, int tier)
 static Suite *checkasm_suite(bool runnable[NORM_ISA_COUNT])
 {
     Suite *s = suite_create(PROGRAM);
-    TCase *tc = tcase_create("oracle");
+    TCase *tc = checkasm_tcase("oracle");
     add_tests(tc, ORACLE);
     suite_add_tcase(s, tc);
     /* Each variant: its tier's f32 tcase (avx512bf16 has none: its f32 kernel is avx512's),
@@ -763,7 +681,7 @@ static Suite *checkasm_suite(bool runnable[NORM_ISA_COUNT])
             printf("%s: %s: runnable as a variant but not as a tier\n", PROGRAM, name);
             exit(EXIT_FAILURE);
         }
-        tc = tcase_create(tier_name(isa));
+        tc = checkasm_tcase(tier_name(isa));
         add_tests(tc, isa);
         suite_add_tcase(s, tc);
     }
@@ -788,13 +706,7 @@ int main(void)
     quick = checkasm_quick = test_quick(PROGRAM);
     install_crash_handler();
 
-    stats = mmap(NULL, sizeof(tier_stats) * (NORM_ISA_COUNT + 1), PROT_READ | PROT_WRITE,
-                 MAP_SHARED | MAP_ANONYMOUS, -1, 0);
-    if (stats == MAP_FAILED) {
-        perror("mmap");
-        return EXIT_FAILURE;
-    }
-    memset(stats, 0, sizeof(tier_stats) * (NORM_ISA_COUNT + 1));
+    stats = shared_stats_alloc(sizeof(tier_stats) * (NORM_ISA_COUNT + 1));
 
     bool runnable[NORM_ISA_COUNT];
     struct timespec t0, t1;

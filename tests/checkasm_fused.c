@@ -35,11 +35,8 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
-#include <sys/mman.h>
 
 #include "checkasm.h"
-#include "common.h"
-#include "dispatch.h"
 
 /* The reference h is added here in float and must be rounded like the kernels' f32 adds. */
 _Static_assert(FLT_EVAL_METHOD == 0, "float arithmetic must be evaluated in float");
@@ -49,10 +46,6 @@ _Static_assert(FLT_EVAL_METHOD == 0, "float arithmetic must be evaluated in floa
 #define V_ORACLE 0 /* half_variant_names[0], "scalar": the oracle's own table */
 
 /* ---- type combinations ------------------------------------------------------------------ */
-
-typedef struct combo {
-    norm_dtype x, y, p;
-} combo;
 
 #define NCOMBOS 15
 static const combo combos[NCOMBOS] = {
@@ -65,18 +58,6 @@ static const combo combos[NCOMBOS] = {
     { NORM_BF16, NORM_F32, NORM_BF16 },  { NORM_BF16, NORM_F16, NORM_BF16 },
     { NORM_BF16, NORM_BF16, NORM_BF16 },
 };
-
-static const norm_kernels *table_of(int v)
-{
-    const norm_kernels *k = norm_kernels_variant(half_variant_names[v]);
-    ck_assert_msg(k != NULL, "variant %s vanished", half_variant_names[v]);
-    return k;
-}
-
-static norm_kernel_fn *kernel_of(const norm_kernels *k, bool layernorm, combo c)
-{
-    return (layernorm ? k->layernorm : k->rmsnorm)[c.x][c.y][c.p];
-}
 
 /* ---- what the run saw, per variant and output type -------------------------------------- */
 
@@ -92,33 +73,6 @@ typedef struct fstats {
 /* [variant][output type], MAP_SHARED so that forked children report back. */
 static fstats *fst;
 static bool tested[HALF_NVARIANTS];
-
-static double maxd(double a, double b) { return a > b ? a : b; }
-
-/* ---- scratch memory, freed after every test even when it fails ----------------------------- */
-
-#define MAX_SCRATCH 24
-static void *scratch[MAX_SCRATCH];
-
-static void *scratch_alloc(size_t bytes)
-{
-    for (int i = 0; i < MAX_SCRATCH; i++)
-        if (!scratch[i]) {
-            scratch[i] = malloc(bytes ? bytes : 1);
-            ck_assert_ptr_nonnull(scratch[i]);
-            return scratch[i];
-        }
-    ck_abort_msg("scratch_alloc: too many buffers");
-    return NULL;
-}
-
-static void scratch_free_all(void)
-{
-    for (int i = 0; i < MAX_SCRATCH; i++) {
-        free(scratch[i]);
-        scratch[i] = NULL;
-    }
-}
 
 /* ---- inputs ------------------------------------------------------------------------------- */
 
@@ -169,24 +123,7 @@ static void compute_h(const finputs *in, size_t rows, size_t n, bool has_bias)
         }
 }
 
-/* Element i of an x-type row (p) becomes a NaN with a payload or a signalling NaN, as raw bits. */
-static void poke_nan(void *p, float *pf, size_t i, int t, int which)
-{
-    static const uint16_t f16[] = { 0x7d01u, 0xfe55u, 0x7c01u }, bf16[] = { 0x7f81u, 0xffc1u, 0x7f95u };
-    static const uint32_t f32[] = { 0x7f800001u, 0xffc12345u, 0x7fa00000u };
-    if (t == NORM_F32) {
-        memcpy((char *)p + 4 * i, &f32[which % 3], 4);
-        memcpy(&pf[i], &f32[which % 3], 4);
-    } else {
-        uint16_t h = (t == NORM_F16 ? f16 : bf16)[which % 3];
-        memcpy((char *)p + 2 * i, &h, 2);
-        pf[i] = half_to_float(h, t);
-    }
-}
-
 /* ---- buffers ------------------------------------------------------------------------------ */
-
-enum { GUARD_NONE = 0, GUARD_END = 1 + GUARD_AFTER, GUARD_START = 1 + GUARD_BEFORE };
 
 /* Where residual_out is. */
 enum mode {
@@ -209,81 +146,16 @@ typedef struct fspec {
     int guard; /* GUARD_*, every buffer of the unit under test */
 } fspec;
 
-/* A buffer with canaries around it (or flush against a guard page); the canary 0x7fc5 is a
- * NaN as f16, as bf16 and (twice) as f32, so a kernel that reads it turns its output into NaN. */
-#define PAD_BYTES 64
-static const uint16_t canary16 = 0x7fc5u;
-
-typedef struct fregion {
-    unsigned char *base, *p;
-    size_t total;
-    guarded g;
-    void *heap;
-} fregion;
-
-static void *fregion_alloc(fregion *r, size_t bytes, size_t off_bytes, int guard)
-{
-    memset(r, 0, sizeof *r);
-    if (guard != GUARD_NONE) {
-        r->p = r->base = guard_alloc_bytes(&r->g, bytes, (enum guard_side)(guard - 1));
-        r->total = bytes;
-    } else {
-        r->total = PAD_BYTES + off_bytes + bytes + PAD_BYTES;
-        r->heap = aligned_alloc(64, (r->total + 63) / 64 * 64);
-        if (!r->heap)
-            abort();
-        r->base = r->heap;
-        r->p = r->base + PAD_BYTES + off_bytes;
-    }
-    for (size_t i = 0; i + 2 <= r->total; i += 2)
-        memcpy(r->base + i, &canary16, 2);
-    return r->p;
-}
-
-static void fregion_free(fregion *r)
-{
-    if (r->heap)
-        free(r->heap);
-    else if (r->g.map)
-        guard_free(&r->g);
-    memset(r, 0, sizeof *r);
-}
-
-/* The first byte breaking the rule, as an offset from r->p (PTRDIFF_MAX if none): in the rows
- * (row_bytes every stride bytes) it equals want's dense rows when want is given; everywhere
- * else it is still the canary. */
-static ptrdiff_t fregion_check(const fregion *r, size_t rows, size_t stride, size_t row_bytes, const void *want)
-{
-    if (!r->base)
-        return PTRDIFF_MAX;
-    const unsigned char *w = want, *canary = (const unsigned char *)&canary16;
-    size_t start = (size_t)(r->p - r->base), from = 0;
-    for (size_t k = 0; k <= rows; k++) {
-        size_t row = k < rows ? start + k * stride : r->total;
-        for (size_t i = from; i < row; i++)
-            if (r->base[i] != canary[i % 2])
-                return (ptrdiff_t)i - (ptrdiff_t)start;
-        if (k == rows)
-            break;
-        if (w && memcmp(r->base + row, w + k * row_bytes, row_bytes) != 0)
-            for (size_t i = 0; i < row_bytes; i++)
-                if (r->base[row + i] != w[k * row_bytes + i])
-                    return (ptrdiff_t)(row + i) - (ptrdiff_t)start;
-        from = row + row_bytes;
-    }
-    return PTRDIFF_MAX;
-}
-
 typedef struct fbufset {
-    fregion x, r, h, y, g, b, bias, mean, rstd;
+    byte_region x, r, h, y, g, b, bias, mean, rstd;
     const void *ph; /* where h is (residual_out, or x in the unfused call) */
     norm_job job;
 } fbufset;
 
-static void *copy_rows(fregion *rg, const void *src, size_t rows, size_t n, size_t stride, size_t es,
+static void *copy_rows(byte_region *rg, const void *src, size_t rows, size_t n, size_t stride, size_t es,
                        unsigned off, int guard)
 {
-    unsigned char *p = fregion_alloc(rg, ((rows - 1) * stride + n) * es, off * es, guard);
+    unsigned char *p = byte_region_alloc(rg, ((rows - 1) * stride + n) * es, off * es, guard);
     for (size_t k = 0; k < rows; k++)
         memcpy(p + k * stride * es, (const char *)src + k * n * es, n * es);
     return p;
@@ -307,23 +179,23 @@ static void fbufset_init(fbufset *s, const fspec *sp, const finputs *in, int gua
     } else {
         px = copy_rows(&s->x, in->x, rows, n, sp->xs, xe, sp->x_off, guard);
         pr = copy_rows(&s->r, in->r, rows, n, sp->rs, xe, sp->r_off, guard);
-        ph = sp->mode == M_SEPARATE ? fregion_alloc(&s->h, ((rows - 1) * sp->hs + n) * xe, sp->h_off * xe, guard)
+        ph = sp->mode == M_SEPARATE ? byte_region_alloc(&s->h, ((rows - 1) * sp->hs + n) * xe, sp->h_off * xe, guard)
            : sp->mode == M_H_IS_X ? px : pr;
         s->ph = ph;
     }
-    py = y_is_x ? px : fregion_alloc(&s->y, ((rows - 1) * ys + n) * ye, y_off * ye, guard);
+    py = y_is_x ? px : byte_region_alloc(&s->y, ((rows - 1) * ys + n) * ye, y_off * ye, guard);
     void *pg = NULL, *pb = NULL, *pbias = NULL;
     float *pm = NULL, *prs = NULL;
     if (sp->has_g)
-        memcpy(pg = fregion_alloc(&s->g, n * pe, sp->g_off * pe, guard), in->g, n * pe);
+        memcpy(pg = byte_region_alloc(&s->g, n * pe, sp->g_off * pe, guard), in->g, n * pe);
     if (sp->has_b)
-        memcpy(pb = fregion_alloc(&s->b, n * pe, sp->b_off * pe, guard), in->b, n * pe);
+        memcpy(pb = byte_region_alloc(&s->b, n * pe, sp->b_off * pe, guard), in->b, n * pe);
     if (sp->has_bias && !unfused)
-        memcpy(pbias = fregion_alloc(&s->bias, n * pe, sp->bias_off * pe, guard), in->bias, n * pe);
+        memcpy(pbias = byte_region_alloc(&s->bias, n * pe, sp->bias_off * pe, guard), in->bias, n * pe);
     if (sp->stats) {
-        prs = fregion_alloc(&s->rstd, rows * sizeof(float), sp->s_off * sizeof(float), guard);
+        prs = byte_region_alloc(&s->rstd, rows * sizeof(float), sp->s_off * sizeof(float), guard);
         if (sp->layernorm)
-            pm = fregion_alloc(&s->mean, rows * sizeof(float), (sp->s_off + 1) % 4 * sizeof(float), guard);
+            pm = byte_region_alloc(&s->mean, rows * sizeof(float), (sp->s_off + 1) % 4 * sizeof(float), guard);
     }
     norm_job job = {
         .y = py, .x = px, .y_stride = ys, .x_stride = unfused ? sp->hs : sp->xs, .rows = rows, .n = n,
@@ -337,9 +209,9 @@ static void fbufset_init(fbufset *s, const fspec *sp, const finputs *in, int gua
 
 static void fbufset_free(fbufset *s)
 {
-    fregion *all[] = { &s->x, &s->r, &s->h, &s->y, &s->g, &s->b, &s->bias, &s->mean, &s->rstd };
+    byte_region *all[] = { &s->x, &s->r, &s->h, &s->y, &s->g, &s->b, &s->bias, &s->mean, &s->rstd };
     for (size_t i = 0; i < sizeof all / sizeof all[0]; i++)
-        fregion_free(all[i]);
+        byte_region_free(all[i]);
 }
 
 /* ---- one case ----------------------------------------------------------------------------- */
@@ -364,7 +236,6 @@ static void normalise(fspec *sp, combo c)
 
 static void describe(char *buf, size_t size, int v, combo c, const fspec *sp, const char *label)
 {
-    static const char *const guards[] = { "none", "end", "start" };
     snprintf(buf, size,
              "seed=0x%016" PRIx64 " variant=%s fused x=%s y=%s params=%s %s [%s] rows=%zu n=%zu mode=%s "
              "strides x%zu r%zu h%zu y%zu eps=%g%s unit_offset=%d gamma=%d beta=%d bias=%d stats=%d "
@@ -373,7 +244,7 @@ static void describe(char *buf, size_t size, int v, combo c, const fspec *sp, co
              sp->layernorm ? "layernorm" : "rmsnorm", label, sp->rows, sp->n, mode_names[sp->mode], sp->xs,
              sp->rs, sp->hs, sp->ys, (double)sp->eps, sp->eps_outside ? " (outside sqrt)" : "", sp->unit,
              sp->has_g, sp->has_b, sp->has_bias, sp->stats, sp->nontemporal, sp->x_off, sp->r_off, sp->h_off,
-             sp->y_off, sp->g_off, sp->b_off, sp->bias_off, guards[sp->guard]);
+             sp->y_off, sp->g_off, sp->b_off, sp->bias_off, guard_name(sp->guard));
 }
 
 /* Same bits, or both NaN (payloads carry no meaning and conversions may quiet them). */
@@ -566,21 +437,9 @@ static void run_fcase(int v, fspec *sp, const finputs *in, const char *label)
         if (fmsg[0])
             break;
 
-        /* Statistics, as for the plain kernels: rstd relative; the mean relative to its
-         * magnitude plus the row's scale. From the oracle on special rows. */
-        bool from_oracle = special && o;
+        /* Statistics, as for the plain kernels (from the oracle on special rows). */
         mismatch m = { 0 };
-        if (u->rstd) {
-            long double want = from_oracle ? (long double)o->rstd[k] : ref.rstd;
-            st->worst_rstd = maxd(st->worst_rstd, check_stat(u->rstd[k], want, CONTRACT_TOL * fabsl(want) + 0x1p-149L,
-                                                             "rstd", k, &m));
-        }
-        if (u->mean && !m.failed) {
-            long double want = from_oracle ? (long double)o->mean[k] : ref.mean;
-            long double bound = from_oracle ? CONTRACT_TOL * fabsl(want)
-                                            : CONTRACT_TOL * (fabsl(ref.mean) + 1.0L / ref.rstd) + 0x1p-149L;
-            st->worst_mean = maxd(st->worst_mean, check_stat(u->mean[k], want, bound, "mean", k, &m));
-        }
+        check_row_stats(u, o, k, ref, special, &st->worst_mean, &st->worst_rstd, &m);
         if (m.failed) {
             FAIL("row %zu: %s got %.9g want %.12Lg bound %.4Lg", k, m.what, m.got, m.want, m.bound);
             break;
@@ -610,7 +469,7 @@ static void run_fcase(int v, fspec *sp, const finputs *in, const char *label)
         bool x_written = sp->mode == M_H_IS_X || sp->mode == M_Y_IS_X;
         bool r_written = sp->mode == M_H_IS_R || sp->mode == M_Y_IS_X;
         size_t ys = u->y_stride;
-        struct { const char *name; const fregion *rg; size_t rows, stride, row_bytes; const void *want; } regions[] = {
+        const region_rule regions[] = {
             { "x", &unit.x, rows, sp->xs * xe, n * xe, x_written ? NULL : in->x },
             { "residual", &unit.r, rows, sp->rs * xe, n * xe, r_written ? NULL : in->r },
             { "residual_out (outside the rows)", &unit.h, rows, sp->hs * xe, n * xe, NULL },
@@ -621,14 +480,10 @@ static void run_fcase(int v, fspec *sp, const finputs *in, const char *label)
             { "mean (outside)", &unit.mean, 1, rows * 4, rows * 4, NULL },
             { "rstd (outside)", &unit.rstd, 1, rows * 4, rows * 4, NULL },
         };
-        for (size_t i = 0; i < sizeof regions / sizeof regions[0]; i++) {
-            ptrdiff_t at = fregion_check(regions[i].rg, regions[i].rows, regions[i].stride, regions[i].row_bytes,
-                                         regions[i].want);
-            if (at != PTRDIFF_MAX) {
-                FAIL("%s modified at byte %td from the buffer start", regions[i].name, at);
-                break;
-            }
-        }
+        ptrdiff_t at;
+        const char *clobbered = first_clobbered(regions, sizeof regions / sizeof regions[0], &at);
+        if (clobbered)
+            FAIL("%s modified at byte %td from the buffer start", clobbered, at);
     }
 
     st->cases++;
@@ -645,46 +500,6 @@ static void run_fcase(int v, fspec *sp, const finputs *in, const char *label)
 }
 
 /* ---- input generators ---------------------------------------------------------------------- */
-
-static const float eps_values[] = { 0.0f, 1e-6f, 1e-5f, 1.0f };
-
-static float eps_any(rng *r) { return eps_values[rng_below(r, 4)]; }
-
-/* Roughly standard normal (Irwin-Hall, |value| < 3.5), cheaply. */
-static double fast_normal(rng *r)
-{
-    uint64_t u = rng_u64(r);
-    double s = (double)(u & 0xffff) + (double)((u >> 16) & 0xffff) + (double)((u >> 32) & 0xffff) +
-               (double)(u >> 48);
-    return (s * 0x1p-16 - 2.0 + 0x1p-17 * 4) * 1.7320508075688772;
-}
-
-/* v as f32, clamped to the finite range of type t. */
-static float clamp_to(double v, int t)
-{
-    double m = (double)type_max(t);
-    return v > m ? (float)m : v < -m ? (float)-m : (float)v;
-}
-
-/* Typical activations, centred or not, at scales from 1e-3 to 1e3, times `scale`. */
-static void gen_row(rng *r, float *x, size_t n, double scale, int t)
-{
-    double mu = 0.0, sigma = 1.0;
-    switch (rng_below(r, 4)) {
-    case 0: break;
-    case 1: mu = rng_uniform(r, -4, 4); break;
-    case 2:
-        sigma = pow(10.0, rng_uniform(r, -3, 3));
-        mu = sigma * rng_uniform(r, -2, 2);
-        break;
-    case 3:
-        for (size_t i = 0; i < n; i++)
-            x[i] = clamp_to(scale * rng_uniform(r, -1, 1), t);
-        return;
-    }
-    for (size_t i = 0; i < n; i++)
-        x[i] = clamp_to(scale * (mu + sigma * fast_normal(r)), t);
-}
 
 /* gamma: around 1 with either sign now and then, as the plain tests draw it; under the unit
  * offset that is the scale 1 + gamma, so gamma itself is drawn around 0. beta and the bias
@@ -705,8 +520,8 @@ static void gen_case(rng *r, const finputs *in, size_t rows, size_t n, bool unit
 {
     int t = in->c.x;
     for (size_t k = 0; k < rows; k++) {
-        gen_row(r, in->xf + k * n, n, 1.0, t);
-        gen_row(r, in->rf + k * n, n, pow(10.0, rng_uniform(r, -0.5, 0.5)), t);
+        gen_row(r, in->xf + k * n, n, fast_normal, 1.0, t);
+        gen_row(r, in->rf + k * n, n, fast_normal, pow(10.0, rng_uniform(r, -0.5, 0.5)), t);
     }
     gen_params(r, in, rows, n, unit);
 }
@@ -760,15 +575,11 @@ static fspec random_spec(rng *r, bool layernorm, size_t rows, size_t n, int mode
     return s;
 }
 
-/* Each test: this variant and combination; an input stream per (test, combination), the same
- * for every variant, so that every variant sees the oracle's inputs. */
-#define FUSED_SETUP(test)                                                                         \
-    int v = _i / 16;                                                                              \
-    combo c = combos[_i % 16];                                                                    \
-    char rng_name[64];                                                                            \
-    snprintf(rng_name, sizeof rng_name, "fused %s %s/%s/%s", test, type_name(c.x), type_name(c.y), \
-             type_name(c.p));                                                                     \
-    rng r = rng_for(seed, rng_name)
+/* Each test: this variant and combination, and the combination's input stream (combo_rng). */
+#define FUSED_SETUP(test)          \
+    int v = _i / 16;               \
+    combo c = combos[_i % 16];     \
+    rng r = combo_rng("fused", test, c)
 
 /* ---- the tests ---------------------------------------------------------------------------- */
 
@@ -1050,35 +861,19 @@ END_TEST
 bool fused_add_tcase(Suite *s, int v)
 {
     static char names[HALF_NVARIANTS][32];
-    if (!fst) {
-        fst = mmap(NULL, sizeof(fstats) * HALF_NVARIANTS * 3, PROT_READ | PROT_WRITE, MAP_SHARED | MAP_ANONYMOUS,
-                   -1, 0);
-        if (fst == MAP_FAILED) {
-            perror("mmap");
-            abort();
-        }
-        memset(fst, 0, sizeof(fstats) * HALF_NVARIANTS * 3);
-    }
+    if (!fst)
+        fst = shared_stats_alloc(sizeof(fstats) * HALF_NVARIANTS * 3);
     const norm_kernels *k = norm_kernels_variant(half_variant_names[v]);
     if (!k) {
         printf("%s: %s/fused: skipped (not compiled in or CPU lacks it)\n", PROGRAM, half_variant_names[v]);
         return false;
     }
     snprintf(names[v], sizeof names[v], "%s/fused", half_variant_names[v]);
-    TCase *tc = tcase_create(names[v]);
-    tcase_set_timeout(tc, 240);
-    tcase_add_checked_fixture(tc, NULL, scratch_free_all);
+    TCase *tc = checkasm_tcase(names[v]);
     int added = 0, dups = 0;
     const char *dup_of = NULL;
     for (int ci = 0; ci < NCOMBOS; ci++) {
-        /* The same two functions as an earlier variant's: already tested on the same inputs. */
-        int same = -1;
-        for (int w = 0; w < v && same < 0; w++) {
-            const norm_kernels *kw = norm_kernels_variant(half_variant_names[w]);
-            if (kw && kernel_of(kw, false, combos[ci]) == kernel_of(k, false, combos[ci]) &&
-                kernel_of(kw, true, combos[ci]) == kernel_of(k, true, combos[ci]))
-                same = w;
-        }
+        int same = earlier_variant_with_kernels(v, k, combos[ci]);
         if (same >= 0) {
             dups++;
             dup_of = half_variant_names[same];

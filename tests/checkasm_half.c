@@ -31,11 +31,8 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
-#include <sys/mman.h>
 
 #include "checkasm.h"
-#include "common.h"
-#include "dispatch.h"
 
 _Static_assert(T_F32 == (int)NORM_F32 && T_F16 == (int)NORM_F16 && T_BF16 == (int)NORM_BF16,
                "tests/common.h's types must have norm_dtype's values");
@@ -50,10 +47,6 @@ const char *const half_variant_names[HALF_NVARIANTS] = { "scalar", "sse2",      
 
 /* ---- type combinations ------------------------------------------------------------------ */
 
-typedef struct combo {
-    norm_dtype x, y, p;
-} combo;
-
 #define NCOMBOS 14
 static const combo combos[NCOMBOS] = {
     { NORM_F32, NORM_F16, NORM_F32 },    { NORM_F32, NORM_BF16, NORM_F32 },
@@ -66,18 +59,6 @@ static const combo combos[NCOMBOS] = {
 };
 
 #define LOOP_INDEX(v, c) ((v) * 16 + (c))
-
-static const norm_kernels *table_of(int v)
-{
-    const norm_kernels *k = norm_kernels_variant(half_variant_names[v]);
-    ck_assert_msg(k != NULL, "variant %s vanished", half_variant_names[v]);
-    return k;
-}
-
-static norm_kernel_fn *kernel_of(const norm_kernels *k, bool layernorm, combo c)
-{
-    return (layernorm ? k->layernorm : k->rmsnorm)[c.x][c.y][c.p];
-}
 
 /* ---- what the run saw, per variant and output type ---------------------------------------- */
 
@@ -92,33 +73,6 @@ typedef struct half_stats {
 /* [variant][output type], in a MAP_SHARED page so that forked children report back. */
 static half_stats *hstats;
 static bool tested[HALF_NVARIANTS];
-
-static double maxd(double a, double b) { return a > b ? a : b; }
-
-/* ---- scratch memory, freed after every test even when it fails ------------------------------ */
-
-#define MAX_SCRATCH 16
-static void *scratch[MAX_SCRATCH];
-
-static void *scratch_alloc(size_t bytes)
-{
-    for (int i = 0; i < MAX_SCRATCH; i++)
-        if (!scratch[i]) {
-            scratch[i] = malloc(bytes ? bytes : 1);
-            ck_assert_ptr_nonnull(scratch[i]);
-            return scratch[i];
-        }
-    ck_abort_msg("scratch_alloc: too many buffers");
-    return NULL;
-}
-
-static void scratch_free_all(void)
-{
-    for (int i = 0; i < MAX_SCRATCH; i++) {
-        free(scratch[i]);
-        scratch[i] = NULL;
-    }
-}
 
 /* ---- inputs ------------------------------------------------------------------------------- */
 
@@ -149,24 +103,7 @@ static void encode(const hinputs *in, size_t rows, size_t n)
     }
 }
 
-/* Element i of x becomes a NaN with a payload, or a signalling NaN, as raw bits of its type. */
-static void poke_nan(const hinputs *in, size_t i, int which)
-{
-    static const uint16_t f16[] = { 0x7d01u, 0xfe55u, 0x7c01u }, bf16[] = { 0x7f81u, 0xffc1u, 0x7f80u | 0x15u };
-    static const uint32_t f32[] = { 0x7f800001u, 0xffc12345u, 0x7fa00000u };
-    if (in->c.x == NORM_F32) {
-        memcpy((char *)in->x + 4 * i, &f32[which % 3], 4);
-        memcpy(&in->xf[i], &f32[which % 3], 4);
-    } else {
-        uint16_t h = (in->c.x == NORM_F16 ? f16 : bf16)[which % 3];
-        memcpy((char *)in->x + 2 * i, &h, 2);
-        in->xf[i] = half_to_float(h, in->c.x);
-    }
-}
-
 /* ---- one case: a layout, and everything checked about it ------------------------------------ */
-
-enum { GUARD_NONE = 0, GUARD_END = 1 + GUARD_AFTER, GUARD_START = 1 + GUARD_BEFORE };
 
 typedef struct hspec {
     bool layernorm;
@@ -178,76 +115,8 @@ typedef struct hspec {
     int guard;                          /* GUARD_*, for every buffer of the unit under test */
 } hspec;
 
-/* A buffer with canaries around it (or flush against a guard page). The canary is the
- * 16-bit pattern 0x7fc5, a NaN as f16 and as bf16, and 0x7fc57fc5 is a NaN as f32: a kernel
- * that reads it into arithmetic turns its output into NaN. */
-#define PAD_BYTES 64
-static const uint16_t canary16 = 0x7fc5u;
-
-typedef struct hregion {
-    unsigned char *base, *p;
-    size_t total; /* bytes from base */
-    guarded g;
-    void *heap;
-} hregion;
-
-static void *hregion_alloc(hregion *r, size_t bytes, size_t off_bytes, int guard)
-{
-    memset(r, 0, sizeof *r);
-    if (guard != GUARD_NONE) {
-        r->p = r->base = guard_alloc_bytes(&r->g, bytes, (enum guard_side)(guard - 1));
-        r->total = bytes;
-    } else {
-        r->total = PAD_BYTES + off_bytes + bytes + PAD_BYTES;
-        r->heap = aligned_alloc(64, (r->total + 63) / 64 * 64);
-        if (!r->heap)
-            abort();
-        r->base = r->heap;
-        r->p = r->base + PAD_BYTES + off_bytes;
-    }
-    for (size_t i = 0; i + 2 <= r->total; i += 2)
-        memcpy(r->base + i, &canary16, 2);
-    return r->p;
-}
-
-static void hregion_free(hregion *r)
-{
-    if (r->heap)
-        free(r->heap);
-    else if (r->g.map)
-        guard_free(&r->g);
-    memset(r, 0, sizeof *r);
-}
-
-/* The first byte breaking the rule, as an offset from r->p (PTRDIFF_MAX if none): inside
- * the rows (row_bytes every stride bytes from p) it equals want's dense rows when want is
- * given; everywhere else it is still the canary (written in 2-byte units from base). */
-static ptrdiff_t hregion_check(const hregion *r, size_t rows, size_t stride, size_t row_bytes,
-                               const void *want)
-{
-    if (!r->base)
-        return PTRDIFF_MAX;
-    const unsigned char *w = want, *canary = (const unsigned char *)&canary16;
-    size_t start = (size_t)(r->p - r->base);
-    size_t from = 0; /* the next byte that should be canary */
-    for (size_t k = 0; k <= rows; k++) {
-        size_t row = k < rows ? start + k * stride : r->total; /* the end of the last gap */
-        for (size_t i = from; i < row; i++)
-            if (r->base[i] != canary[i % 2])
-                return (ptrdiff_t)i - (ptrdiff_t)start;
-        if (k == rows)
-            break;
-        if (w && memcmp(r->base + row, w + k * row_bytes, row_bytes) != 0)
-            for (size_t i = 0; i < row_bytes; i++)
-                if (r->base[row + i] != w[k * row_bytes + i])
-                    return (ptrdiff_t)(row + i) - (ptrdiff_t)start;
-        from = row + row_bytes;
-    }
-    return PTRDIFF_MAX;
-}
-
 typedef struct hbufset {
-    hregion x, y, g, b, mean, rstd;
+    byte_region x, y, g, b, mean, rstd;
     norm_job job;
 } hbufset;
 
@@ -256,21 +125,21 @@ static void hbufset_init(hbufset *s, const hspec *sp, const hinputs *in, bool ha
     memset(s, 0, sizeof *s);
     combo c = in->c;
     size_t n = sp->n, rows = sp->rows, xe = type_size(c.x), ye = type_size(c.y), pe = type_size(c.p);
-    unsigned char *px = hregion_alloc(&s->x, ((rows - 1) * sp->x_stride + n) * xe, sp->x_off * xe, guard);
+    unsigned char *px = byte_region_alloc(&s->x, ((rows - 1) * sp->x_stride + n) * xe, sp->x_off * xe, guard);
     for (size_t r = 0; r < rows; r++)
         memcpy(px + r * sp->x_stride * xe, (const char *)in->x + r * n * xe, n * xe);
     void *py = sp->in_place ? (void *)px
-                            : hregion_alloc(&s->y, ((rows - 1) * sp->y_stride + n) * ye, sp->y_off * ye, guard);
+                            : byte_region_alloc(&s->y, ((rows - 1) * sp->y_stride + n) * ye, sp->y_off * ye, guard);
     void *pg = NULL, *pb = NULL;
     float *pm = NULL, *pr = NULL;
     if (has_g)
-        memcpy(pg = hregion_alloc(&s->g, n * pe, sp->g_off * pe, guard), in->g, n * pe);
+        memcpy(pg = byte_region_alloc(&s->g, n * pe, sp->g_off * pe, guard), in->g, n * pe);
     if (has_b)
-        memcpy(pb = hregion_alloc(&s->b, n * pe, sp->b_off * pe, guard), in->b, n * pe);
+        memcpy(pb = byte_region_alloc(&s->b, n * pe, sp->b_off * pe, guard), in->b, n * pe);
     if (sp->stats) {
-        pr = hregion_alloc(&s->rstd, rows * sizeof(float), sp->s_off * sizeof(float), guard);
+        pr = byte_region_alloc(&s->rstd, rows * sizeof(float), sp->s_off * sizeof(float), guard);
         if (sp->layernorm)
-            pm = hregion_alloc(&s->mean, rows * sizeof(float), (sp->s_off + 1) % 4 * sizeof(float), guard);
+            pm = byte_region_alloc(&s->mean, rows * sizeof(float), (sp->s_off + 1) % 4 * sizeof(float), guard);
     }
     norm_job job = {
         .y = py, .x = px, .y_stride = sp->in_place ? sp->x_stride : sp->y_stride,
@@ -284,17 +153,16 @@ static void hbufset_init(hbufset *s, const hspec *sp, const hinputs *in, bool ha
 
 static void hbufset_free(hbufset *s)
 {
-    hregion_free(&s->x);
-    hregion_free(&s->y);
-    hregion_free(&s->g);
-    hregion_free(&s->b);
-    hregion_free(&s->mean);
-    hregion_free(&s->rstd);
+    byte_region_free(&s->x);
+    byte_region_free(&s->y);
+    byte_region_free(&s->g);
+    byte_region_free(&s->b);
+    byte_region_free(&s->mean);
+    byte_region_free(&s->rstd);
 }
 
 static void describe(char *buf, size_t size, int v, combo c, const hspec *sp, bool g, bool b, const char *label)
 {
-    static const char *const guards[] = { "none", "end", "start" };
     snprintf(buf, size,
              "seed=0x%016" PRIx64 " variant=%s x=%s y=%s gamma/beta=%s %s [%s] rows=%zu n=%zu "
              "x_stride=%zu y_stride=%zu eps=%g%s gamma=%d beta=%d stats=%d in_place=%d nontemporal=%d "
@@ -303,7 +171,7 @@ static void describe(char *buf, size_t size, int v, combo c, const hspec *sp, bo
              sp->layernorm ? "layernorm" : "rmsnorm", label, sp->rows, sp->n, sp->x_stride,
              sp->in_place ? sp->x_stride : sp->y_stride, (double)sp->eps,
              sp->eps_outside ? " (outside sqrt)" : "", g, b, sp->stats, sp->in_place, sp->nontemporal,
-             sp->x_off, sp->y_off, sp->g_off, sp->b_off, guards[sp->guard]);
+             sp->x_off, sp->y_off, sp->g_off, sp->b_off, guard_name(sp->guard));
 }
 
 /* What went wrong, for the failure message. */
@@ -362,9 +230,7 @@ static void run_hcase(int v, const hspec *sp, const hinputs *in, int gb, const c
             const float *pat = NULL;
             if (special && !o) {
                 /* The oracle's NaN/Inf pattern is held to the reference's, rounded to f32. */
-                for (size_t i = 0; i < n; i++)
-                    pattern[i] = (float)(((long double)x[i] - ref.mean) * ref.rstd * (gf ? gf[i] : 1.0L) +
-                                         (bf ? bf[i] : 0.0L));
+                reference_pattern(pattern, x, n, gf, bf, ref);
                 pat = pattern;
             } else if (special) {
                 pat = (const float *)orow;
@@ -435,21 +301,9 @@ static void run_hcase(int v, const hspec *sp, const hinputs *in, int gb, const c
             if (f.failed)
                 break;
         }
-        /* Statistics, as for f32 rows: rstd relative, the mean relative to its magnitude plus
-         * the row's scale (a mean near zero is only as exact as the sums around it). */
-        bool from_oracle = special && o;
+        /* Statistics, as for f32 rows. */
         mismatch m = { 0 };
-        if (u->rstd) {
-            long double want = from_oracle ? (long double)o->rstd[r] : ref.rstd;
-            long double bound = CONTRACT_TOL * fabsl(want) + 0x1p-149L;
-            worst_rstd = maxd(worst_rstd, check_stat(u->rstd[r], want, bound, "rstd", r, &m));
-        }
-        if (u->mean && !m.failed) {
-            long double want = from_oracle ? (long double)o->mean[r] : ref.mean;
-            long double bound = from_oracle ? CONTRACT_TOL * fabsl(want)
-                                            : CONTRACT_TOL * (fabsl(ref.mean) + 1.0L / ref.rstd) + 0x1p-149L;
-            worst_mean = maxd(worst_mean, check_stat(u->mean[r], want, bound, "mean", r, &m));
-        }
+        check_row_stats(u, o, r, ref, special, &worst_mean, &worst_rstd, &m);
         if (m.failed)
             f = (hfail){ true, r, 0, m.what, m.got, 0, m.want, m.bound, false, 0, 0, 0, 0 };
     }
@@ -460,7 +314,7 @@ static void run_hcase(int v, const hspec *sp, const hinputs *in, int gb, const c
     ptrdiff_t at = PTRDIFF_MAX;
     if (!f.failed) {
         size_t xe = type_size(c.x), pe = type_size(c.p);
-        struct { const char *name; const hregion *rg; size_t rows, stride, row_bytes; const void *want; } regions[] = {
+        const region_rule regions[] = {
             { "y (outside the rows)", sp->in_place ? &unit.x : &unit.y, rows, u->y_stride * ye, n * ye, NULL },
             { "x (input)", sp->in_place ? &unit.y : &unit.x, rows, sp->x_stride * xe, n * xe, in->x },
             { "gamma", &unit.g, 1, n * pe, n * pe, in->g },
@@ -468,11 +322,7 @@ static void run_hcase(int v, const hspec *sp, const hinputs *in, int gb, const c
             { "mean (outside)", &unit.mean, 1, rows * 4, rows * 4, NULL },
             { "rstd (outside)", &unit.rstd, 1, rows * 4, rows * 4, NULL },
         };
-        for (size_t i = 0; i < sizeof regions / sizeof regions[0] && at == PTRDIFF_MAX; i++) {
-            at = hregion_check(regions[i].rg, regions[i].rows, regions[i].stride, regions[i].row_bytes,
-                               regions[i].want);
-            clobbered = regions[i].name;
-        }
+        clobbered = first_clobbered(regions, sizeof regions / sizeof regions[0], &at);
     }
 
     half_stats *st = &hstats[v * 3 + c.y];
@@ -500,7 +350,7 @@ static void run_hcase(int v, const hspec *sp, const hinputs *in, int gb, const c
                  test_context, f.row, i, f.what, c.y == NORM_F32 || !elem ? 8 : 4, f.got_bits, f.got, f.want,
                  c.y == NORM_F32 || !elem ? "bound" : "1 ulp", f.bound, oracle_txt,
                  (double)in->xf[f.row * n + i], gf ? (double)gf[i] : 1.0, bf ? (double)bf[i] : 0.0);
-    } else if (at != PTRDIFF_MAX) {
+    } else if (clobbered) {
         snprintf(msg, sizeof msg, "%s: %s modified at byte %td from the buffer start", test_context, clobbered, at);
     }
     hbufset_free(&unit);
@@ -511,47 +361,6 @@ static void run_hcase(int v, const hspec *sp, const hinputs *in, int gb, const c
 }
 
 /* ---- input generators ------------------------------------------------------------------ */
-
-static const float eps_values[] = { 0.0f, 1e-6f, 1e-5f, 1.0f };
-
-static float eps_any(rng *r) { return eps_values[rng_below(r, 4)]; }
-
-/* Roughly standard normal (Irwin-Hall: four uniforms, so |value| < 3.5), at a fraction of
- * rng_normal's cost: the log and cos of Box-Muller were a third of this file's run time. */
-static double fast_normal(rng *r)
-{
-    uint64_t u = rng_u64(r);
-    double s = (double)(u & 0xffff) + (double)((u >> 16) & 0xffff) + (double)((u >> 32) & 0xffff) +
-               (double)(u >> 48);
-    return (s * 0x1p-16 - 2.0 + 0x1p-17 * 4) * 1.7320508075688772;
-}
-
-/* v as f32, clamped to the finite range of type t (rounding may still reach its max). */
-static float clamp_to(double v, int t)
-{
-    double m = (double)type_max(t);
-    return v > m ? (float)m : v < -m ? (float)-m : (float)v;
-}
-
-/* Typical activations, centred or not, at scales from 1e-3 to 1e3 (each type holds them). */
-static void gen_row(rng *r, float *x, size_t n)
-{
-    double mu = 0.0, sigma = 1.0;
-    switch (rng_below(r, 4)) {
-    case 0: break;
-    case 1: mu = rng_uniform(r, -4, 4); break;
-    case 2:
-        sigma = pow(10.0, rng_uniform(r, -3, 3));
-        mu = sigma * rng_uniform(r, -2, 2);
-        break;
-    case 3:
-        for (size_t i = 0; i < n; i++)
-            x[i] = (float)rng_uniform(r, -1, 1);
-        return;
-    }
-    for (size_t i = 0; i < n; i++)
-        x[i] = (float)(mu + sigma * fast_normal(r));
-}
 
 /* Parameters (gamma around 1 with either sign now and then, beta around 0) for the rows
  * already in in->xf; then rounds everything to its type and stores it. */
@@ -567,7 +376,7 @@ static void gen_params_only(rng *r, const hinputs *in, size_t rows, size_t n)
 static void gen_case(rng *r, const hinputs *in, size_t rows, size_t n)
 {
     for (size_t k = 0; k < rows; k++)
-        gen_row(r, in->xf + k * n, n);
+        gen_row(r, in->xf + k * n, n, fast_normal, 1.0, T_F32);
     gen_params_only(r, in, rows, n);
 }
 
@@ -609,15 +418,11 @@ static hspec random_layout(rng *r, combo c, bool layernorm, size_t rows, size_t 
     return s;
 }
 
-/* Each test: this variant and combination; an input stream per (test, combination), the
- * same for every variant, so that every variant sees the oracle's inputs. */
-#define HALF_SETUP(test)                                                                        \
-    int v = _i / 16;                                                                            \
-    combo c = combos[_i % 16];                                                                  \
-    char rng_name[64];                                                                          \
-    snprintf(rng_name, sizeof rng_name, "half %s %s/%s/%s", test, type_name(c.x), type_name(c.y), \
-             type_name(c.p));                                                                   \
-    rng r = rng_for(seed, rng_name)
+/* Each test: this variant and combination, and the combination's input stream (combo_rng). */
+#define HALF_SETUP(test)           \
+    int v = _i / 16;               \
+    combo c = combos[_i % 16];     \
+    rng r = combo_rng("half", test, c)
 
 /* ---- the tests -------------------------------------------------------------------------- */
 
@@ -828,7 +633,7 @@ START_TEST(test_half_adversarial)
             double g = c.y == NORM_F16 ? 1e-6 : c.p == NORM_F16 ? 0.0 : 1e-39;
             if (g == 0.0)
                 continue; /* f16 gamma cannot reach bf16's subnormals */
-            gen_row(&r, in.xf, 3 * n);
+            gen_row(&r, in.xf, 3 * n, fast_normal, 1.0, T_F32);
             for (size_t i = 0; i < n; i++) {
                 in.gf[i] = (float)(g * rng_uniform(&r, -3, 3));
                 in.bf[i] = (float)(g * 0.1 * fast_normal(&r));
@@ -904,7 +709,7 @@ START_TEST(test_half_special)
                 encode(&in, 4, n);
                 if (what == 9)
                     for (size_t row = 1; row < 4; row += 2)
-                        poke_nan(&in, row * n + rng_below(&r, (uint32_t)n), (int)row + kind);
+                        poke_nan(in.x, in.xf, row * n + rng_below(&r, (uint32_t)n), c.x, (int)row + kind);
                 hspec s = dense_spec(kind, 4, n, what == 7 || what == 8 ? 0.0f : eps_any(&r));
                 s.eps_outside = rng_bool(&r);
                 run_hcase(v, &s, &in, (int)rng_below(&r, 4), names[what]);
@@ -919,33 +724,17 @@ static int combo_dups[HALF_NVARIANTS];
 bool half_add_tcase(Suite *s, int v)
 {
     static char names[HALF_NVARIANTS][32];
-    if (!hstats) {
-        hstats = mmap(NULL, sizeof(half_stats) * HALF_NVARIANTS * 3, PROT_READ | PROT_WRITE,
-                      MAP_SHARED | MAP_ANONYMOUS, -1, 0);
-        if (hstats == MAP_FAILED) {
-            perror("mmap");
-            abort();
-        }
-        memset(hstats, 0, sizeof(half_stats) * HALF_NVARIANTS * 3);
-    }
+    if (!hstats)
+        hstats = shared_stats_alloc(sizeof(half_stats) * HALF_NVARIANTS * 3);
     const norm_kernels *k = norm_kernels_variant(half_variant_names[v]);
     if (!k)
         return false;
     snprintf(names[v], sizeof names[v], "%s/half", half_variant_names[v]);
-    TCase *tc = tcase_create(names[v]);
-    tcase_set_timeout(tc, 240);
-    tcase_add_checked_fixture(tc, NULL, scratch_free_all);
+    TCase *tc = checkasm_tcase(names[v]);
     int added = 0;
     const char *dup_of = NULL;
     for (int c = 0; c < NCOMBOS; c++) {
-        /* The same two functions as an earlier variant's: already tested on the same inputs. */
-        int same = -1;
-        for (int w = 0; w < v && same < 0; w++) {
-            const norm_kernels *kw = norm_kernels_variant(half_variant_names[w]);
-            if (kw && kernel_of(kw, false, combos[c]) == kernel_of(k, false, combos[c]) &&
-                kernel_of(kw, true, combos[c]) == kernel_of(k, true, combos[c]))
-                same = w;
-        }
+        int same = earlier_variant_with_kernels(v, k, combos[c]);
         if (same >= 0) {
             combo_dups[v]++;
             dup_of = half_variant_names[same];
