@@ -236,11 +236,11 @@ static __attribute__((noinline)) row_sums sum_row_fused(const void *x, const voi
                                                         norm_dtype xt, norm_dtype pt)
 {
     const row_source src = { x, r, b, h };
-#define NORM_SUMS_FOR(t, p, b)                                                            \
+#define NORM_SUMS_FOR(t, p, with_bias)                                                    \
     switch (what) {                                                                       \
-    case SQUARES: return sum_row_inline(src, n, 0.0f, false, false, true, b, t, p);       \
-    case SUMS: return sum_row_inline(src, n, 0.0f, false, true, true, b, t, p);           \
-    default: return sum_row_inline(src, n, shift, true, true, true, b, t, p);             \
+    case SQUARES: return sum_row_inline(src, n, 0.0f, false, false, true, with_bias, t, p); \
+    case SUMS: return sum_row_inline(src, n, 0.0f, false, true, true, with_bias, t, p);   \
+    default: return sum_row_inline(src, n, shift, true, true, true, with_bias, t, p);     \
     }
 #define NORM_SUMS_BIAS(t, p)                                                              \
     if (b) {                                                                              \
