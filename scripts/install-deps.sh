@@ -4,7 +4,7 @@
 # apt when something is missing, and retries each apt step once (mirrors fail transiently).
 set -euo pipefail
 
-packages=(build-essential meson ninja-build pkg-config libcpu-features-dev libsleef-dev check
+packages=(build-essential cmake meson ninja-build pkg-config libcpu-features-dev libsleef-dev check
           qemu-user)
 if [ "$(dpkg --print-architecture)" = amd64 ]; then
     # The aarch64 cross toolchain and the arm64 builds of the libraries, for the NEON tier.
