@@ -1,5 +1,5 @@
 /* Half-precision row tails for ISAs without masked 16-bit memory operations: go through a
- * small stack buffer, like vec_part_generic.h, so that nothing outside p[0..k) is read or
+ * small stack buffer, so that nothing outside p[0..k) is read or
  * written. Needs vf_load_f16/vf_store_f16/vf_load_bf16/vf_store_bf16 and vf_store/vf_load. */
 #include <stdint.h>
 #include <string.h>
