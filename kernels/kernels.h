@@ -71,6 +71,9 @@ NORM_INTERNAL void norm_init_kernels_neon(norm_kernels *k);
 NORM_INTERNAL void norm_rmsnorm_row_exact(const norm_job *job, size_t row);
 NORM_INTERNAL void norm_layernorm_row_exact(const norm_job *job, size_t row);
 
+/* Bytes per element: f32 4, f16 and bf16 2. */
+static inline size_t norm_dtype_size(norm_dtype t) { return t == NORM_F32 ? 4 : 2; }
+
 /* The scale applied to a row whose mean square (RMSNorm) or variance (LayerNorm) is ms. */
 static inline double norm_rstd(double ms, double eps, bool eps_outside_sqrt)
 {

@@ -73,7 +73,6 @@ static bool extent_fits(const void *p, size_t rows, size_t stride, size_t n, siz
     return !__builtin_add_overflow((uintptr_t)p, last, &end);
 }
 
-static size_t dtype_size(norm_dtype t) { return t == NORM_F32 ? 4 : 2; }
 static bool dtype_valid(norm_dtype t) { return t == NORM_F32 || t == NORM_F16 || t == NORM_BF16; }
 
 /* Checks a request completely, then runs it. Reads the caller's struct in place: the
@@ -107,7 +106,7 @@ static inline norm_status run_checked(const norm_params *p)
     if (!p->x || !p->y || (p->residual && !p->residual_out))
         return NORM_ERR_NULL_POINTER;
 
-    size_t xe = dtype_size(p->x_type), ye = dtype_size(p->y_type), pe = dtype_size(p->param_type);
+    size_t xe = norm_dtype_size(p->x_type), ye = norm_dtype_size(p->y_type), pe = norm_dtype_size(p->param_type);
     if (!extent_fits(p->x, p->rows, x_stride, p->n, xe) || !extent_fits(p->y, p->rows, y_stride, p->n, ye) ||
         !extent_fits(p->mean, 1, 0, p->rows, sizeof(float)) || !extent_fits(p->rstd, 1, 0, p->rows, sizeof(float)) ||
         !extent_fits(p->gamma, 1, 0, p->n, pe) || !extent_fits(p->beta, 1, 0, p->n, pe) ||

@@ -28,8 +28,6 @@ static inline __attribute__((always_inline)) void store_elem(void *p, size_t i, 
     }
 }
 
-static size_t elem_size(norm_dtype t) { return t == NORM_F32 ? 4 : 2; }
-
 static inline __attribute__((always_inline)) double sum_squares_t(const void *x, size_t n, double shift, norm_dtype t)
 {
     double acc[4] = {0, 0, 0, 0};
@@ -110,7 +108,7 @@ static void apply_row_x(void *y, const void *x, const void *g, const void *b, si
 /* The row that is normalised: x's, or the fused h = x + residual (+ bias). */
 static const void *source_row(const norm_job *job, size_t row)
 {
-    size_t es = elem_size(job->x_type);
+    size_t es = norm_dtype_size(job->x_type);
     if (job->residual)
         return (const char *)job->residual_out + row * job->residual_out_stride * es;
     return (const char *)job->x + row * job->x_stride * es;
@@ -119,7 +117,7 @@ static const void *source_row(const norm_job *job, size_t row)
 static void apply_row(const norm_job *job, size_t row, double center, double scale)
 {
     const void *x = source_row(job, row);
-    void *y = (char *)job->y + row * job->y_stride * elem_size(job->y_type);
+    void *y = (char *)job->y + row * job->y_stride * norm_dtype_size(job->y_type);
     const void *g = job->gamma, *b = job->beta;
     size_t n = job->n;
     double offset = job->unit_offset ? 1.0 : 0.0;
@@ -147,7 +145,7 @@ static inline __attribute__((always_inline)) void residual_row_t(
 static void residual_row(const norm_job *job, size_t row)
 {
     norm_dtype t = job->x_type, pt = job->param_type;
-    size_t es = elem_size(t), n = job->n;
+    size_t es = norm_dtype_size(t), n = job->n;
     const void *x = (const char *)job->x + row * job->x_stride * es;
     const void *r = (const char *)job->residual + row * job->residual_stride * es;
     void *h = (char *)job->residual_out + row * job->residual_out_stride * es;

@@ -30,8 +30,6 @@
 
 /* ---------------------------------------------------------------- typed memory access */
 
-static NORM_ALWAYS_INLINE size_t elem_size(norm_dtype t) { return t == NORM_F32 ? 4 : 2; }
-
 /* NORM_W elements of type t at p[i]. (bf16 is widened without quieting signalling NaNs:
  * a NaN anywhere in a row makes its results NaN whichever way it was widened.) */
 static NORM_ALWAYS_INLINE vf load_as(const void *p, size_t i, norm_dtype t)
@@ -337,7 +335,7 @@ static NORM_ALWAYS_INLINE void output_row(void *y, const void *x, const void *g,
                                 has_g ? load_part_as(g, i, k, pt) : s,                   \
                                 has_b ? load_part_as(b, i, k, pt) : s,                   \
                                 mode, c, s, neg_ds, has_g, has_b, unit_offset), k, yt)
-    const size_t es = elem_size(yt), vector_bytes = NORM_W * es;
+    const size_t es = norm_dtype_size(yt), vector_bytes = NORM_W * es;
     size_t i = 0;
     if (nontemporal && (uintptr_t)y % es == 0) {
         size_t head = (vector_bytes - (uintptr_t)y % vector_bytes) % vector_bytes / es;
@@ -364,8 +362,8 @@ static NORM_ALWAYS_INLINE void output_row(void *y, const void *x, const void *g,
 static NORM_ALWAYS_INLINE const void *source_row(const norm_job *job, size_t r, norm_dtype xt)
 {
     if (job->residual)
-        return (const char *)job->residual_out + r * job->residual_out_stride * elem_size(xt);
-    return (const char *)job->x + r * job->x_stride * elem_size(xt);
+        return (const char *)job->residual_out + r * job->residual_out_stride * norm_dtype_size(xt);
+    return (const char *)job->x + r * job->x_stride * norm_dtype_size(xt);
 }
 
 /* Writes row r of y. */
@@ -374,7 +372,7 @@ static NORM_ALWAYS_INLINE void output_row_at(const norm_job *job, size_t r, row_
                                              bool unit_offset, norm_dtype xt, norm_dtype yt,
                                              norm_dtype pt)
 {
-    void *y = (char *)job->y + r * job->y_stride * elem_size(yt);
+    void *y = (char *)job->y + r * job->y_stride * norm_dtype_size(yt);
     output_row(y, source_row(job, r, xt), job->gamma, job->beta, job->n, job->nontemporal, rs,
                mode, has_g, has_b, unit_offset, xt, yt, pt);
 }
@@ -385,11 +383,11 @@ static NORM_ALWAYS_INLINE void output_row_at(const norm_job *job, size_t r, row_
 static NORM_ALWAYS_INLINE row_sums first_sums(const norm_job *job, size_t r, float shift,
                                               enum sums_kind what, norm_dtype xt, norm_dtype pt)
 {
-    const void *x = (const char *)job->x + r * job->x_stride * elem_size(xt);
+    const void *x = (const char *)job->x + r * job->x_stride * norm_dtype_size(xt);
     if (!job->residual)
         return sum_row_any(x, job->n, shift, what, xt);
-    return sum_row_fused(x, (const char *)job->residual + r * job->residual_stride * elem_size(xt),
-                         job->bias, (char *)job->residual_out + r * job->residual_out_stride * elem_size(xt),
+    return sum_row_fused(x, (const char *)job->residual + r * job->residual_stride * norm_dtype_size(xt),
+                         job->bias, (char *)job->residual_out + r * job->residual_out_stride * norm_dtype_size(xt),
                          job->n, shift, what, xt, pt);
 }
 
