@@ -27,7 +27,7 @@ void NORM_CVT_FN(norm_cvt_f32_to_f16)(uint16_t *dst, const float *src, size_t n)
     for (; i + NORM_W <= n; i += NORM_W)
         vf_store_f16(dst + i, vf_load(src + i));
     if (i < n)
-        vf_store_f16_part(dst + i, vf_load_part(src + i, n - i, vf_zero()), n - i);
+        vf_store_f16_part(dst + i, vf_load_part(src + i, n - i), n - i);
 }
 
 void NORM_CVT_FN(norm_cvt_bf16_to_f32)(float *dst, const uint16_t *src, size_t n)
@@ -45,7 +45,7 @@ void NORM_CVT_FN(norm_cvt_f32_to_bf16)(uint16_t *dst, const float *src, size_t n
     for (; i + NORM_W <= n; i += NORM_W)
         vf_store_bf16(dst + i, vf_load(src + i));
     if (i < n)
-        vf_store_bf16_part(dst + i, vf_load_part(src + i, n - i, vf_zero()), n - i);
+        vf_store_bf16_part(dst + i, vf_load_part(src + i, n - i), n - i);
 }
 
 size_t NORM_CVT_FN(norm_cvt_load_part_probe)(float *lanes, const uint16_t *src, size_t k, int bf16)

@@ -48,7 +48,7 @@ static NORM_ALWAYS_INLINE vf load_part_as(const void *p, size_t i, size_t k, nor
         return vf_load_f16_part((const uint16_t *)p + i, k);
     if (t == NORM_BF16)
         return vf_load_bf16_part((const uint16_t *)p + i, k);
-    return vf_load_part((const float *)p + i, k, vf_zero());
+    return vf_load_part((const float *)p + i, k);
 }
 
 static NORM_ALWAYS_INLINE void store_as(void *p, size_t i, vf v, norm_dtype t)

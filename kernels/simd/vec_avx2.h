@@ -24,34 +24,15 @@ static inline vf vf_fmadd(vf a, vf b, vf c) { return _mm256_fmadd_ps(a, b, c); }
 
 /* Tails, as two SSE halves loaded and stored piecewise. Not vmaskmovps: AMD documents
  * that its masked-off elements may still fault, and qemu's emulation does fault. */
-static const int32_t norm_sse_tail_table[8] = { -1, -1, -1, -1, 0, 0, 0, 0 };
+#include "sse_part.h"
+
 static const int32_t norm_avx2_keep_table[16] = { -1, -1, -1, -1, -1, -1, -1, -1, 0, 0, 0, 0, 0, 0, 0, 0 };
-/* The first k (1..3) elements of p; the other lanes are `fill`. */
-static inline __m128 sse_load_part(const float *p, size_t k, __m128 fill)
+/* The first k (< NORM_W) elements of p; the other lanes are zero. */
+static inline vf vf_load_part(const float *p, size_t k)
 {
-    __m128 v = k == 1 ? _mm_load_ss(p) : _mm_castpd_ps(_mm_load_sd((const double *)p));
-    if (k == 3)
-        v = _mm_movelh_ps(v, _mm_load_ss(p + 2));
-    __m128 m = _mm_castsi128_ps(_mm_loadu_si128((const __m128i *)(norm_sse_tail_table + 4 - k)));
-    return _mm_or_ps(_mm_and_ps(m, v), _mm_andnot_ps(m, fill));
-}
-static inline void sse_store_part(float *p, __m128 v, size_t k)
-{
-    if (k == 1) {
-        _mm_store_ss(p, v);
-        return;
-    }
-    _mm_storel_pi((__m64 *)p, v);
-    if (k == 3)
-        _mm_store_ss(p + 2, _mm_movehl_ps(v, v));
-}
-/* The first k (< NORM_W) elements of p; the other lanes are `fill`. */
-static inline vf vf_load_part(const float *p, size_t k, vf fill)
-{
-    __m128 lo_fill = _mm256_castps256_ps128(fill), hi_fill = _mm256_extractf128_ps(fill, 1);
     if (k < 4)
-        return _mm256_set_m128(hi_fill, k ? sse_load_part(p, k, lo_fill) : lo_fill);
-    return _mm256_set_m128(k > 4 ? sse_load_part(p + 4, k - 4, hi_fill) : hi_fill, _mm_loadu_ps(p));
+        return _mm256_set_m128(_mm_setzero_ps(), sse_load_part(p, k));
+    return _mm256_set_m128(k > 4 ? sse_load_part(p + 4, k - 4) : _mm_setzero_ps(), _mm_loadu_ps(p));
 }
 /* v with the lanes from k on set to zero. */
 static inline vf vf_keep_first(vf v, size_t k)

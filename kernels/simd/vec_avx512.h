@@ -26,8 +26,8 @@ static inline vf vf_mul(vf a, vf b) { return _mm512_mul_ps(a, b); }
 static inline vf vf_fmadd(vf a, vf b, vf c) { return _mm512_fmadd_ps(a, b, c); }
 
 static inline __mmask16 tail_mask(size_t k) { return (__mmask16)((1u << k) - 1u); }
-/* The first k (< NORM_W) elements of p; the other lanes are `fill`. */
-static inline vf vf_load_part(const float *p, size_t k, vf fill) { return _mm512_mask_loadu_ps(fill, tail_mask(k), p); }
+/* The first k (< NORM_W) elements of p; the other lanes are zero. */
+static inline vf vf_load_part(const float *p, size_t k) { return _mm512_maskz_loadu_ps(tail_mask(k), p); }
 static inline void vf_store_part(float *p, vf v, size_t k) { _mm512_mask_storeu_ps(p, tail_mask(k), v); }
 /* v with the lanes from k on set to zero. */
 static inline vf vf_keep_first(vf v, size_t k) { return _mm512_maskz_mov_ps(tail_mask(k), v); }

@@ -25,10 +25,10 @@ static inline vf vf_mul(vf a, vf b) { return vmulq_f32(a, b); }
 static inline vf vf_fmadd(vf a, vf b, vf c) { return vfmaq_f32(c, a, b); }
 
 /* Tails of 1 to 3 elements, a lane at a time so nothing past the row is touched. */
-/* The first k (< NORM_W) elements of p; the other lanes are `fill`. */
-static inline vf vf_load_part(const float *p, size_t k, vf fill)
+/* The first k (< NORM_W) elements of p; the other lanes are zero. */
+static inline vf vf_load_part(const float *p, size_t k)
 {
-    vf v = vld1q_lane_f32(p, fill, 0);
+    vf v = vld1q_lane_f32(p, vdupq_n_f32(0.0f), 0);
     if (k > 1)
         v = vld1q_lane_f32(p + 1, v, 1);
     if (k > 2)

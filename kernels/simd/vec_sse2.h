@@ -24,17 +24,14 @@ static inline vf vf_sub(vf a, vf b) { return _mm_sub_ps(a, b); }
 static inline vf vf_mul(vf a, vf b) { return _mm_mul_ps(a, b); }
 static inline vf vf_fmadd(vf a, vf b, vf c) { return _mm_add_ps(_mm_mul_ps(a, b), c); }
 
-/* Tails of 1 to 3 elements, loaded and stored piecewise so nothing past the row is touched. */
+#include "sse_part.h"
+
+/* The first k (< NORM_W) elements of p; the other lanes are zero. */
+static inline vf vf_load_part(const float *p, size_t k) { return sse_load_part(p, k); }
+static inline void vf_store_part(float *p, vf v, size_t k) { sse_store_part(p, v, k); }
+
+/* Masks for vf_keep_first: k lanes of ones. */
 static const int32_t norm_sse2_tail_table[8] = { -1, -1, -1, -1, 0, 0, 0, 0 };
-/* The first k (< NORM_W) elements of p; the other lanes are `fill`. */
-static inline vf vf_load_part(const float *p, size_t k, vf fill)
-{
-    __m128 v = k == 1 ? _mm_load_ss(p) : _mm_castpd_ps(_mm_load_sd((const double *)p));
-    if (k == 3)
-        v = _mm_movelh_ps(v, _mm_load_ss(p + 2));
-    __m128 m = _mm_castsi128_ps(_mm_loadu_si128((const __m128i *)(norm_sse2_tail_table + 4 - k)));
-    return _mm_or_ps(_mm_and_ps(m, v), _mm_andnot_ps(m, fill));
-}
 /* v with the lanes from k on set to zero. */
 static inline vf vf_keep_first(vf v, size_t k)
 {
@@ -46,16 +43,6 @@ static inline void vh_stream(uint16_t *p, const uint16_t *buf)
     long long bits;
     memcpy(&bits, buf, sizeof bits);
     _mm_stream_si64((long long *)p, bits);
-}
-static inline void vf_store_part(float *p, vf v, size_t k)
-{
-    if (k == 1) {
-        _mm_store_ss(p, v);
-        return;
-    }
-    _mm_storel_pi((__m64 *)p, v);
-    if (k == 3)
-        _mm_store_ss(p + 2, _mm_movehl_ps(v, v));
 }
 
 static inline vd vd_zero(void) { return _mm_setzero_pd(); }
