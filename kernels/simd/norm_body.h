@@ -415,6 +415,8 @@ static NORM_ALWAYS_INLINE void rmsnorm_rows(const norm_job *job, bool has_g, boo
 {
     const size_t n = job->n;
     const double inv_n = 1.0 / (double)n; /* a multiply, not a divide, on each row's critical path */
+    if (job->rows == 0)
+        return;
     row_sums next = first_sums(job, 0, 0.0f, SQUARES, xt, pt);
     for (size_t r = 0; r < job->rows; r++) {
         row_sums sums = next;
@@ -431,11 +433,10 @@ static NORM_ALWAYS_INLINE void rmsnorm_rows(const norm_job *job, bool has_g, boo
     }
 }
 
-/* Sums of x - shift, for a shifted or an unshifted pass. */
-static NORM_ALWAYS_INLINE row_sums sum_row_centered(const void *x, size_t n, float shift,
-                                                    norm_dtype xt)
+/* LayerNorm's sums around shift: a shift of 0 saves the subtraction. */
+static NORM_ALWAYS_INLINE enum sums_kind sums_around(float shift)
 {
-    return sum_row_any(x, n, shift, shift == 0.0f ? SUMS : SUMS_SHIFTED, xt);
+    return shift == 0.0f ? SUMS : SUMS_SHIFTED;
 }
 
 static NORM_ALWAYS_INLINE void layernorm_rows(const norm_job *job, bool has_g, bool has_b,
@@ -450,6 +451,8 @@ static NORM_ALWAYS_INLINE void layernorm_rows(const norm_job *job, bool has_g, b
      * ever costs time, never accuracy. */
     const size_t n = job->n;
     const double inv_n = 1.0 / (double)n;
+    if (job->rows == 0)
+        return;
     float shift = 0.0f;
     row_sums next = first_sums(job, 0, shift, SUMS, xt, pt);
     for (size_t r = 0; r < job->rows; r++) {
@@ -458,7 +461,7 @@ static NORM_ALWAYS_INLINE void layernorm_rows(const norm_job *job, bool has_g, b
         double d = sums.sum * inv_n, var = sums.squares * inv_n - d * d;
         if (d * d > 0.25 * var && sums_in_range(sums.squares, job->eps)) {
             shift = (float)(shift + d);
-            sums = sum_row_centered(x, n, shift, xt);
+            sums = sum_row_any(x, n, shift, sums_around(shift), xt);
             d = sums.sum * inv_n;
             var = sums.squares * inv_n - d * d;
         }
@@ -466,7 +469,7 @@ static NORM_ALWAYS_INLINE void layernorm_rows(const norm_job *job, bool has_g, b
         bool exact = !sums_in_range(sums.squares, job->eps) || d * d > 0.25 * var;
         shift = !exact && mean * mean > 0.25 * var ? (float)mean : 0.0f;
         if (r + 1 < job->rows)
-            next = first_sums(job, r + 1, shift, shift == 0.0f ? SUMS : SUMS_SHIFTED, xt, pt);
+            next = first_sums(job, r + 1, shift, sums_around(shift), xt, pt);
         if (exact) {
             exact_row(job, r, true);
             continue;
