@@ -800,6 +800,7 @@ static norm_status run_library(const candidate *c, const workload *w)
         case NORM_F32: return (rms ? norm_rmsnorm_f32 : norm_layernorm_f32)(w->y, x, gamma, beta, rows, n, EPS);
         case NORM_F16: return (rms ? norm_rmsnorm_f16 : norm_layernorm_f16)(w->y, x, gamma, beta, rows, n, EPS);
         case NORM_BF16: return (rms ? norm_rmsnorm_bf16 : norm_layernorm_bf16)(w->y, x, gamma, beta, rows, n, EPS);
+        default: break;
         }
     }
     norm_params p = norm_params_default(c->op);

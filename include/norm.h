@@ -27,7 +27,7 @@ extern "C" {
 #endif
 
 #define NORM_VERSION_MAJOR 0
-#define NORM_VERSION_MINOR 1
+#define NORM_VERSION_MINOR 2
 #define NORM_VERSION_PATCH 0
 
 typedef enum norm_status {
@@ -40,7 +40,9 @@ typedef enum norm_status {
     NORM_ERR_OVERLAP,          /* y overlaps x (other than exactly in place), gamma, beta or a stats output */
     NORM_ERR_UNSUPPORTED_TYPE, /* type combination not implemented (gamma/beta not f32 or x's type) */
     NORM_ERR_BAD_ARGUMENT,     /* unknown flag, kind, ISA or params struct size */
-    NORM_ERR_ISA_UNAVAILABLE   /* the requested ISA is not compiled in or not supported by this CPU */
+    NORM_ERR_ISA_UNAVAILABLE,  /* the requested ISA is not compiled in or not supported by this CPU */
+    NORM_ERR_BAD_SCALE,        /* int8 output: y_scale not finite and > 0, or both/neither of y_scale and y_scales */
+    NORM_ERR_BAD_MOMENTS       /* a norm_moments row with a negative or non-finite count or m2 */
 } norm_status;
 
 /* The kernel tiers, in increasing order of preference on their architecture. */
@@ -64,7 +66,8 @@ typedef enum norm_kind {
 typedef enum norm_dtype {
     NORM_F32 = 0,
     NORM_F16 = 1,  /* IEEE binary16 */
-    NORM_BF16 = 2  /* bfloat16: the top half of an f32 */
+    NORM_BF16 = 2, /* bfloat16: the top half of an f32 */
+    NORM_I8 = 3    /* int8, for y only: q = clamp(round(y * (1 / s)), -127, 127), see y_scale */
 } norm_dtype;
 
 /* Flags for norm_params.flags. */
@@ -74,8 +77,24 @@ enum {
     NORM_EPS_OUTSIDE_SQRT = 1u << 0,
     /* Scale by (1 + gamma) instead of gamma, as Gemma's RMSNorm does. With gamma NULL
      * (gamma = 0, as Gemma initialises it) the scale is 1. */
-    NORM_UNIT_OFFSET = 1u << 1
+    NORM_UNIT_OFFSET = 1u << 1,
+    /* Gated RMSNorm (norm_params.gate): y = rmsnorm(x * silu(gate)) * gamma + beta, the gate
+     * applied before the norm, instead of the default y = (rmsnorm(x) * gamma + beta) * silu(gate). */
+    NORM_GATE_BEFORE_NORM = 1u << 2
 };
+
+/*
+ * A row's statistics as partial moments, so that a row split over several workers can be
+ * normalised as one: each worker computes the moments of its slice (norm_moments_run), the
+ * slices' moments are combined in any order (norm_moments_combine, Chan et al.'s formula),
+ * and each worker normalises its slice with the combined moments (norm_params.moments).
+ * RMSNorm's moments are about zero: mean is 0 and m2 the sum of squares.
+ */
+typedef struct norm_moments {
+    double count; /* elements seen; 0 (all fields 0) is the empty slice */
+    double mean;  /* their mean (LayerNorm), or 0 (RMSNorm) */
+    double m2;    /* sum of squared deviations from mean */
+} norm_moments;
 
 /*
  * The general entry point's arguments. Always start from norm_params_default(): it
@@ -120,6 +139,26 @@ typedef struct norm_params {
     void *residual_out;
     size_t residual_out_stride;  /* in elements; 0 means n */
     const void *bias;
+
+    /* Gated RMSNorm (Mamba-2, Qwen3-Next): rows of x's type and length, or NULL. By default
+     * y = (rmsnorm(x) * gamma + beta) * silu(gate); with NORM_GATE_BEFORE_NORM
+     * y = rmsnorm(x * silu(gate)) * gamma + beta, x * silu(gate) kept in f32. silu(z) =
+     * z / (1 + exp(-z)). RMSNorm only, and not with the residual add. */
+    const void *gate;
+    size_t gate_stride;          /* in elements; 0 means n */
+
+    /* int8 output (y_type NORM_I8): q = clamp(round(y * (1 / s)), -127, 127), rounded to
+     * nearest even, NaN to 0, with 1 / s rounded to f32. Either a static scale s = y_scale
+     * (finite, > 0; y_scales NULL), or, with y_scale 0, a dynamic scale per row written to
+     * y_scales[row]: s = max|y| / 127 over the row (0 for a row of zeros, whose q is 0). */
+    float y_scale;
+    float *y_scales;
+
+    /* Normalise with these statistics (one per row, combined by norm_moments_combine)
+     * instead of the rows' own: the apply step of a row split across workers, where x is
+     * one slice of each row and gamma/beta that slice's parameters. count may differ from n;
+     * count 0 is an error. Not with the residual add. */
+    const norm_moments *moments;
 } norm_params;
 
 /* Defaults: RMSNorm of kind, f32 everywhere, no flags, eps 1e-6 (RMSNorm) or 1e-5 (LayerNorm),
@@ -149,6 +188,11 @@ static inline norm_params norm_params_default(norm_kind kind)
     p.residual_out = NULL;
     p.residual_out_stride = 0;
     p.bias = NULL;
+    p.gate = NULL;
+    p.gate_stride = 0;
+    p.y_scale = 0.0f;
+    p.y_scales = NULL;
+    p.moments = NULL;
     return p;
 }
 
@@ -170,6 +214,17 @@ NORM_API norm_status norm_rmsnorm_bf16(uint16_t *y, const uint16_t *x, const uin
                                        const uint16_t *beta, size_t rows, size_t n, float eps);
 NORM_API norm_status norm_layernorm_bf16(uint16_t *y, const uint16_t *x, const uint16_t *gamma,
                                          const uint16_t *beta, size_t rows, size_t n, float eps);
+
+/* The moments of each row of a slice: rows, n (the slice's length), x/x_stride/x_type, and
+ * optionally the residual add (which then writes residual_out, as norm_run does) or the gate
+ * with NORM_GATE_BEFORE_NORM (the moments are then those of x * silu(gate)), read from
+ * params; kind picks LayerNorm moments or RMSNorm's (about zero). y, gamma, beta and the
+ * statistics outputs must be NULL. out receives rows values. */
+NORM_API norm_status norm_moments_run(const norm_params *params, norm_moments *out);
+
+/* acc[i] = the moments of acc[i]'s elements and part[i]'s together, for i < rows. Either may
+ * be the empty slice (count 0). acc and part must not overlap unless they are equal. */
+NORM_API norm_status norm_moments_combine(norm_moments *acc, const norm_moments *part, size_t rows);
 
 /* Tier selection. The tier is chosen once from the CPU (cpu_features) and the environment
  * variable NORM_ISA=scalar|sse2|avx2|avx512|neon, which can only lower it.

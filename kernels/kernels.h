@@ -40,19 +40,38 @@ typedef struct norm_job {
     void *residual_out;
     size_t residual_stride, residual_out_stride;
     const void *bias;
+    /* Gated RMSNorm: silu(gate) multiplies the output, or x before the norm (gate_before). */
+    const void *gate;
+    size_t gate_stride;
+    bool gate_before;
+    /* int8 output: q = round(y * y_inv_scale), or, when y_scales is set, a scale per row
+     * (max|y| / 127) written there. */
+    float y_inv_scale;
+    float *y_scales;
+    /* Given statistics, one per row, instead of the rows' own (the apply step of a split row). */
+    const norm_moments *moments;
+    /* The moments kernels' output: the statistics of each row, nothing else is written
+     * (except the residual add's h). */
+    norm_moments *moments_out;
 } norm_job;
 
 /* One prototype per operation: every ISA's kernel has this shape. */
 #define NORM_KERNEL(name) void name(const norm_job *job)
 typedef NORM_KERNEL(norm_kernel_fn);
 
-#define NORM_NTYPES 3 /* NORM_F32, NORM_F16, NORM_BF16 */
+#define NORM_NTYPES 3   /* NORM_F32, NORM_F16, NORM_BF16: x, gamma/beta */
+#define NORM_NYTYPES 4  /* and NORM_I8: y */
 
 /* One kernel per operation and [x type][y type][gamma/beta type]. The scalar table fills
- * every combination the API accepts; an ISA overlays the ones it implements. */
+ * every combination the API accepts; an ISA overlays the ones it implements. The gated
+ * kernels are RMSNorm with job->gate set; the moments kernels fill job->moments_out,
+ * [x type][bias type]. */
 typedef struct norm_kernels {
-    norm_kernel_fn *rmsnorm[NORM_NTYPES][NORM_NTYPES][NORM_NTYPES];
-    norm_kernel_fn *layernorm[NORM_NTYPES][NORM_NTYPES][NORM_NTYPES];
+    norm_kernel_fn *rmsnorm[NORM_NTYPES][NORM_NYTYPES][NORM_NTYPES];
+    norm_kernel_fn *layernorm[NORM_NTYPES][NORM_NYTYPES][NORM_NTYPES];
+    norm_kernel_fn *rmsnorm_gated[NORM_NTYPES][NORM_NYTYPES][NORM_NTYPES];
+    norm_kernel_fn *rmsnorm_moments[NORM_NTYPES][NORM_NTYPES];
+    norm_kernel_fn *layernorm_moments[NORM_NTYPES][NORM_NTYPES];
 } norm_kernels;
 
 /* Each ISA's overlay; avx512bf16 is AVX-512 storing bf16 with vcvtneps2bf16. */
@@ -70,15 +89,35 @@ NORM_INTERNAL void norm_init_kernels_neon(norm_kernels *k);
  */
 NORM_INTERNAL void norm_rmsnorm_row_exact(const norm_job *job, size_t row);
 NORM_INTERNAL void norm_layernorm_row_exact(const norm_job *job, size_t row);
+/* Row `row` of y from its centre and scale (double), with every epilogue: gamma, beta,
+ * the unit offset, the gate after the norm, int8 output (static or dynamic scale). */
+NORM_INTERNAL void norm_apply_row_exact(const norm_job *job, size_t row, double center, double scale);
+/* The moments of one row of the job's source (x, the residual add's h, or x * silu(gate)). */
+NORM_INTERNAL norm_moments norm_moments_row_exact(const norm_job *job, size_t row, bool layernorm);
+/* The centre and the scale given moments m: LayerNorm's mean (RMSNorm: 0) and rstd. */
+static inline void norm_scale_from_moments(const norm_job *job, norm_moments m, bool layernorm,
+                                           double *center, double *scale);
 
-/* Bytes per element: f32 4, f16 and bf16 2. */
-static inline size_t norm_dtype_size(norm_dtype t) { return t == NORM_F32 ? 4 : 2; }
+/* Bytes per element: f32 4, f16 and bf16 2, int8 1. */
+static inline size_t norm_dtype_size(norm_dtype t) { return t == NORM_F32 ? 4 : t == NORM_I8 ? 1 : 2; }
 
 /* The scale applied to a row whose mean square (RMSNorm) or variance (LayerNorm) is ms. */
 static inline double norm_rstd(double ms, double eps, bool eps_outside_sqrt)
 {
     return eps_outside_sqrt ? 1.0 / (sqrt(ms) + eps) : 1.0 / sqrt(ms + eps);
 }
+
+static inline void norm_scale_from_moments(const norm_job *job, norm_moments m, bool layernorm,
+                                           double *center, double *scale)
+{
+    /* RMSNorm's mean square is m2 / count + mean^2, which holds for moments about any mean. */
+    double var = m.m2 / m.count;
+    *center = layernorm ? m.mean : 0.0;
+    *scale = norm_rstd(layernorm ? var : var + m.mean * m.mean, job->eps, job->eps_outside_sqrt);
+}
+
+/* silu(z) = z / (1 + exp(-z)), in double: the oracle's. */
+static inline double norm_silu(double z) { return z / (1.0 + exp(-z)); }
 
 /* Writes the optional per-row statistics. */
 static inline void norm_store_stats(const norm_job *job, size_t row, double mean, double rstd)

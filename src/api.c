@@ -4,13 +4,14 @@
  */
 #include <math.h>
 #include <stdint.h>
+#include <string.h>
 
 #include "dispatch.h"
 
 /* Above this many bytes of x and y the rows cannot stay in cache anyway: stream y out. */
 #define NONTEMPORAL_BYTES ((size_t)64 << 20)
 
-/* The size of norm_params in the first release; older callers can never send less. */
+/* The size of norm_params in the first release (through bias); older callers can never send less. */
 #define PARAMS_V1_SIZE (offsetof(norm_params, bias) + sizeof(const void *))
 
 /* A set of `rows` byte ranges [base + i*stride, base + i*stride + len). */
@@ -75,14 +76,26 @@ static bool extent_fits(const void *p, size_t rows, size_t stride, size_t n, siz
 
 static bool dtype_valid(norm_dtype t) { return t == NORM_F32 || t == NORM_F16 || t == NORM_BF16; }
 
+/* A row's moments can be used: a positive count, and no negative m2 (NaN or Inf moments,
+ * from a row holding them, are allowed: they give that row NaN, as one call would). */
+static bool moments_valid(const norm_moments *m, size_t rows, bool empty_ok)
+{
+    for (size_t r = 0; r < rows; r++)
+        if (!(m[r].count > 0.0 || (empty_ok && m[r].count == 0.0)) || !isfinite(m[r].count) || m[r].m2 < 0.0)
+            return false;
+    return true;
+}
+
+#define ALL_FLAGS (NORM_EPS_OUTSIDE_SQRT | NORM_UNIT_OFFSET | NORM_GATE_BEFORE_NORM)
+
 /* Checks a request completely, then runs it. Reads the caller's struct in place: the
  * checks are the whole cost of a call on short rows, so nothing is copied. */
 static inline norm_status run_checked(const norm_params *p)
 {
-    if ((p->kind != NORM_RMSNORM && p->kind != NORM_LAYERNORM) ||
-        (p->flags & ~(unsigned)(NORM_EPS_OUTSIDE_SQRT | NORM_UNIT_OFFSET)))
+    if ((p->kind != NORM_RMSNORM && p->kind != NORM_LAYERNORM) || (p->flags & ~(unsigned)ALL_FLAGS))
         return NORM_ERR_BAD_ARGUMENT;
-    if (!dtype_valid(p->x_type) || !dtype_valid(p->y_type) || !dtype_valid(p->param_type))
+    if (!dtype_valid(p->x_type) || !(dtype_valid(p->y_type) || p->y_type == NORM_I8) ||
+        !dtype_valid(p->param_type))
         return NORM_ERR_BAD_ARGUMENT;
     /* gamma and beta are f32 or the type of x. */
     if (p->param_type != NORM_F32 && p->param_type != p->x_type)
@@ -91,6 +104,20 @@ static inline norm_status run_checked(const norm_params *p)
         return NORM_ERR_BAD_ARGUMENT; /* RMSNorm has no mean to report */
     if (!p->residual && (p->residual_out || p->bias))
         return NORM_ERR_BAD_ARGUMENT; /* the bias and the write-back belong to the residual add */
+    if ((p->flags & NORM_GATE_BEFORE_NORM) && !p->gate)
+        return NORM_ERR_BAD_ARGUMENT;
+    if (p->gate && (p->kind != NORM_RMSNORM || p->residual))
+        return NORM_ERR_BAD_ARGUMENT; /* gated RMSNorm only, not fused with the residual add */
+    if (p->moments && p->residual)
+        return NORM_ERR_BAD_ARGUMENT; /* the residual add belongs to the moments step */
+    if (p->y_type == NORM_I8) {
+        bool static_scale = p->y_scale > 0.0f && isfinite(p->y_scale) && !p->y_scales;
+        bool dynamic_scale = p->y_scale == 0.0f && p->y_scales;
+        if (!static_scale && !dynamic_scale)
+            return NORM_ERR_BAD_SCALE;
+    } else if (p->y_scale != 0.0f || p->y_scales) {
+        return NORM_ERR_BAD_ARGUMENT; /* scales belong to int8 output */
+    }
     if (p->n == 0)
         return NORM_ERR_BAD_SIZE;
     if (!(p->eps >= 0.0f) || !isfinite(p->eps))
@@ -99,12 +126,15 @@ static inline norm_status run_checked(const norm_params *p)
     size_t x_stride = p->x_stride ? p->x_stride : p->n, y_stride = p->y_stride ? p->y_stride : p->n;
     size_t r_stride = p->residual_stride ? p->residual_stride : p->n;
     size_t h_stride = p->residual_out_stride ? p->residual_out_stride : p->n;
-    if (x_stride < p->n || y_stride < p->n || r_stride < p->n || h_stride < p->n)
+    size_t z_stride = p->gate_stride ? p->gate_stride : p->n;
+    if (x_stride < p->n || y_stride < p->n || r_stride < p->n || h_stride < p->n || z_stride < p->n)
         return NORM_ERR_BAD_STRIDE;
     if (p->rows == 0)
         return NORM_OK;
     if (!p->x || !p->y || (p->residual && !p->residual_out))
         return NORM_ERR_NULL_POINTER;
+    if (p->moments && !moments_valid(p->moments, p->rows, false))
+        return NORM_ERR_BAD_MOMENTS;
 
     size_t xe = norm_dtype_size(p->x_type), ye = norm_dtype_size(p->y_type), pe = norm_dtype_size(p->param_type);
     if (!extent_fits(p->x, p->rows, x_stride, p->n, xe) || !extent_fits(p->y, p->rows, y_stride, p->n, ye) ||
@@ -112,15 +142,18 @@ static inline norm_status run_checked(const norm_params *p)
         !extent_fits(p->gamma, 1, 0, p->n, pe) || !extent_fits(p->beta, 1, 0, p->n, pe) ||
         !extent_fits(p->bias, 1, 0, p->n, pe) ||
         !extent_fits(p->residual, p->rows, r_stride, p->n, xe) ||
-        !extent_fits(p->residual_out, p->rows, h_stride, p->n, xe))
+        !extent_fits(p->residual_out, p->rows, h_stride, p->n, xe) ||
+        !extent_fits(p->gate, p->rows, z_stride, p->n, xe) ||
+        !extent_fits(p->y_scales, 1, 0, p->rows, sizeof(float)) ||
+        !extent_fits(p->moments, 1, 0, p->rows, sizeof(norm_moments)))
         return NORM_ERR_SIZE_OVERFLOW;
 
     /* Outputs against inputs and against each other; NULL optional buffers drop out. The
      * only sharing allowed is an output that is exactly an input it replaces element by
      * element: y as x, the residual's write-back as the residual or as x. */
-    span out[4], in[5];
-    const void *out_p[4], *in_p[5];
-    size_t out_stride[4], in_stride[5], n_out = 0, n_in = 0;
+    span out[5], in[7];
+    const void *out_p[5], *in_p[7];
+    size_t out_stride[5], in_stride[7], n_out = 0, n_in = 0;
 #define NORM_ADD(list, n_, ptr, stride, rows, len, elem)                                 \
     do {                                                                                 \
         list[n_] = make_span(ptr, stride, rows, len, elem);                              \
@@ -134,6 +167,8 @@ static inline norm_status run_checked(const norm_params *p)
         NORM_ADD(out, n_out, p->mean, 0, 1, p->rows, sizeof(float));
     if (p->rstd)
         NORM_ADD(out, n_out, p->rstd, 0, 1, p->rows, sizeof(float));
+    if (p->y_scales)
+        NORM_ADD(out, n_out, p->y_scales, 0, 1, p->rows, sizeof(float));
     NORM_ADD(in, n_in, p->x, x_stride, p->rows, p->n, xe);
     if (p->residual)
         NORM_ADD(in, n_in, p->residual, r_stride, p->rows, p->n, xe);
@@ -143,6 +178,10 @@ static inline norm_status run_checked(const norm_params *p)
         NORM_ADD(in, n_in, p->beta, 0, 1, p->n, pe);
     if (p->bias)
         NORM_ADD(in, n_in, p->bias, 0, 1, p->n, pe);
+    if (p->gate)
+        NORM_ADD(in, n_in, p->gate, z_stride, p->rows, p->n, xe);
+    if (p->moments)
+        NORM_ADD(in, n_in, p->moments, 0, 1, p->rows, sizeof(norm_moments));
 #undef NORM_ADD
     for (size_t o = 0; o < n_out; o++) {
         for (size_t i = 0; i < n_in; i++) {
@@ -171,23 +210,152 @@ static inline norm_status run_checked(const norm_params *p)
         .unit_offset = (p->flags & NORM_UNIT_OFFSET) != 0,
         .residual = p->residual, .residual_out = p->residual_out,
         .residual_stride = r_stride, .residual_out_stride = h_stride, .bias = p->bias,
+        .gate = p->gate, .gate_stride = z_stride, .gate_before = (p->flags & NORM_GATE_BEFORE_NORM) != 0,
+        .y_inv_scale = p->y_scales ? 0.0f : 1.0f / p->y_scale, .y_scales = p->y_scales,
+        .moments = p->moments,
     };
     const norm_kernels *k = norm_kernels_active();
-    (p->kind == NORM_RMSNORM ? k->rmsnorm : k->layernorm)[p->x_type][p->y_type][p->param_type](&job);
+    norm_kernel_fn *const (*table)[NORM_NYTYPES][NORM_NTYPES] =
+        p->gate ? k->rmsnorm_gated : p->kind == NORM_RMSNORM ? k->rmsnorm : k->layernorm;
+    table[p->x_type][p->y_type][p->param_type](&job);
+    return NORM_OK;
+}
+
+/* A caller's struct as this version's: older layouts (struct_size a released size) are
+ * zero-extended, newer ones accepted when everything this version does not know is zero. */
+static norm_status params_as_current(const norm_params *params, norm_params *copy, const norm_params **p)
+{
+    if (!params)
+        return NORM_ERR_NULL_POINTER;
+    if (params->struct_size >= sizeof(norm_params)) {
+        for (size_t i = sizeof(norm_params); i < params->struct_size; i++)
+            if (((const unsigned char *)params)[i] != 0)
+                return NORM_ERR_BAD_ARGUMENT;
+        *p = params;
+        return NORM_OK;
+    }
+    if (params->struct_size != PARAMS_V1_SIZE)
+        return NORM_ERR_BAD_ARGUMENT;
+    memset(copy, 0, sizeof *copy);
+    memcpy(copy, params, PARAMS_V1_SIZE);
+    *p = copy;
+    return NORM_OK;
+}
+
+norm_status norm_moments_run(const norm_params *params, norm_moments *out)
+{
+    norm_params copy;
+    const norm_params *p;
+    norm_status st = params_as_current(params, &copy, &p);
+    if (st != NORM_OK)
+        return st;
+    if ((p->kind != NORM_RMSNORM && p->kind != NORM_LAYERNORM) || (p->flags & ~(unsigned)NORM_GATE_BEFORE_NORM))
+        return NORM_ERR_BAD_ARGUMENT;
+    if (!dtype_valid(p->x_type) || !dtype_valid(p->param_type))
+        return NORM_ERR_BAD_ARGUMENT;
+    if (p->param_type != NORM_F32 && p->param_type != p->x_type)
+        return NORM_ERR_UNSUPPORTED_TYPE;
+    /* Only what the moments depend on; the output's fields belong to the apply step. */
+    if (p->y || p->gamma || p->beta || p->mean || p->rstd || p->y_scales || p->moments ||
+        p->y_scale != 0.0f || (!p->residual && (p->residual_out || p->bias)))
+        return NORM_ERR_BAD_ARGUMENT;
+    if (p->gate && (p->kind != NORM_RMSNORM || p->residual || !(p->flags & NORM_GATE_BEFORE_NORM)))
+        return NORM_ERR_BAD_ARGUMENT; /* only a gate before the norm changes the moments */
+    if ((p->flags & NORM_GATE_BEFORE_NORM) && !p->gate)
+        return NORM_ERR_BAD_ARGUMENT;
+    if (p->n == 0)
+        return NORM_ERR_BAD_SIZE;
+    size_t x_stride = p->x_stride ? p->x_stride : p->n;
+    size_t r_stride = p->residual_stride ? p->residual_stride : p->n;
+    size_t h_stride = p->residual_out_stride ? p->residual_out_stride : p->n;
+    size_t z_stride = p->gate_stride ? p->gate_stride : p->n;
+    if (x_stride < p->n || r_stride < p->n || h_stride < p->n || z_stride < p->n)
+        return NORM_ERR_BAD_STRIDE;
+    if (p->rows == 0)
+        return NORM_OK;
+    if (!p->x || !out || (p->residual && !p->residual_out))
+        return NORM_ERR_NULL_POINTER;
+    size_t xe = norm_dtype_size(p->x_type), pe = norm_dtype_size(p->param_type);
+    if (!extent_fits(p->x, p->rows, x_stride, p->n, xe) || !extent_fits(out, 1, 0, p->rows, sizeof *out) ||
+        !extent_fits(p->residual, p->rows, r_stride, p->n, xe) ||
+        !extent_fits(p->residual_out, p->rows, h_stride, p->n, xe) ||
+        !extent_fits(p->gate, p->rows, z_stride, p->n, xe) || !extent_fits(p->bias, 1, 0, p->n, pe))
+        return NORM_ERR_SIZE_OVERFLOW;
+
+    span o = make_span(out, 0, 1, p->rows, sizeof *out);
+    span in[4] = { make_span(p->x, x_stride, p->rows, p->n, xe) };
+    size_t n_in = 1;
+    if (p->residual)
+        in[n_in++] = make_span(p->residual, r_stride, p->rows, p->n, xe);
+    if (p->gate)
+        in[n_in++] = make_span(p->gate, z_stride, p->rows, p->n, xe);
+    if (p->bias)
+        in[n_in++] = make_span(p->bias, 0, 1, p->n, pe);
+    for (size_t i = 0; i < n_in; i++)
+        if (spans_overlap(o, in[i]))
+            return NORM_ERR_OVERLAP;
+    if (p->residual_out) {
+        /* The write-back may replace x or the residual, as in norm_run. */
+        span h = make_span(p->residual_out, h_stride, p->rows, p->n, xe);
+        if (spans_overlap(o, h))
+            return NORM_ERR_OVERLAP;
+        for (size_t i = 0; i < n_in; i++) {
+            bool replaces = (i == 0 && p->residual_out == p->x && h_stride == x_stride) ||
+                            (i == 1 && p->residual_out == p->residual && h_stride == r_stride);
+            if (!replaces && spans_overlap(h, in[i]))
+                return NORM_ERR_OVERLAP;
+        }
+    }
+
+    norm_job job = {
+        .x = p->x, .x_stride = x_stride, .rows = p->rows, .n = p->n,
+        .x_type = p->x_type, .y_type = NORM_F32, .param_type = p->param_type,
+        .residual = p->residual, .residual_out = p->residual_out,
+        .residual_stride = r_stride, .residual_out_stride = h_stride, .bias = p->bias,
+        .gate = p->gate, .gate_stride = z_stride, .gate_before = p->gate != NULL,
+        .moments_out = out,
+    };
+    const norm_kernels *k = norm_kernels_active();
+    (p->kind == NORM_RMSNORM ? k->rmsnorm_moments : k->layernorm_moments)[p->x_type][p->param_type](&job);
+    return NORM_OK;
+}
+
+norm_status norm_moments_combine(norm_moments *acc, const norm_moments *part, size_t rows)
+{
+    if (rows == 0)
+        return NORM_OK;
+    if (!acc || !part)
+        return NORM_ERR_NULL_POINTER;
+    if (!extent_fits(acc, 1, 0, rows, sizeof *acc) || !extent_fits(part, 1, 0, rows, sizeof *part))
+        return NORM_ERR_SIZE_OVERFLOW;
+    if (acc != part && spans_overlap(make_span(acc, 0, 1, rows, sizeof *acc), make_span(part, 0, 1, rows, sizeof *part)))
+        return NORM_ERR_OVERLAP;
+    if (!moments_valid(acc, rows, true) || !moments_valid(part, rows, true))
+        return NORM_ERR_BAD_MOMENTS;
+    for (size_t r = 0; r < rows; r++) {
+        norm_moments a = acc[r], b = part[r];
+        if (b.count == 0.0)
+            continue;
+        if (a.count == 0.0) {
+            acc[r] = b;
+            continue;
+        }
+        /* Chan, Golub and LeVeque: exact in exact arithmetic, and stable in floating point
+         * because the correction is a square of the difference of two means. */
+        double count = a.count + b.count, delta = b.mean - a.mean;
+        acc[r].count = count;
+        acc[r].mean = a.mean + delta * (b.count / count);
+        acc[r].m2 = a.m2 + b.m2 + delta * delta * (a.count * (b.count / count));
+    }
     return NORM_OK;
 }
 
 norm_status norm_run(const norm_params *params)
 {
-    if (!params)
-        return NORM_ERR_NULL_POINTER;
-    if (params->struct_size < PARAMS_V1_SIZE)
-        return NORM_ERR_BAD_ARGUMENT;
-    /* A newer caller's struct is accepted when everything this version does not know is zero. */
-    for (size_t i = sizeof(norm_params); i < params->struct_size; i++)
-        if (((const unsigned char *)params)[i] != 0)
-            return NORM_ERR_BAD_ARGUMENT;
-    return run_checked(params);
+    norm_params copy;
+    const norm_params *p;
+    norm_status st = params_as_current(params, &copy, &p);
+    return st != NORM_OK ? st : run_checked(p);
 }
 
 static norm_status run_dense(norm_kind kind, norm_dtype type, void *y, const void *x,
@@ -252,8 +420,10 @@ const char *norm_status_string(norm_status status)
     case NORM_ERR_BAD_EPS: return "eps must be finite and >= 0";
     case NORM_ERR_OVERLAP: return "an output overlaps an input or another output (only y == x, with equal strides, is allowed)";
     case NORM_ERR_UNSUPPORTED_TYPE: return "unsupported type combination (gamma and beta must be f32 or the type of x)";
-    case NORM_ERR_BAD_ARGUMENT: return "invalid argument (kind, flags, type, params size, ISA, or a mean output for RMSNorm)";
+    case NORM_ERR_BAD_ARGUMENT: return "invalid argument (kind, flags, type, params size, ISA, a mean output for RMSNorm, or fields that do not go together)";
     case NORM_ERR_ISA_UNAVAILABLE: return "ISA not compiled in, not supported by this CPU, or above the NORM_ISA cap";
+    case NORM_ERR_BAD_SCALE: return "int8 output needs either y_scale finite and > 0, or y_scale 0 and a y_scales array";
+    case NORM_ERR_BAD_MOMENTS: return "a moments row has a count that is not positive and finite, or a negative m2";
     }
     return "unknown status code";
 }
