@@ -98,18 +98,28 @@ typedef struct row_sums {
     double squares; /* sum of (x - shift)^2 */
 } row_sums;
 
-/* Where a row's values come from: x itself, or h = x + r (+ b) rounded to x's type, which
- * is stored to h on the way (the fused residual add). */
+/* silu(z) = z / (1 + exp(-z)), with SLEEF's exp for this ISA (1 ulp) and a true division:
+ * a few ulps of f32 in all, far inside the gated kernels' 2^-18. */
+static NORM_ALWAYS_INLINE vf silu(vf z)
+{
+    return vf_div(z, vf_add(vf_set1(1.0f), vf_exp(vf_sub(vf_zero(), z))));
+}
+
+/* Where a row's values come from: x itself; h = x + r (+ b) rounded to x's type, which is
+ * stored to h on the way (the fused residual add); or x * silu(z) (the gate before the norm). */
 typedef struct row_source {
     const void *x, *r, *b;
     void *h;
+    const void *z;
 } row_source;
 
-/* One vector of the row at i: x, or the fused h (stored, then reloaded rounded). */
-static NORM_ALWAYS_INLINE vf fetch(row_source src, size_t i, bool fused, bool has_b,
+/* One vector of the row at i: x, the fused h (stored, then reloaded rounded), or x * silu(z). */
+static NORM_ALWAYS_INLINE vf fetch(row_source src, size_t i, bool fused, bool has_b, bool gated,
                                    norm_dtype xt, norm_dtype pt)
 {
     vf v = load_as(src.x, i, xt);
+    if (gated)
+        return vf_mul(v, silu(load_as(src.z, i, xt)));
     if (!fused)
         return v;
     v = vf_add(v, load_as(src.r, i, xt));
@@ -119,11 +129,13 @@ static NORM_ALWAYS_INLINE vf fetch(row_source src, size_t i, bool fused, bool ha
     return xt == NORM_F32 ? v : load_as(src.h, i, xt);
 }
 
-/* The k (< NORM_W) elements at i, zero beyond. */
+/* The k (< NORM_W) elements at i, zero beyond (silu(0) is 0). */
 static NORM_ALWAYS_INLINE vf fetch_part(row_source src, size_t i, size_t k, bool fused,
-                                        bool has_b, norm_dtype xt, norm_dtype pt)
+                                        bool has_b, bool gated, norm_dtype xt, norm_dtype pt)
 {
     vf v = load_part_as(src.x, i, k, xt);
+    if (gated)
+        return vf_mul(v, silu(load_part_as(src.z, i, k, xt)));
     if (!fused)
         return v;
     v = vf_add(v, load_part_as(src.r, i, k, xt));
@@ -134,7 +146,7 @@ static NORM_ALWAYS_INLINE vf fetch_part(row_source src, size_t i, size_t k, bool
 }
 
 static NORM_ALWAYS_INLINE row_sums sum_row_inline(row_source src, size_t n, float shift, bool shifted,
-                                                  bool want_sum, bool fused, bool has_b,
+                                                  bool want_sum, bool fused, bool has_b, bool gated,
                                                   norm_dtype xt, norm_dtype pt)
 {
     const vf c = vf_set1(shift);
@@ -171,7 +183,7 @@ static NORM_ALWAYS_INLINE row_sums sum_row_inline(row_source src, size_t n, floa
                                ? i + (size_t)NORM_W * NORM_UNROLL * NORM_FOLD : n;
         for (; i + (size_t)NORM_W * NORM_UNROLL <= block_end; i += (size_t)NORM_W * NORM_UNROLL)
             for (int u = 0; u < NORM_UNROLL; u++) {
-                vf t = fetch(src, i + (size_t)u * NORM_W, fused, has_b, xt, pt);
+                vf t = fetch(src, i + (size_t)u * NORM_W, fused, has_b, gated, xt, pt);
                 NORM_ACCUMULATE(u, t);
             }
         if (block_end < n) {
@@ -182,12 +194,12 @@ static NORM_ALWAYS_INLINE row_sums sum_row_inline(row_source src, size_t n, floa
 #pragma GCC unroll 16
         for (int u = 0; u < NORM_UNROLL - 1; u++)
             if (i + NORM_W <= n) {
-                vf t = fetch(src, i, fused, has_b, xt, pt);
+                vf t = fetch(src, i, fused, has_b, gated, xt, pt);
                 NORM_ACCUMULATE(u, t);
                 i += NORM_W;
             }
         if (i < n) {
-            vf t = fetch_part(src, i, n - i, fused, has_b, xt, pt);
+            vf t = fetch_part(src, i, n - i, fused, has_b, gated, xt, pt);
             if (shifted)
                 t = vf_keep_first(vf_sub(t, c), n - i); /* padding lanes must add nothing */
             if (want_sum)
@@ -211,12 +223,12 @@ enum sums_kind { SQUARES, SUMS, SUMS_SHIFTED };
 static __attribute__((noinline)) row_sums sum_row_any(const void *x, size_t n, float shift,
                                                       enum sums_kind what, norm_dtype xt)
 {
-    row_source src = { x, NULL, NULL, NULL };
+    row_source src = { x, NULL, NULL, NULL, NULL };
 #define NORM_SUMS_FOR(t)                                                                  \
     switch (what) {                                                                       \
-    case SQUARES: return sum_row_inline(src, n, 0.0f, false, false, false, false, t, t);  \
-    case SUMS: return sum_row_inline(src, n, 0.0f, false, true, false, false, t, t);      \
-    default: return sum_row_inline(src, n, shift, true, true, false, false, t, t);        \
+    case SQUARES: return sum_row_inline(src, n, 0.0f, false, false, false, false, false, t, t); \
+    case SUMS: return sum_row_inline(src, n, 0.0f, false, true, false, false, false, t, t); \
+    default: return sum_row_inline(src, n, shift, true, true, false, false, false, t, t); \
     }
     switch (xt) {
     case NORM_F16: NORM_SUMS_FOR(NORM_F16)
@@ -233,12 +245,12 @@ static __attribute__((noinline)) row_sums sum_row_fused(const void *x, const voi
                                                         float shift, enum sums_kind what,
                                                         norm_dtype xt, norm_dtype pt)
 {
-    const row_source src = { x, r, b, h };
+    const row_source src = { x, r, b, h, NULL };
 #define NORM_SUMS_FOR(t, p, with_bias)                                                    \
     switch (what) {                                                                       \
-    case SQUARES: return sum_row_inline(src, n, 0.0f, false, false, true, with_bias, t, p); \
-    case SUMS: return sum_row_inline(src, n, 0.0f, false, true, true, with_bias, t, p);   \
-    default: return sum_row_inline(src, n, shift, true, true, true, with_bias, t, p);     \
+    case SQUARES: return sum_row_inline(src, n, 0.0f, false, false, true, with_bias, false, t, p); \
+    case SUMS: return sum_row_inline(src, n, 0.0f, false, true, true, with_bias, false, t, p); \
+    default: return sum_row_inline(src, n, shift, true, true, true, with_bias, false, t, p); \
     }
 #define NORM_SUMS_BIAS(t, p)                                                              \
     if (b) {                                                                              \
@@ -263,6 +275,18 @@ static __attribute__((noinline)) row_sums sum_row_fused(const void *x, const voi
     }
 #undef NORM_SUMS_BIAS
 #undef NORM_SUMS_FOR
+}
+
+/* The sum of squares of x * silu(z) (gated RMSNorm, the gate before the norm). */
+static __attribute__((noinline)) row_sums sum_row_gated(const void *x, const void *z, size_t n,
+                                                        norm_dtype xt)
+{
+    const row_source src = { x, NULL, NULL, NULL, z };
+    switch (xt) {
+    case NORM_F16: return sum_row_inline(src, n, 0.0f, false, false, false, false, true, NORM_F16, NORM_F16);
+    case NORM_BF16: return sum_row_inline(src, n, 0.0f, false, false, false, false, true, NORM_BF16, NORM_BF16);
+    default: return sum_row_inline(src, n, 0.0f, false, false, false, false, true, NORM_F32, NORM_F32);
+    }
 }
 
 /* ---------------------------------------------------------------- output */
@@ -294,6 +318,12 @@ typedef struct row_scale {
         }                                                                                 \
     } while (0)
 
+/* v * silu(z) when the gate comes after the norm. */
+static NORM_ALWAYS_INLINE vf gated_output(vf v, vf z, bool gate_out)
+{
+    return gate_out ? vf_mul(v, silu(z)) : v;
+}
+
 /* y = u * gamma + beta for one vector. */
 static NORM_ALWAYS_INLINE vf output_vector(vf x, vf g, vf b, enum center_mode mode, vf c, vf s,
                                           vf neg_ds, bool has_g, bool has_b, bool unit_offset)
@@ -317,32 +347,73 @@ static NORM_ALWAYS_INLINE vf output_vector(vf x, vf g, vf b, enum center_mode mo
     return has_b ? vf_add(u, b) : u;
 }
 
+/* What a row's output pass applies besides the norm itself. */
+typedef struct row_epilogue {
+    const void *z;     /* the gate's row, or NULL */
+    float q_inv;       /* int8 output: 1 / s */
+    float *q_scale;    /* int8 output with a dynamic scale: where s goes, or NULL */
+} row_epilogue;
+
 static NORM_ALWAYS_INLINE void output_row(void *y, const void *x, const void *g, const void *b,
-                                          size_t n, bool nontemporal, row_scale rs,
+                                          size_t n, bool nontemporal, row_scale rs, row_epilogue ep,
                                           enum center_mode mode, bool has_g, bool has_b,
-                                          bool unit_offset, norm_dtype xt, norm_dtype yt,
-                                          norm_dtype pt)
+                                          bool unit_offset, bool gate_in, bool gate_out,
+                                          norm_dtype xt, norm_dtype yt, norm_dtype pt)
 {
     const vf c = vf_set1(rs.c), s = vf_set1(rs.s), neg_ds = vf_set1(rs.neg_ds);
+    const void *z = ep.z;
+    /* y at i, before it is stored: the source (x, or x * silu(z)), normalised, scaled,
+     * shifted, and times silu(z) when the gate comes after. */
 #define NORM_OUTPUT(i)                                                                   \
-    output_vector(load_as(x, i, xt), has_g ? load_as(g, i, pt) : s,                      \
-                  has_b ? load_as(b, i, pt) : s, mode, c, s, neg_ds, has_g, has_b, unit_offset)
+    gated_output(output_vector(gate_in ? vf_mul(load_as(x, i, xt), silu(load_as(z, i, xt)))  \
+                                       : load_as(x, i, xt),                              \
+                               has_g ? load_as(g, i, pt) : s, has_b ? load_as(b, i, pt) : s, \
+                               mode, c, s, neg_ds, has_g, has_b, unit_offset),           \
+                 gate_out ? load_as(z, i, xt) : s, gate_out)
     /* Partial vectors (an unaligned head, the tail) go through the same vector arithmetic,
      * so a row's result does not depend on where it sits in memory. */
 #define NORM_OUTPUT_PART(i, k)                                                           \
-    store_part_as(y, i,                                                                  \
-                  output_vector(load_part_as(x, i, k, xt),                               \
-                                has_g ? load_part_as(g, i, k, pt) : s,                   \
-                                has_b ? load_part_as(b, i, k, pt) : s,                   \
-                                mode, c, s, neg_ds, has_g, has_b, unit_offset), k, yt)
-    const size_t es = norm_dtype_size(yt), vector_bytes = NORM_W * es;
+    gated_output(output_vector(gate_in ? vf_mul(load_part_as(x, i, k, xt),              \
+                                                silu(load_part_as(z, i, k, xt)))         \
+                                       : load_part_as(x, i, k, xt),                      \
+                               has_g ? load_part_as(g, i, k, pt) : s,                    \
+                               has_b ? load_part_as(b, i, k, pt) : s,                    \
+                               mode, c, s, neg_ds, has_g, has_b, unit_offset),           \
+                 gate_out ? load_part_as(z, i, k, xt) : s, gate_out)
     size_t i = 0;
+    if (yt == NORM_I8) {
+        float q_inv = ep.q_inv;
+        if (ep.q_scale) {
+            /* The dynamic scale needs the row's largest |y| first: y is computed twice, which
+             * costs arithmetic on data already in L1, not another trip to memory. */
+            vf m = vf_zero();
+            for (; i + NORM_W <= n; i += NORM_W)
+                m = vf_max_num(m, vf_abs(NORM_OUTPUT(i)));
+            if (i < n)
+                m = vf_max_num(m, vf_keep_first(vf_abs(NORM_OUTPUT_PART(i, n - i)), n - i));
+            float lanes[NORM_W], amax = 0.0f;
+            vf_store(lanes, m);
+            for (int l = 0; l < NORM_W; l++)
+                amax = lanes[l] > amax ? lanes[l] : amax;
+            float scale = amax / 127.0f;
+            *ep.q_scale = scale;
+            q_inv = scale > 0.0f ? 1.0f / scale : 0.0f;
+            i = 0;
+        }
+        const vf q = vf_set1(q_inv);
+        for (; i + NORM_W <= n; i += NORM_W)
+            vf_store_i8((int8_t *)y + i, vf_mul(NORM_OUTPUT(i), q));
+        if (i < n)
+            vf_store_i8_part((int8_t *)y + i, vf_mul(NORM_OUTPUT_PART(i, n - i), q), n - i);
+        return;
+    }
+    const size_t es = norm_dtype_size(yt), vector_bytes = NORM_W * es;
     if (nontemporal && (uintptr_t)y % es == 0) {
         size_t head = (vector_bytes - (uintptr_t)y % vector_bytes) % vector_bytes / es;
         if (head > n)
             head = n;
         if (head) {
-            NORM_OUTPUT_PART(0, head);
+            store_part_as(y, 0, NORM_OUTPUT_PART(0, head), head, yt);
             i = head;
         }
         for (; i + NORM_W <= n; i += NORM_W)
@@ -353,7 +424,7 @@ static NORM_ALWAYS_INLINE void output_row(void *y, const void *x, const void *g,
             store_as(y, i, NORM_OUTPUT(i), yt);
     }
     if (i < n)
-        NORM_OUTPUT_PART(i, n - i);
+        store_part_as(y, i, NORM_OUTPUT_PART(i, n - i), n - i, yt);
 #undef NORM_OUTPUT
 #undef NORM_OUTPUT_PART
 }
@@ -366,24 +437,34 @@ static NORM_ALWAYS_INLINE const void *source_row(const norm_job *job, size_t r, 
     return (const char *)job->x + r * job->x_stride * norm_dtype_size(xt);
 }
 
+static NORM_ALWAYS_INLINE const void *gate_row(const norm_job *job, size_t r, norm_dtype xt)
+{
+    return (const char *)job->gate + r * job->gate_stride * norm_dtype_size(xt);
+}
+
 /* Writes row r of y. */
 static NORM_ALWAYS_INLINE void output_row_at(const norm_job *job, size_t r, row_scale rs,
                                              enum center_mode mode, bool has_g, bool has_b,
-                                             bool unit_offset, norm_dtype xt, norm_dtype yt,
-                                             norm_dtype pt)
+                                             bool unit_offset, bool gate_in, bool gate_out,
+                                             norm_dtype xt, norm_dtype yt, norm_dtype pt)
 {
     void *y = (char *)job->y + r * job->y_stride * norm_dtype_size(yt);
-    output_row(y, source_row(job, r, xt), job->gamma, job->beta, job->n, job->nontemporal, rs,
-               mode, has_g, has_b, unit_offset, xt, yt, pt);
+    row_epilogue ep = { gate_in || gate_out ? gate_row(job, r, xt) : NULL, job->y_inv_scale,
+                        job->y_scales ? job->y_scales + r : NULL };
+    output_row(y, source_row(job, r, xt), job->gamma, job->beta, job->n, job->nontemporal, rs, ep,
+               mode, has_g, has_b, unit_offset, gate_in, gate_out, xt, yt, pt);
 }
 
 /* ---------------------------------------------------------------- the two norms */
 
-/* The first sums of row r: over x, or over the fused h (which they store). */
+/* The first sums of row r: over x, over the fused h (which they store), or over x * silu(z). */
 static NORM_ALWAYS_INLINE row_sums first_sums(const norm_job *job, size_t r, float shift,
-                                              enum sums_kind what, norm_dtype xt, norm_dtype pt)
+                                              enum sums_kind what, bool gated, norm_dtype xt,
+                                              norm_dtype pt)
 {
     const void *x = (const char *)job->x + r * job->x_stride * norm_dtype_size(xt);
+    if (gated)
+        return sum_row_gated(x, gate_row(job, r, xt), job->n, xt);
     if (!job->residual)
         return sum_row_any(x, job->n, shift, what, xt);
     return sum_row_fused(x, (const char *)job->residual + r * job->residual_stride * norm_dtype_size(xt),
@@ -391,9 +472,9 @@ static NORM_ALWAYS_INLINE row_sums first_sums(const norm_job *job, size_t r, flo
                          job->n, shift, what, xt, pt);
 }
 
-/* The scalar row for a row the f32 path cannot take. Its h is already stored, and the
- * residual may have been overwritten by it: the scalar row normalises h as it is. */
-static void exact_row(const norm_job *job, size_t r, bool layernorm)
+/* The job as the scalar row sees it once the fused h is stored: the residual may have been
+ * overwritten by h, so the scalar row normalises h as it is. */
+static norm_job exact_view(const norm_job *job)
 {
     norm_job view = *job;
     if (job->residual) {
@@ -401,34 +482,62 @@ static void exact_row(const norm_job *job, size_t r, bool layernorm)
         view.x_stride = job->residual_out_stride;
         view.residual = NULL;
     }
+    return view;
+}
+
+/* The scalar row for a row the f32 path cannot take (from given moments, if any). */
+static void exact_row(const norm_job *job, size_t r, bool layernorm)
+{
+    norm_job view = exact_view(job);
     (layernorm ? norm_layernorm_row_exact : norm_rmsnorm_row_exact)(&view, r);
+}
+
+/* Given moments (the apply step of a split row): the centre and scale, or false if the f32
+ * path cannot take them (a scale outside f32's normal range, NaN or Inf). */
+static bool given_scale(const norm_job *job, size_t r, bool layernorm, double *mean, double *rstd)
+{
+    norm_scale_from_moments(job, job->moments[r], layernorm, mean, rstd);
+    float s = (float)*rstd, m = (float)*mean;
+    return s >= 0x1p-126f && s <= 0x1p127f && m - m == 0.0f;
 }
 
 /*
  * Both norms are software-pipelined by one row: the sums of row r+1 are issued before
  * row r is written out, so they overlap the latency of row r's square root and division.
  * On short rows that latency, not the arithmetic, is what bounds the time per row.
+ * With given moments there are no sums: each row goes straight to its output.
  */
 static NORM_ALWAYS_INLINE void rmsnorm_rows(const norm_job *job, bool has_g, bool has_b,
-                                            bool unit_offset, norm_dtype xt, norm_dtype yt,
-                                            norm_dtype pt)
+                                            bool unit_offset, bool gate_in, bool gate_out,
+                                            norm_dtype xt, norm_dtype yt, norm_dtype pt)
 {
     const size_t n = job->n;
     const double inv_n = 1.0 / (double)n; /* a multiply, not a divide, on each row's critical path */
+    const bool given = job->moments != NULL;
     if (job->rows == 0)
         return;
-    row_sums next = first_sums(job, 0, 0.0f, SQUARES, xt, pt);
+    row_sums next = { 0.0, 0.0 };
+    if (!given)
+        next = first_sums(job, 0, 0.0f, SQUARES, gate_in, xt, pt);
     for (size_t r = 0; r < job->rows; r++) {
-        row_sums sums = next;
-        if (r + 1 < job->rows)
-            next = first_sums(job, r + 1, 0.0f, SQUARES, xt, pt);
-        if (!sums_in_range(sums.squares, job->eps)) {
-            exact_row(job, r, false);
-            continue;
+        double rstd, mean;
+        if (given) {
+            if (!given_scale(job, r, false, &mean, &rstd)) {
+                exact_row(job, r, false);
+                continue;
+            }
+        } else {
+            row_sums sums = next;
+            if (r + 1 < job->rows)
+                next = first_sums(job, r + 1, 0.0f, SQUARES, gate_in, xt, pt);
+            if (!sums_in_range(sums.squares, job->eps)) {
+                exact_row(job, r, false);
+                continue;
+            }
+            rstd = norm_rstd(sums.squares * inv_n, job->eps, job->eps_outside_sqrt);
         }
-        double rstd = norm_rstd(sums.squares * inv_n, job->eps, job->eps_outside_sqrt);
         row_scale rs = { 0.0f, (float)rstd, 0.0f };
-        output_row_at(job, r, rs, SCALE_ONLY, has_g, has_b, unit_offset, xt, yt, pt);
+        output_row_at(job, r, rs, SCALE_ONLY, has_g, has_b, unit_offset, gate_in, gate_out, xt, yt, pt);
         norm_store_stats(job, r, 0.0, rstd);
     }
 }
@@ -439,51 +548,102 @@ static NORM_ALWAYS_INLINE enum sums_kind sums_around(float shift)
     return shift == 0.0f ? SUMS : SUMS_SHIFTED;
 }
 
+/* One pass gives sum(x - c) and sum((x - c)^2), whose variance loses accuracy when c is far
+ * from the mean. A row whose shift proves poor (mean^2 > var / 4 around it) is summed again
+ * around its own mean, so the guess only ever costs time, never accuracy. Returns false if
+ * the row needs the scalar path all the same. */
+static NORM_ALWAYS_INLINE bool layernorm_stats(const void *x, size_t n, double inv_n, float *shift,
+                                               row_sums sums, float eps, double *mean, double *var,
+                                               norm_dtype xt)
+{
+    double d = sums.sum * inv_n;
+    *var = sums.squares * inv_n - d * d;
+    if (d * d > 0.25 * *var && sums_in_range(sums.squares, eps)) {
+        *shift = (float)(*shift + d);
+        sums = sum_row_any(x, n, *shift, sums_around(*shift), xt);
+        d = sums.sum * inv_n;
+        *var = sums.squares * inv_n - d * d;
+    }
+    *mean = *shift + d;
+    return sums_in_range(sums.squares, eps) && d * d <= 0.25 * *var;
+}
+
 static NORM_ALWAYS_INLINE void layernorm_rows(const norm_job *job, bool has_g, bool has_b,
                                               bool unit_offset, norm_dtype xt, norm_dtype yt,
                                               norm_dtype pt)
 {
-    /* One pass gives sum(x - c) and sum((x - c)^2), whose variance loses accuracy when c is
-     * far from the mean. The first row is not shifted (activations are mostly centred, and
-     * working out a shift first would delay the row); each later row is shifted by the row
-     * before's mean if that was large against its spread (rows of a batch look alike). A
-     * row whose shift proves poor is summed again around its own mean, so the guess only
-     * ever costs time, never accuracy. */
+    /* The first row is not shifted (activations are mostly centred, and working out a shift
+     * first would delay the row); each later row is shifted by the row before's mean if that
+     * was large against its spread (rows of a batch look alike). */
     const size_t n = job->n;
     const double inv_n = 1.0 / (double)n;
+    const bool given = job->moments != NULL;
     if (job->rows == 0)
         return;
     float shift = 0.0f;
-    row_sums next = first_sums(job, 0, shift, SUMS, xt, pt);
+    row_sums next = { 0.0, 0.0 };
+    if (!given)
+        next = first_sums(job, 0, shift, SUMS, false, xt, pt);
     for (size_t r = 0; r < job->rows; r++) {
-        const void *x = source_row(job, r, xt);
-        row_sums sums = next;
-        double d = sums.sum * inv_n, var = sums.squares * inv_n - d * d;
-        if (d * d > 0.25 * var && sums_in_range(sums.squares, job->eps)) {
-            shift = (float)(shift + d);
-            sums = sum_row_any(x, n, shift, sums_around(shift), xt);
-            d = sums.sum * inv_n;
-            var = sums.squares * inv_n - d * d;
+        double mean, rstd;
+        if (given) {
+            if (!given_scale(job, r, true, &mean, &rstd)) {
+                exact_row(job, r, true);
+                continue;
+            }
+        } else {
+            double var;
+            float row_shift = shift;
+            bool fast = layernorm_stats(source_row(job, r, xt), n, inv_n, &row_shift, next, job->eps,
+                                        &mean, &var, xt);
+            shift = fast && mean * mean > 0.25 * var ? (float)mean : 0.0f;
+            if (r + 1 < job->rows)
+                next = first_sums(job, r + 1, shift, sums_around(shift), false, xt, pt);
+            if (!fast) {
+                exact_row(job, r, true);
+                continue;
+            }
+            rstd = norm_rstd(var, job->eps, job->eps_outside_sqrt);
         }
-        double mean = shift + d;
-        bool exact = !sums_in_range(sums.squares, job->eps) || d * d > 0.25 * var;
-        shift = !exact && mean * mean > 0.25 * var ? (float)mean : 0.0f;
-        if (r + 1 < job->rows)
-            next = first_sums(job, r + 1, shift, sums_around(shift), xt, pt);
-        if (exact) {
-            exact_row(job, r, true);
-            continue;
-        }
-        double rstd = norm_rstd(var, job->eps, job->eps_outside_sqrt);
         if (fabs(mean) * rstd <= 1.0) {
             row_scale rs = { 0.0f, (float)rstd, (float)(-mean * rstd) };
-            output_row_at(job, r, rs, CENTER_FUSED, has_g, has_b, unit_offset, xt, yt, pt);
+            output_row_at(job, r, rs, CENTER_FUSED, has_g, has_b, unit_offset, false, false, xt, yt, pt);
         } else {
             float c = (float)mean;
             row_scale rs = { c, (float)rstd, (float)(-(mean - c) * rstd) };
-            output_row_at(job, r, rs, CENTER_SHIFTED, has_g, has_b, unit_offset, xt, yt, pt);
+            output_row_at(job, r, rs, CENTER_SHIFTED, has_g, has_b, unit_offset, false, false, xt, yt, pt);
         }
         norm_store_stats(job, r, mean, rstd);
+    }
+}
+
+/* The moments of each row (the first step of a split row): the same sums as the norms,
+ * turned into (count, mean, m2); rows the f32 sums cannot take go to the scalar row. */
+static NORM_ALWAYS_INLINE void moments_rows(const norm_job *job, bool layernorm, norm_dtype xt,
+                                            norm_dtype pt)
+{
+    const size_t n = job->n;
+    const double inv_n = 1.0 / (double)n;
+    const bool gated = job->gate != NULL;
+    for (size_t r = 0; r < job->rows; r++) {
+        norm_moments m = { (double)n, 0.0, 0.0 };
+        bool fast;
+        if (layernorm) {
+            float shift = 0.0f;
+            double var;
+            row_sums sums = first_sums(job, r, 0.0f, SUMS, false, xt, pt);
+            fast = layernorm_stats(source_row(job, r, xt), n, inv_n, &shift, sums, 0.0f, &m.mean, &var, xt);
+            m.m2 = var * (double)n;
+        } else {
+            row_sums sums = first_sums(job, r, 0.0f, SQUARES, gated, xt, pt);
+            fast = sums_in_range(sums.squares, 0.0f);
+            m.m2 = sums.squares;
+        }
+        if (!fast) {
+            norm_job view = exact_view(job);
+            m = norm_moments_row_exact(&view, r, layernorm);
+        }
+        job->moments_out[r] = m;
     }
 }
 
@@ -492,6 +652,7 @@ static NORM_ALWAYS_INLINE void layernorm_rows(const norm_job *job, bool has_g, b
 #define NORM_DT_f32 NORM_F32
 #define NORM_DT_f16 NORM_F16
 #define NORM_DT_bf16 NORM_BF16
+#define NORM_DT_i8 NORM_I8
 
 #define NORM_KERNEL_NAME(op, x, y, p) NORM_FN(op##_##x##_##y##_##p)
 
@@ -505,27 +666,62 @@ static NORM_ALWAYS_INLINE void layernorm_rows(const norm_job *job, bool has_g, b
     {                                                                                     \
         const norm_dtype xt = NORM_DT_##x, yt = NORM_DT_##y, pt = NORM_DT_##p;            \
         NORM_WITH_PARAMS(job, NORM_LN_CASE);                                              \
+    }                                                                                     \
+    static NORM_KERNEL(NORM_KERNEL_NAME(rmsnorm_gated, x, y, p))                         \
+    {                                                                                     \
+        const norm_dtype xt = NORM_DT_##x, yt = NORM_DT_##y, pt = NORM_DT_##p;            \
+        if (job->gate_before)                                                             \
+            NORM_WITH_PARAMS(job, NORM_RMS_GATE_BEFORE_CASE);                             \
+        else                                                                              \
+            NORM_WITH_PARAMS(job, NORM_RMS_GATE_AFTER_CASE);                              \
     }
-#define NORM_RMS_CASE(g, b, off) rmsnorm_rows(job, g, b, off, xt, yt, pt)
+#define NORM_RMS_CASE(g, b, off) rmsnorm_rows(job, g, b, off, false, false, xt, yt, pt)
+#define NORM_RMS_GATE_BEFORE_CASE(g, b, off) rmsnorm_rows(job, g, b, off, true, false, xt, yt, pt)
+#define NORM_RMS_GATE_AFTER_CASE(g, b, off) rmsnorm_rows(job, g, b, off, false, true, xt, yt, pt)
 #define NORM_LN_CASE(g, b, off) layernorm_rows(job, g, b, off, xt, yt, pt)
 #define NORM_REGISTER(x, y, p)                                                            \
     k->rmsnorm[NORM_DT_##x][NORM_DT_##y][NORM_DT_##p] = NORM_KERNEL_NAME(rmsnorm, x, y, p); \
-    k->layernorm[NORM_DT_##x][NORM_DT_##y][NORM_DT_##p] = NORM_KERNEL_NAME(layernorm, x, y, p);
+    k->layernorm[NORM_DT_##x][NORM_DT_##y][NORM_DT_##p] = NORM_KERNEL_NAME(layernorm, x, y, p); \
+    k->rmsnorm_gated[NORM_DT_##x][NORM_DT_##y][NORM_DT_##p] = NORM_KERNEL_NAME(rmsnorm_gated, x, y, p);
 
-/* Defines the kernels of every (x, y, gamma/beta) combination in `list` and the function
- * that overlays them on a table: norm_init_kernels_<isa>. */
-#define NORM_INSTANTIATE(list)                                                            \
+/* The moments kernels, per x type and bias type (y plays no part). */
+#define NORM_DEFINE_MOMENTS(x, p)                                                         \
+    static NORM_KERNEL(NORM_KERNEL_NAME(rmsnorm_moments, x, x, p))                       \
+    {                                                                                     \
+        moments_rows(job, false, NORM_DT_##x, NORM_DT_##p);                               \
+    }                                                                                     \
+    static NORM_KERNEL(NORM_KERNEL_NAME(layernorm_moments, x, x, p))                     \
+    {                                                                                     \
+        moments_rows(job, true, NORM_DT_##x, NORM_DT_##p);                                \
+    }
+#define NORM_REGISTER_MOMENTS(x, p)                                                       \
+    k->rmsnorm_moments[NORM_DT_##x][NORM_DT_##p] = NORM_KERNEL_NAME(rmsnorm_moments, x, x, p); \
+    k->layernorm_moments[NORM_DT_##x][NORM_DT_##p] = NORM_KERNEL_NAME(layernorm_moments, x, x, p);
+
+/* Defines the kernels of every (x, y, gamma/beta) combination in `list`, the moments kernels
+ * of every (x, bias) combination in `moments_list`, and the function that overlays them on a
+ * table: norm_init_kernels_<isa>. */
+#define NORM_INSTANTIATE(list, moments_list)                                              \
     list(NORM_DEFINE)                                                                     \
-    void NORM_FN(norm_init_kernels)(norm_kernels *k) { list(NORM_REGISTER) }
+    moments_list(NORM_DEFINE_MOMENTS)                                                     \
+    void NORM_FN(norm_init_kernels)(norm_kernels *k)                                      \
+    {                                                                                     \
+        list(NORM_REGISTER)                                                               \
+        moments_list(NORM_REGISTER_MOMENTS)                                               \
+    }
 
-/* Every combination the API accepts: x and y any type, gamma/beta f32 or x's type. */
+/* Every combination the API accepts: x any type, y any type or int8, gamma/beta f32 or x's type. */
 #define NORM_ALL_TYPES(X)                                                                 \
-    X(f32, f32, f32) X(f32, f16, f32) X(f32, bf16, f32)                                   \
-    X(f16, f32, f32) X(f16, f16, f32) X(f16, bf16, f32)                                   \
-    X(f16, f32, f16) X(f16, f16, f16) X(f16, bf16, f16)                                   \
-    X(bf16, f32, f32) X(bf16, f16, f32) X(bf16, bf16, f32)                                \
-    X(bf16, f32, bf16) X(bf16, f16, bf16) X(bf16, bf16, bf16)
+    X(f32, f32, f32) X(f32, f16, f32) X(f32, bf16, f32) X(f32, i8, f32)                   \
+    X(f16, f32, f32) X(f16, f16, f32) X(f16, bf16, f32) X(f16, i8, f32)                   \
+    X(f16, f32, f16) X(f16, f16, f16) X(f16, bf16, f16) X(f16, i8, f16)                   \
+    X(bf16, f32, f32) X(bf16, f16, f32) X(bf16, bf16, f32) X(bf16, i8, f32)               \
+    X(bf16, f32, bf16) X(bf16, f16, bf16) X(bf16, bf16, bf16) X(bf16, i8, bf16)
 
 /* The combinations with bf16 output, for variants that only change how bf16 is stored. */
 #define NORM_BF16_OUT_TYPES(X)                                                            \
     X(f32, bf16, f32) X(f16, bf16, f32) X(f16, bf16, f16) X(bf16, bf16, f32) X(bf16, bf16, bf16)
+
+/* x and the bias type of the moments kernels. */
+#define NORM_MOMENTS_TYPES(X) X(f32, f32) X(f16, f32) X(f16, f16) X(bf16, f32) X(bf16, bf16)
+#define NORM_NO_MOMENTS(X)

@@ -1,6 +1,9 @@
 /* AVX2 + FMA: 8 f32 lanes. */
 #include <immintrin.h>
 #include <stdint.h>
+#include <string.h>
+
+#include <sleef.h>
 
 #define NORM_SUFFIX avx2
 #define NORM_HAS_FMA 1 /* vf_fmadd rounds once */
@@ -21,6 +24,32 @@ static inline vf vf_add(vf a, vf b) { return _mm256_add_ps(a, b); }
 static inline vf vf_sub(vf a, vf b) { return _mm256_sub_ps(a, b); }
 static inline vf vf_mul(vf a, vf b) { return _mm256_mul_ps(a, b); }
 static inline vf vf_fmadd(vf a, vf b, vf c) { return _mm256_fmadd_ps(a, b, c); }
+static inline vf vf_div(vf a, vf b) { return _mm256_div_ps(a, b); }
+static inline vf vf_abs(vf v) { return _mm256_andnot_ps(_mm256_set1_ps(-0.0f), v); }
+/* max(acc, v), a NaN in v leaving acc (vmaxps returns its second operand on NaN). */
+static inline vf vf_max_num(vf acc, vf v) { return _mm256_max_ps(v, acc); }
+static inline vf vf_exp(vf v) { return Sleef_expf8_u10avx2(v); }
+
+/* int8 from values already scaled: NaN to 0, clamped to [-127, 127], rounded to nearest even
+ * (vcvtps2dq under the default rounding mode). Eight bytes. */
+static inline long long cvt_to_i8(vf v)
+{
+    v = _mm256_and_ps(v, _mm256_cmp_ps(v, v, _CMP_ORD_Q));
+    v = _mm256_min_ps(_mm256_max_ps(v, _mm256_set1_ps(-127.0f)), _mm256_set1_ps(127.0f));
+    __m256i d = _mm256_cvtps_epi32(v);
+    __m128i w = _mm_packs_epi32(_mm256_castsi256_si128(d), _mm256_extracti128_si256(d, 1));
+    return _mm_cvtsi128_si64(_mm_packs_epi16(w, w));
+}
+static inline void vf_store_i8(int8_t *p, vf v)
+{
+    long long bytes = cvt_to_i8(v);
+    memcpy(p, &bytes, sizeof bytes);
+}
+static inline void vf_store_i8_part(int8_t *p, vf v, size_t k)
+{
+    long long bytes = cvt_to_i8(v);
+    memcpy(p, &bytes, k);
+}
 
 /* Tails, as two SSE halves loaded and stored piecewise. Not vmaskmovps: AMD documents
  * that its masked-off elements may still fault, and qemu's emulation does fault. */

@@ -3,6 +3,8 @@
 #include <stddef.h>
 #include <stdint.h>
 
+#include <sleef.h>
+
 #ifndef NORM_SUFFIX
 #  define NORM_SUFFIX avx512
 #endif
@@ -24,8 +26,30 @@ static inline vf vf_add(vf a, vf b) { return _mm512_add_ps(a, b); }
 static inline vf vf_sub(vf a, vf b) { return _mm512_sub_ps(a, b); }
 static inline vf vf_mul(vf a, vf b) { return _mm512_mul_ps(a, b); }
 static inline vf vf_fmadd(vf a, vf b, vf c) { return _mm512_fmadd_ps(a, b, c); }
-
 static inline __mmask16 tail_mask(size_t k) { return (__mmask16)((1u << k) - 1u); }
+static inline vf vf_div(vf a, vf b) { return _mm512_div_ps(a, b); }
+static inline vf vf_abs(vf v) { return _mm512_abs_ps(v); }
+/* max(acc, v), a NaN in v leaving acc (vmaxps returns its second operand on NaN). */
+static inline vf vf_max_num(vf acc, vf v) { return _mm512_max_ps(v, acc); }
+static inline vf vf_exp(vf v) { return Sleef_expf16_u10avx512f(v); }
+
+/* int32 from values already scaled: NaN to 0, clamped to [-127, 127], rounded to nearest
+ * even whatever MXCSR says; the stores then narrow them with vpmovsdb. */
+static inline __m512i cvt_to_i32_clamped(vf v)
+{
+    v = _mm512_maskz_mov_ps(_mm512_cmp_ps_mask(v, v, _CMP_ORD_Q), v);
+    v = _mm512_min_ps(_mm512_max_ps(v, _mm512_set1_ps(-127.0f)), _mm512_set1_ps(127.0f));
+    return _mm512_cvt_roundps_epi32(v, _MM_FROUND_TO_NEAREST_INT | _MM_FROUND_NO_EXC);
+}
+static inline void vf_store_i8(int8_t *p, vf v)
+{
+    _mm_storeu_si128((__m128i *)p, _mm512_cvtsepi32_epi8(cvt_to_i32_clamped(v)));
+}
+static inline void vf_store_i8_part(int8_t *p, vf v, size_t k)
+{
+    _mm512_mask_cvtsepi32_storeu_epi8(p, tail_mask(k), cvt_to_i32_clamped(v));
+}
+
 /* The first k (< NORM_W) elements of p; the other lanes are zero. */
 static inline vf vf_load_part(const float *p, size_t k) { return _mm512_maskz_loadu_ps(tail_mask(k), p); }
 static inline void vf_store_part(float *p, vf v, size_t k) { _mm512_mask_storeu_ps(p, tail_mask(k), v); }

@@ -2,6 +2,9 @@
 #include <arm_neon.h>
 #include <stddef.h>
 #include <stdint.h>
+#include <string.h>
+
+#include <sleef.h>
 
 #define NORM_SUFFIX neon
 #define NORM_HAS_FMA 1 /* vf_fmadd rounds once */
@@ -23,6 +26,34 @@ static inline vf vf_add(vf a, vf b) { return vaddq_f32(a, b); }
 static inline vf vf_sub(vf a, vf b) { return vsubq_f32(a, b); }
 static inline vf vf_mul(vf a, vf b) { return vmulq_f32(a, b); }
 static inline vf vf_fmadd(vf a, vf b, vf c) { return vfmaq_f32(c, a, b); }
+static inline vf vf_div(vf a, vf b) { return vdivq_f32(a, b); }
+static inline vf vf_abs(vf v) { return vabsq_f32(v); }
+/* max(acc, v), a NaN in v leaving acc (fmaxnm returns the number). */
+static inline vf vf_max_num(vf acc, vf v) { return vmaxnmq_f32(acc, v); }
+static inline vf vf_exp(vf v) { return Sleef_expf4_u10advsimd(v); }
+
+/* int8 from values already scaled: clamped to [-127, 127], rounded to nearest even (fcvtns,
+ * which also takes NaN to 0). Four bytes, in the low lanes. */
+static inline int8x8_t cvt_to_i8(vf v)
+{
+    v = vminq_f32(vmaxq_f32(v, vdupq_n_f32(-127.0f)), vdupq_n_f32(127.0f));
+    int16x4_t w = vqmovn_s32(vcvtnq_s32_f32(v));
+    return vqmovn_s16(vcombine_s16(w, w));
+}
+static inline void vf_store_i8(int8_t *p, vf v)
+{
+    int32_t bytes = vget_lane_s32(vreinterpret_s32_s8(cvt_to_i8(v)), 0);
+    memcpy(p, &bytes, sizeof bytes);
+}
+static inline void vf_store_i8_part(int8_t *p, vf v, size_t k)
+{
+    int8x8_t b = cvt_to_i8(v);
+    vst1_lane_s8(p, b, 0);
+    if (k > 1)
+        vst1_lane_s8(p + 1, b, 1);
+    if (k > 2)
+        vst1_lane_s8(p + 2, b, 2);
+}
 
 /* Tails of 1 to 3 elements, a lane at a time so nothing past the row is touched. */
 /* The first k (< NORM_W) elements of p; the other lanes are zero. */

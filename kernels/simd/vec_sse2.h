@@ -4,6 +4,8 @@
 #include <stdint.h>
 #include <string.h>
 
+#include <sleef.h>
+
 #define NORM_SUFFIX sse2
 #define NORM_HAS_FMA 0 /* vf_fmadd rounds once */
 #define NORM_W 4
@@ -23,6 +25,31 @@ static inline vf vf_add(vf a, vf b) { return _mm_add_ps(a, b); }
 static inline vf vf_sub(vf a, vf b) { return _mm_sub_ps(a, b); }
 static inline vf vf_mul(vf a, vf b) { return _mm_mul_ps(a, b); }
 static inline vf vf_fmadd(vf a, vf b, vf c) { return _mm_add_ps(_mm_mul_ps(a, b), c); }
+static inline vf vf_div(vf a, vf b) { return _mm_div_ps(a, b); }
+static inline vf vf_abs(vf v) { return _mm_andnot_ps(_mm_set1_ps(-0.0f), v); }
+/* max(acc, v), a NaN in v leaving acc (maxps returns its second operand on NaN). */
+static inline vf vf_max_num(vf acc, vf v) { return _mm_max_ps(v, acc); }
+static inline vf vf_exp(vf v) { return Sleef_expf4_u10sse2(v); }
+
+/* int8 from values already scaled: NaN to 0, clamped to [-127, 127], rounded to nearest even
+ * (cvtps2dq under the default rounding mode). Four bytes. */
+static inline __m128i cvt_to_i8(vf v)
+{
+    v = _mm_and_ps(v, _mm_cmpord_ps(v, v));
+    v = _mm_min_ps(_mm_max_ps(v, _mm_set1_ps(-127.0f)), _mm_set1_ps(127.0f));
+    __m128i w = _mm_packs_epi32(_mm_cvtps_epi32(v), _mm_setzero_si128());
+    return _mm_packs_epi16(w, w);
+}
+static inline void vf_store_i8(int8_t *p, vf v)
+{
+    int32_t bytes = _mm_cvtsi128_si32(cvt_to_i8(v));
+    memcpy(p, &bytes, sizeof bytes);
+}
+static inline void vf_store_i8_part(int8_t *p, vf v, size_t k)
+{
+    int32_t bytes = _mm_cvtsi128_si32(cvt_to_i8(v));
+    memcpy(p, &bytes, k);
+}
 
 #include "sse_part.h"
 

@@ -4,4 +4,4 @@
 #include "cvt_avx512.h"
 #include "norm_body.h"
 
-NORM_INSTANTIATE(NORM_ALL_TYPES)
+NORM_INSTANTIATE(NORM_ALL_TYPES, NORM_MOMENTS_TYPES)
