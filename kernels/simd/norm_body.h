@@ -98,11 +98,16 @@ typedef struct row_sums {
     double squares; /* sum of (x - shift)^2 */
 } row_sums;
 
-/* silu(z) = z / (1 + exp(-z)), with SLEEF's exp for this ISA (1 ulp) and a true division:
- * a few ulps of f32 in all, far inside the gated kernels' 2^-18. */
+/* silu(z) = z * sigmoid(z), with SLEEF's exp for this ISA (1 ulp). The sigmoid is taken from
+ * t = exp(-|z|): 1 / (1 + t) for z >= 0, t / (1 + t) below, so the denominator stays in
+ * [1, 2], where a reciprocal estimate and one Newton step replace the division (exp(-z)
+ * itself would overflow to Inf for z < -88). A few ulps of f32 in all, far inside the gated
+ * kernels' 2^-18. silu(-Inf) is NaN, as z / (1 + exp(-z)) and PyTorch give. */
 static NORM_ALWAYS_INLINE vf silu(vf z)
 {
-    return vf_div(z, vf_add(vf_set1(1.0f), vf_exp(vf_sub(vf_zero(), z))));
+    vf t = vf_exp(vf_sub(vf_zero(), vf_abs(z)));
+    vf r = vf_recip_1_2(vf_add(vf_set1(1.0f), t));
+    return vf_mul(z, vf_select_nonneg(z, r, vf_mul(t, r)));
 }
 
 /* Where a row's values come from: x itself; h = x + r (+ b) rounded to x's type, which is
@@ -670,11 +675,26 @@ static NORM_ALWAYS_INLINE void moments_rows(const norm_job *job, bool layernorm,
     static NORM_KERNEL(NORM_KERNEL_NAME(rmsnorm_gated, x, y, p))                         \
     {                                                                                     \
         const norm_dtype xt = NORM_DT_##x, yt = NORM_DT_##y, pt = NORM_DT_##p;            \
+        if (job->beta || job->unit_offset) {                                              \
+            norm_rows_exact(job);                                                         \
+            return;                                                                       \
+        }                                                                                 \
+        bool g = job->gamma != NULL;                                                      \
         if (job->gate_before)                                                             \
-            NORM_WITH_PARAMS(job, NORM_RMS_GATE_BEFORE_CASE);                             \
+            g ? NORM_RMS_GATE_BEFORE_CASE(true, false, false)                             \
+              : NORM_RMS_GATE_BEFORE_CASE(false, false, false);                           \
         else                                                                              \
-            NORM_WITH_PARAMS(job, NORM_RMS_GATE_AFTER_CASE);                              \
+            g ? NORM_RMS_GATE_AFTER_CASE(true, false, false)                              \
+              : NORM_RMS_GATE_AFTER_CASE(false, false, false);                            \
     }
+/* Gated RMSNorm as Mamba-2 and Qwen3-Next use it has gamma or nothing: a beta or the unit
+ * offset with a gate is left to the scalar rows, which keeps the number of kernels (and the
+ * library's size) down for combinations no engine has been seen to use. */
+static void norm_rows_exact(const norm_job *job)
+{
+    for (size_t r = 0; r < job->rows; r++)
+        norm_rmsnorm_row_exact(job, r);
+}
 #define NORM_RMS_CASE(g, b, off) rmsnorm_rows(job, g, b, off, false, false, xt, yt, pt)
 #define NORM_RMS_GATE_BEFORE_CASE(g, b, off) rmsnorm_rows(job, g, b, off, true, false, xt, yt, pt)
 #define NORM_RMS_GATE_AFTER_CASE(g, b, off) rmsnorm_rows(job, g, b, off, false, true, xt, yt, pt)

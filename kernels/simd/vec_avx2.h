@@ -24,11 +24,21 @@ static inline vf vf_add(vf a, vf b) { return _mm256_add_ps(a, b); }
 static inline vf vf_sub(vf a, vf b) { return _mm256_sub_ps(a, b); }
 static inline vf vf_mul(vf a, vf b) { return _mm256_mul_ps(a, b); }
 static inline vf vf_fmadd(vf a, vf b, vf c) { return _mm256_fmadd_ps(a, b, c); }
-static inline vf vf_div(vf a, vf b) { return _mm256_div_ps(a, b); }
 static inline vf vf_abs(vf v) { return _mm256_andnot_ps(_mm256_set1_ps(-0.0f), v); }
 /* max(acc, v), a NaN in v leaving acc (vmaxps returns its second operand on NaN). */
 static inline vf vf_max_num(vf acc, vf v) { return _mm256_max_ps(v, acc); }
 static inline vf vf_exp(vf v) { return Sleef_expf8_u10avx2(v); }
+/* 1 / d for d in [1, 2]: vrcpps's 12 bits and one Newton step, about 2^-22 relative. */
+static inline vf vf_recip_1_2(vf d)
+{
+    vf r = _mm256_rcp_ps(d);
+    return _mm256_fmadd_ps(r, _mm256_fnmadd_ps(d, r, _mm256_set1_ps(1.0f)), r);
+}
+/* z >= 0 ? a : b, lane by lane (NaN z gives b). */
+static inline vf vf_select_nonneg(vf z, vf a, vf b)
+{
+    return _mm256_blendv_ps(b, a, _mm256_cmp_ps(z, _mm256_setzero_ps(), _CMP_GE_OQ));
+}
 
 /* int8 from values already scaled: NaN to 0, clamped to [-127, 127], rounded to nearest even
  * (vcvtps2dq under the default rounding mode). Eight bytes. */

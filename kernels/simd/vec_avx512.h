@@ -27,11 +27,21 @@ static inline vf vf_sub(vf a, vf b) { return _mm512_sub_ps(a, b); }
 static inline vf vf_mul(vf a, vf b) { return _mm512_mul_ps(a, b); }
 static inline vf vf_fmadd(vf a, vf b, vf c) { return _mm512_fmadd_ps(a, b, c); }
 static inline __mmask16 tail_mask(size_t k) { return (__mmask16)((1u << k) - 1u); }
-static inline vf vf_div(vf a, vf b) { return _mm512_div_ps(a, b); }
 static inline vf vf_abs(vf v) { return _mm512_abs_ps(v); }
 /* max(acc, v), a NaN in v leaving acc (vmaxps returns its second operand on NaN). */
 static inline vf vf_max_num(vf acc, vf v) { return _mm512_max_ps(v, acc); }
 static inline vf vf_exp(vf v) { return Sleef_expf16_u10avx512f(v); }
+/* 1 / d for d in [1, 2]: vrcp14ps and one Newton step, correct to about 2^-28 before rounding. */
+static inline vf vf_recip_1_2(vf d)
+{
+    vf r = _mm512_rcp14_ps(d);
+    return _mm512_fmadd_ps(r, _mm512_fnmadd_ps(d, r, _mm512_set1_ps(1.0f)), r);
+}
+/* z >= 0 ? a : b, lane by lane (NaN z gives b). */
+static inline vf vf_select_nonneg(vf z, vf a, vf b)
+{
+    return _mm512_mask_blend_ps(_mm512_cmp_ps_mask(z, _mm512_setzero_ps(), _CMP_GE_OQ), b, a);
+}
 
 /* int32 from values already scaled: NaN to 0, clamped to [-127, 127], rounded to nearest
  * even whatever MXCSR says; the stores then narrow them with vpmovsdb. */

@@ -26,11 +26,14 @@ static inline vf vf_add(vf a, vf b) { return vaddq_f32(a, b); }
 static inline vf vf_sub(vf a, vf b) { return vsubq_f32(a, b); }
 static inline vf vf_mul(vf a, vf b) { return vmulq_f32(a, b); }
 static inline vf vf_fmadd(vf a, vf b, vf c) { return vfmaq_f32(c, a, b); }
-static inline vf vf_div(vf a, vf b) { return vdivq_f32(a, b); }
 static inline vf vf_abs(vf v) { return vabsq_f32(v); }
 /* max(acc, v), a NaN in v leaving acc (fmaxnm returns the number). */
 static inline vf vf_max_num(vf acc, vf v) { return vmaxnmq_f32(acc, v); }
 static inline vf vf_exp(vf v) { return Sleef_expf4_u10advsimd(v); }
+/* 1 / d for d in [1, 2] (a true division: AArch64's is fast enough here). */
+static inline vf vf_recip_1_2(vf d) { return vdivq_f32(vdupq_n_f32(1.0f), d); }
+/* z >= 0 ? a : b, lane by lane (NaN z gives b). */
+static inline vf vf_select_nonneg(vf z, vf a, vf b) { return vbslq_f32(vcgezq_f32(z), a, b); }
 
 /* int8 from values already scaled: clamped to [-127, 127], rounded to nearest even (fcvtns,
  * which also takes NaN to 0). Four bytes, in the low lanes. */

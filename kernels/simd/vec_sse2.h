@@ -25,11 +25,22 @@ static inline vf vf_add(vf a, vf b) { return _mm_add_ps(a, b); }
 static inline vf vf_sub(vf a, vf b) { return _mm_sub_ps(a, b); }
 static inline vf vf_mul(vf a, vf b) { return _mm_mul_ps(a, b); }
 static inline vf vf_fmadd(vf a, vf b, vf c) { return _mm_add_ps(_mm_mul_ps(a, b), c); }
-static inline vf vf_div(vf a, vf b) { return _mm_div_ps(a, b); }
 static inline vf vf_abs(vf v) { return _mm_andnot_ps(_mm_set1_ps(-0.0f), v); }
 /* max(acc, v), a NaN in v leaving acc (maxps returns its second operand on NaN). */
 static inline vf vf_max_num(vf acc, vf v) { return _mm_max_ps(v, acc); }
 static inline vf vf_exp(vf v) { return Sleef_expf4_u10sse2(v); }
+/* 1 / d for d in [1, 2]: rcpps's 12 bits and one Newton step, about 2^-22 relative. */
+static inline vf vf_recip_1_2(vf d)
+{
+    vf r = _mm_rcp_ps(d);
+    return _mm_mul_ps(r, _mm_sub_ps(_mm_set1_ps(2.0f), _mm_mul_ps(d, r)));
+}
+/* z >= 0 ? a : b, lane by lane (NaN z gives b). */
+static inline vf vf_select_nonneg(vf z, vf a, vf b)
+{
+    __m128 m = _mm_cmpge_ps(z, _mm_setzero_ps());
+    return _mm_or_ps(_mm_and_ps(m, a), _mm_andnot_ps(m, b));
+}
 
 /* int8 from values already scaled: NaN to 0, clamped to [-127, 127], rounded to nearest even
  * (cvtps2dq under the default rounding mode). Four bytes. */
