@@ -19,6 +19,12 @@
  * run with the library (an add pass r = x + r, then norm_run() on r) and next to the fused
  * op's own floor, per shape, type combination and tier. Its check adds that the fused call
  * gives the unfused sequence's results bit for bit, on every tier.
+ *
+ * --gated, --int8 and --split time the other features of the API the same way, each against
+ * its own floor and against what an engine would run without it: gated RMSNorm (both orders)
+ * against a norm plus a separate silu pass; int8 output (static and dynamic scale) against a
+ * norm to f32 plus a separate quantize pass; and a row split into k slices (norm_moments_run,
+ * norm_moments_combine, norm_run with the combined moments) against one call on whole rows.
  */
 #ifndef _GNU_SOURCE
 #  define _POSIX_C_SOURCE 200809L /* clock_gettime, sysconf */
@@ -76,6 +82,25 @@ static const struct { const char *shape; double floor_max, speedup_min; } fused_
     { "1x4096", 1.2, 1.5 }, { "16x4096", 1.2, 0.0 },
 };
 
+/* --gated and --int8: the issue's shapes and row types, and the shapes of --quick with them;
+ * --split: the issue's shapes, all small enough for --quick. */
+static const char *const gated_shapes = "1x4096,16x4096,4096x128,2048x1024";
+static const char *const gated_quick_shapes = "1x4096,16x4096,4096x128";
+static const char *const gated_types = "f32,bf16";
+static const char *const split_shapes = "1x4096,16x4096,1x65536";
+
+/* --gated: the issue's target for gated RMSNorm, in either order, on every shape: within 1.5x
+ * of its own floor. */
+#define GATED_FLOOR_MAX 1.5
+
+/* --int8: the static scale. The inputs are roughly N(0,1) and gamma near 1, so y beyond 4 clips
+ * (a few values in a million), as a calibrated scale would clip outliers. */
+#define INT8_STATIC_SCALE (4.0f / 127.0f)
+
+/* --split: a row is normalised in k slices, for each k here. */
+static const size_t split_ks[] = { 2, 4 };
+#define NSPLIT_KS (sizeof split_ks / sizeof *split_ks)
+
 /* ---------------------------------------------------------------- errors and usage */
 
 static void usage(FILE *f)
@@ -101,6 +126,24 @@ static void usage(FILE *f)
         "  --fused           the fused residual add: norm_run with a residual (h = x + r, written\n"
         "                    back to r, then normalised) against the unfused add pass + norm_run\n"
         "                    and against its own floor, with the issue's targets for it\n"
+        "  --gated           gated RMSNorm, y = rmsnorm(x) * gamma * silu(z) and, with the gate\n"
+        "                    before the norm, y = rmsnorm(x * silu(z)) * gamma, against the\n"
+        "                    unfused sequence (norm, then a silu pass; or a silu pass, then the\n"
+        "                    norm) and against its own floor, with the issue's target (within\n"
+        "                    %.1fx of the floor). --types: f32 or bf16 rows (x, z, y; gamma of\n"
+        "                    their type or f32), default %s. Default shapes:\n"
+        "                      %s\n"
+        "                    (with --quick %s)\n"
+        "  --int8            RMSNorm and LayerNorm with int8 y, static and dynamic scale,\n"
+        "                    against the norm to f32 + a quantize pass and against its own\n"
+        "                    floor. --types gives x and gamma (x, x:i8 or x:i8:gamma; y is i8);\n"
+        "                    default types and shapes as --gated\n"
+        "  --split           rows normalised in k = 2, 4 slices, one after another on one\n"
+        "                    thread (norm_moments_run per slice, norm_moments_combine, norm_run\n"
+        "                    per slice with .moments), against one call on the whole rows: the\n"
+        "                    API's overhead, not a parallel speedup. Default shapes (--quick too):\n"
+        "                      %s\n"
+        "                    --half-report, --fused, --gated, --int8, --split: one per run\n"
         "  --rounds N        timing rounds per shape; the median is reported\n"
         "                    (default %d, fewer for shapes too slow to fit %.0f s per type)\n"
         "  --min-ms M        shortest timed sample, in ms (default %.0f)\n"
@@ -108,8 +151,9 @@ static void usage(FILE *f)
         "  --json FILE       also write the results as JSON\n"
         "  --quick           %d rounds of %.0f ms, small shapes only (%s)\n"
         "  --help            show this and exit\n",
-        default_shapes, half_report_shapes, DEFAULT_ROUNDS, SHAPE_BUDGET_S, DEFAULT_MIN_MS, QUICK_ROUNDS,
-        QUICK_MIN_MS, quick_shapes);
+        default_shapes, half_report_shapes, GATED_FLOOR_MAX, gated_types, gated_shapes, gated_quick_shapes,
+        split_shapes, DEFAULT_ROUNDS, SHAPE_BUDGET_S, DEFAULT_MIN_MS, QUICK_ROUNDS, QUICK_MIN_MS,
+        quick_shapes);
 }
 
 /* Bad command line: say why, show the usage, exit 2. */
@@ -156,6 +200,9 @@ typedef struct options {
     size_t ntypes;
     bool half_report;
     bool fused;                  /* --fused: the fused residual add instead of the plain norms */
+    bool gated;                  /* --gated: gated RMSNorm, fused and unfused */
+    bool int8;                   /* --int8: int8 output, fused and unfused */
+    bool split;                  /* --split: rows in k slices through the moments API, vs one call */
     bool isa[NORM_ISA_COUNT];    /* tiers to time */
     bool op[2];                  /* indexed by norm_kind */
     bool beta;
@@ -246,8 +293,12 @@ static void parse_isas(options *o, const char *list)
 
 /* ---------------------------------------------------------------- element types */
 
-static const char *dtype_name(norm_dtype t) { return t == NORM_F32 ? "f32" : t == NORM_F16 ? "f16" : "bf16"; }
-static size_t dtype_size(norm_dtype t) { return t == NORM_F32 ? 4 : 2; }
+/* NORM_I8 is only ever y's type (--int8). */
+static const char *dtype_name(norm_dtype t)
+{
+    return t == NORM_F32 ? "f32" : t == NORM_F16 ? "f16" : t == NORM_BF16 ? "bf16" : "i8";
+}
+static size_t dtype_size(norm_dtype t) { return t == NORM_F32 ? 4 : t == NORM_I8 ? 1 : 2; }
 
 /* Significand bits, the implicit one included: one ulp of v is 2^(exponent of v + 1 - p). */
 static int dtype_precision(norm_dtype t) { return t == NORM_F32 ? 24 : t == NORM_F16 ? 11 : 8; }
@@ -257,7 +308,7 @@ static bool is_uniform(const combo *t) { return t->x == t->y && t->x == t->param
 
 static bool parse_dtype(const char *s, norm_dtype *out)
 {
-    static const norm_dtype all[] = { NORM_F32, NORM_F16, NORM_BF16 };
+    static const norm_dtype all[] = { NORM_F32, NORM_F16, NORM_BF16, NORM_I8 };
     for (size_t i = 0; i < sizeof all / sizeof *all; i++)
         if (strcmp(s, dtype_name(all[i])) == 0) {
             *out = all[i];
@@ -278,7 +329,8 @@ static combo make_combo(norm_dtype x, norm_dtype y, norm_dtype param)
     return t;
 }
 
-/* "t", "x:y" or "x:y:gamma", each field f32, f16 or bf16; y and gamma default to x's type. */
+/* "t", "x:y" or "x:y:gamma", each field f32, f16 or bf16 (or i8, which parse_types allows
+ * for y with --int8 only); y and gamma default to x's type. */
 static bool parse_combo(const char *s, combo *out)
 {
     char buf[32];
@@ -309,6 +361,25 @@ static bool has_combo(const options *o, const combo *t)
     return false;
 }
 
+/* What a mode times in the type the user wrote: with --int8, y is int8 ("bf16" and "bf16:i8"
+ * are both x bf16, gamma bf16, y i8); --gated needs y of x's type, and f32 or bf16 rows (the
+ * unfused silu pass it is compared with has no f16 version); i8 is --int8's alone. */
+static combo mode_combo(const options *o, combo t, const char *tok)
+{
+    if (t.x == NORM_I8 || t.param == NORM_I8)
+        usage_error("type '%s': only y can be i8 (with --int8)", tok);
+    if (o->int8) {
+        if (t.y != NORM_I8 && t.y != t.x)
+            usage_error("type '%s': with --int8 y is i8; write x, x:i8 or x:i8:gamma", tok);
+        return make_combo(t.x, NORM_I8, t.param);
+    }
+    if (t.y == NORM_I8)
+        usage_error("type '%s': int8 output is timed by --int8", tok);
+    if (o->gated && (t.y != t.x || t.x == NORM_F16))
+        usage_error("type '%s': --gated times f32 or bf16 rows, y of x's type (gamma f32 or x's type)", tok);
+    return t;
+}
+
 /* Fills o->types from the list, f32 first: every ratio to f32 needs f32 timed alongside. */
 static void parse_types(options *o, const char *list)
 {
@@ -316,7 +387,7 @@ static void parse_types(options *o, const char *list)
     if (!copy)
         die("out of memory");
     bool any = false;
-    o->types[0] = make_combo(NORM_F32, NORM_F32, NORM_F32);
+    o->types[0] = mode_combo(o, make_combo(NORM_F32, NORM_F32, NORM_F32), "f32");
     o->ntypes = 1;
     for (char *save, *tok = strtok_r(copy, ",", &save); tok; tok = strtok_r(NULL, ",", &save), any = true) {
         combo t;
@@ -324,6 +395,7 @@ static void parse_types(options *o, const char *list)
             usage_error("bad type '%s' (want f32, f16 or bf16, or x:y or x:y:gamma of them)", tok);
         if (t.param != NORM_F32 && t.param != t.x)
             usage_error("type '%s': gamma must be f32 or x's type, as the library requires", tok);
+        t = mode_combo(o, t, tok);
         if (!has_combo(o, &t)) /* repeats are timed once; MAX_COMBOS is every distinct one */
             o->types[o->ntypes++] = t;
     }
@@ -374,6 +446,12 @@ static void parse_args(options *o, int argc, char **argv)
             o->half_report = true;
         } else if (strcmp(a, "--fused") == 0) {
             o->fused = true;
+        } else if (strcmp(a, "--gated") == 0) {
+            o->gated = true;
+        } else if (strcmp(a, "--int8") == 0) {
+            o->int8 = true;
+        } else if (strcmp(a, "--split") == 0) {
+            o->split = true;
         } else if (is_option(a, "--types")) {
             types = option_value(argc, argv, &i, "--types");
         } else if (is_option(a, "--shapes")) {
@@ -410,16 +488,27 @@ static void parse_args(options *o, int argc, char **argv)
             usage_error("unknown argument '%s'", a);
         }
     }
-    if (o->half_report && o->fused)
-        usage_error("--half-report and --fused are separate reports: run one, then the other");
+    if (o->half_report + o->fused + o->gated + o->int8 + o->split > 1)
+        usage_error("--half-report, --fused, --gated, --int8 and --split are separate reports: run one, then another");
+    if (o->gated && !o->op[NORM_RMSNORM])
+        usage_error("--gated is RMSNorm only (the library gates no LayerNorm)");
     if (o->half_report) {
         if (!shapes_given)
             shapes = half_report_shapes;
         if (!types)
             types = half_report_types;
     }
+    if (o->gated || o->int8) {
+        if (!shapes_given)
+            shapes = quick ? gated_quick_shapes : gated_shapes;
+        if (!types)
+            types = gated_types;
+    }
+    if (o->split && !shapes_given)
+        shapes = split_shapes;
     if (quick) {
-        if (!shapes_given && !o->half_report) /* the report's shapes are the point of it */
+        /* The reports' shapes are the point of them (--gated and --int8 have quick ones above). */
+        if (!shapes_given && !o->half_report && !o->gated && !o->int8 && !o->split)
             shapes = quick_shapes;
         if (!o->rounds_given)
             o->rounds = QUICK_ROUNDS;
@@ -509,7 +598,11 @@ typedef struct workload {
     void *r[NTYPES];         /* --fused: the residual, of x's type, overwritten with h by every call */
     void *r0[NTYPES];        /* its initial values, to restore before the output check */
     void *r_floor[NTYPES];   /* the fused floor's own residual: its 16-bit adds make garbage values */
-    void *blocks[19];        /* what to free */
+    void *z[NTYPES];         /* --gated: the gate, of x's type */
+    void *tmp;               /* --gated, --int8: the unfused sequence's temporary, room for rows*n f32 */
+    float *y_scales;         /* --int8: the dynamic scales, one per row */
+    norm_moments *moments;   /* --split: 2*rows, the combined moments and then one slice's */
+    void *blocks[25];        /* what to free */
 } workload;
 
 /*
@@ -519,7 +612,8 @@ typedef struct workload {
  * and stall, and the timings would depend on where malloc happened to put the buffers.
  * Fixed offsets make runs comparable; y just below x never aliases (the loads run ahead).
  */
-enum { X_OFFSET = 0, Y_OFFSET = 4096 - 256, GAMMA_OFFSET = 1024, BETA_OFFSET = 2048, R_OFFSET = 4096 - 128 };
+enum { X_OFFSET = 0, Y_OFFSET = 4096 - 256, GAMMA_OFFSET = 1024, BETA_OFFSET = 2048, R_OFFSET = 4096 - 128,
+       Z_OFFSET = 512, TMP_OFFSET = 4096 - 384 };
 
 static void *alloc_at(size_t bytes, size_t page_offset, void **block)
 {
@@ -681,6 +775,14 @@ static void fill_workload(workload *w)
                 store_value(w->r[t], (norm_dtype)t, i, rv);
         }
     }
+    /* The gate from a seed of its own, so that x holds the same values in every mode. */
+    uint64_t zseed = 0xD1B54A32D192ED03ULL;
+    for (size_t i = 0; i < w->rows * w->n; i++) {
+        float z = rng_normalish(&zseed);
+        for (int t = 0; t < NTYPES; t++)
+            if (w->z[t])
+                store_value(w->z[t], (norm_dtype)t, i, z);
+    }
     for (int t = 0; t < NTYPES; t++)
         if (w->r[t]) {
             memcpy(w->r0[t], w->r[t], w->rows * w->n * dtype_size((norm_dtype)t));
@@ -713,6 +815,8 @@ static bool make_workload(workload *w, shape s, const options *o)
             ok &= (w->r0[t] = alloc_at(count * size, 0, &w->blocks[13 + t])) != NULL;
             ok &= (w->r_floor[t] = alloc_at(count * size, R_OFFSET, &w->blocks[16 + t])) != NULL;
         }
+        if (x_bytes && o->gated)
+            ok &= (w->z[t] = alloc_at(count * size, Z_OFFSET, &w->blocks[19 + t])) != NULL;
         if (param_used(o, (norm_dtype)t)) {
             ok &= (w->gamma[t] = alloc_at(s.n * size, GAMMA_OFFSET, &w->blocks[4 + t])) != NULL;
             if (o->beta)
@@ -720,6 +824,12 @@ static bool make_workload(workload *w, shape s, const options *o)
         }
     }
     ok &= (w->y = alloc_at(count * y_elem_bytes(o), Y_OFFSET, &w->blocks[3])) != NULL;
+    if (o->gated || o->int8)
+        ok &= (w->tmp = alloc_at(count * sizeof(float), TMP_OFFSET, &w->blocks[22])) != NULL;
+    if (o->int8)
+        ok &= (w->y_scales = alloc_at(s.rows * sizeof(float), 0, &w->blocks[23])) != NULL;
+    if (o->split)
+        ok &= (w->moments = alloc_at(2 * s.rows * sizeof(norm_moments), 0, &w->blocks[24])) != NULL;
     if (!ok) {
         free_workload(w);
         return false;
@@ -733,7 +843,9 @@ static double workload_bytes(shape s, const options *o)
 {
     double elems = (double)s.rows * (double)s.n, bytes = elems * (double)y_elem_bytes(o);
     for (int t = 0; t < NTYPES; t++)
-        bytes += elems * (double)x_elem_bytes(o, (norm_dtype)t) * (o->fused ? 4 : 1);
+        bytes += elems * (double)x_elem_bytes(o, (norm_dtype)t) * (o->fused ? 4 : o->gated ? 2 : 1);
+    if (o->gated || o->int8)
+        bytes += elems * sizeof(float);
     return bytes;
 }
 
@@ -746,17 +858,34 @@ typedef enum cand_kind {
     CAND_LIB,        /* libnorm's public API on one tier */
     CAND_FFLOOR,     /* --fused: the fused floor (reference.c) */
     CAND_FUSED,      /* --fused: norm_run with the residual on one tier */
-    CAND_UNFUSED     /* --fused: the add pass (reference.c), then norm_run on one tier */
+    CAND_UNFUSED,    /* --fused: the add pass (reference.c), then norm_run on one tier */
+    CAND_GFLOOR,     /* --gated: the gated floor (reference.c) */
+    CAND_GATED,      /* --gated: norm_run with the gate on one tier; variant GATE_AFTER or GATE_BEFORE */
+    CAND_GUNFUSED,   /* --gated: norm_run, then the silu pass (or the silu pass, then norm_run) */
+    CAND_QFLOOR,     /* --int8: the int8 floor (reference.c) */
+    CAND_INT8,       /* --int8: norm_run with int8 y on one tier; variant SCALE_STATIC or SCALE_DYNAMIC */
+    CAND_QUNFUSED,   /* --int8: norm_run to f32, then the quantize pass (reference.c) */
+    CAND_SPLIT       /* --split: the rows in `variant` slices through the moments API, on one tier */
 } cand_kind;
 
+/* The variants of a candidate (candidate.variant): the gate's order, the int8 scale; with
+ * CAND_SPLIT the number of slices. */
+enum { GATE_AFTER = 0, GATE_BEFORE = 1 };
+enum { SCALE_STATIC = 0, SCALE_DYNAMIC = 1 };
+
 /* Does the candidate call the library on a tier? */
-static bool on_tier(cand_kind k) { return k == CAND_LIB || k == CAND_FUSED || k == CAND_UNFUSED; }
+static bool on_tier(cand_kind k)
+{
+    return k == CAND_LIB || k == CAND_FUSED || k == CAND_UNFUSED || k == CAND_GATED || k == CAND_GUNFUSED ||
+           k == CAND_INT8 || k == CAND_QUNFUSED || k == CAND_SPLIT;
+}
 
 typedef struct candidate {
     cand_kind kind;
     combo types;     /* of x, y and gamma */
     norm_kind op;    /* CAND_PLAIN, CAND_LIB */
     norm_isa isa;    /* CAND_LIB */
+    size_t variant;  /* GATE_*, SCALE_*, or the slices of CAND_SPLIT */
     size_t iters;    /* calls per timed sample, from calibration */
     double call_s;   /* calibrated time of one call */
     double *ns_row;  /* one sample per round */
@@ -773,10 +902,45 @@ static const char *impl_name(const candidate *c)
     case CAND_PLAIN: return "plain-C";
     case CAND_LIB:
     case CAND_FUSED:
-    case CAND_UNFUSED: return norm_isa_name(c->isa);
+    case CAND_UNFUSED:
+    case CAND_GATED:
+    case CAND_GUNFUSED:
+    case CAND_INT8:
+    case CAND_QUNFUSED:
+    case CAND_SPLIT: return norm_isa_name(c->isa);
     case CAND_FFLOOR: return "fused-floor";
+    case CAND_GFLOOR: return "gated-floor";
+    case CAND_QFLOOR: return "int8-floor";
     }
     return "?";
+}
+
+static const char *gate_name(size_t variant) { return variant == GATE_BEFORE ? "before" : "after"; }
+static const char *scale_name(size_t variant) { return variant == SCALE_DYNAMIC ? "dynamic" : "static"; }
+
+/* What a candidate is, for messages: "rmsnorm avx2" as before for the plain and fused ones,
+ * "gated rmsnorm (gate before) avx2", "rmsnorm to f32 + quantize (dynamic) avx2" and so on. */
+static const char *cand_label(const candidate *c, char *buf, size_t size)
+{
+    const char *op = op_name(c->op), *impl = impl_name(c);
+    switch (c->kind) {
+    case CAND_GATED: snprintf(buf, size, "gated rmsnorm (gate %s) %s", gate_name(c->variant), impl); break;
+    case CAND_GUNFUSED:
+        snprintf(buf, size, "%s %s", c->variant == GATE_BEFORE ? "silu pass + rmsnorm" : "rmsnorm + silu pass", impl);
+        break;
+    case CAND_INT8: snprintf(buf, size, "%s to int8 (%s scale) %s", op, scale_name(c->variant), impl); break;
+    case CAND_QUNFUSED:
+        snprintf(buf, size, "%s to f32 + quantize (%s scale) %s", op, scale_name(c->variant), impl);
+        break;
+    case CAND_SPLIT: snprintf(buf, size, "%s in %zu slices %s", op, c->variant, impl); break;
+    case CAND_READ:
+    case CAND_MEMCPY:
+    case CAND_FFLOOR:
+    case CAND_GFLOOR:
+    case CAND_QFLOOR: snprintf(buf, size, "reference %s", impl); break;
+    default: snprintf(buf, size, "%s %s", op, impl); break;
+    }
+    return buf;
 }
 
 static void select_isa(norm_isa isa)
@@ -867,6 +1031,135 @@ static norm_status run_residual(const candidate *c, const workload *w, bool fuse
     return norm_run(&p);
 }
 
+/* The norm_params every --gated, --int8 and --split call starts from: the candidate's op and
+ * types on the whole workload, dense rows. */
+static norm_params workload_params(const candidate *c, const workload *w)
+{
+    const combo *t = &c->types;
+    norm_params p = norm_params_default(c->op);
+    p.rows = w->rows;
+    p.n = w->n;
+    p.eps = EPS;
+    p.y = w->y;
+    p.y_type = t->y;
+    p.x = w->x[t->x];
+    p.x_type = t->x;
+    p.gamma = w->gamma[t->param];
+    p.beta = w->beta[t->param];
+    p.param_type = t->param;
+    return p;
+}
+
+/* --gated: the gated call, or the unfused sequence an engine would run without it: the norm,
+ * then y *= silu(z) (gate after); or t = x * silu(z) into a temporary of x's type, then the
+ * norm of t (gate before). */
+static norm_status run_gated(const candidate *c, const workload *w, bool fused)
+{
+    norm_params p = workload_params(c, w);
+    norm_dtype xt = c->types.x;
+    size_t count = w->rows * w->n;
+    bool before = c->variant == GATE_BEFORE;
+    const void *z = w->z[xt];
+    if (fused) {
+        p.gate = z;
+        if (before)
+            p.flags |= NORM_GATE_BEFORE_NORM;
+        return norm_run(&p);
+    }
+    if (before) {
+        if (xt == NORM_F32)
+            ref_gate_f32(w->tmp, p.x, z, count);
+        else
+            ref_gate_bf16(w->tmp, p.x, z, count);
+        p.x = w->tmp;
+        return norm_run(&p);
+    }
+    norm_status st = norm_run(&p);
+    if (st != NORM_OK)
+        return st;
+    if (xt == NORM_F32)
+        ref_mul_silu_f32(w->y, z, count);
+    else
+        ref_mul_silu_bf16(w->y, z, count);
+    return NORM_OK;
+}
+
+/* --int8: the call with int8 y, or the norm to f32 (into the temporary) and then the quantize
+ * pass, with the same static scale or a dynamic scale per row. */
+static norm_status run_int8(const candidate *c, const workload *w, bool fused)
+{
+    norm_params p = workload_params(c, w);
+    bool dynamic = c->variant == SCALE_DYNAMIC;
+    if (fused) {
+        if (dynamic)
+            p.y_scales = w->y_scales;
+        else
+            p.y_scale = INT8_STATIC_SCALE;
+        return norm_run(&p);
+    }
+    p.y = w->tmp;
+    p.y_type = NORM_F32;
+    norm_status st = norm_run(&p);
+    if (st != NORM_OK)
+        return st;
+    if (dynamic)
+        ref_quantize_i8_dynamic(w->y, w->y_scales, w->tmp, w->rows, w->n);
+    else
+        ref_quantize_i8(w->y, w->tmp, 1.0f / INT8_STATIC_SCALE, w->rows * w->n);
+    return NORM_OK;
+}
+
+/* --split: every row normalised in k slices, one after another on this thread, as k workers
+ * would do it in parallel: each slice's moments (norm_moments_run), combined into the rows'
+ * (norm_moments_combine), then each slice normalised with them (norm_run with .moments, x, y,
+ * gamma and beta that slice's, the row strides the whole rows'). Slice s is [n*s/k, n*(s+1)/k);
+ * an empty one (n < k) is skipped, as a worker with nothing to do would be. */
+static norm_status run_split(const candidate *c, const workload *w)
+{
+    const combo *t = &c->types;
+    size_t k = c->variant, n = w->n, rows = w->rows;
+    size_t xe = dtype_size(t->x), ye = dtype_size(t->y), pe = dtype_size(t->param);
+    norm_moments *acc = w->moments, *part = w->moments + rows;
+    bool first = true;
+    norm_status st;
+    for (size_t s = 0; s < k; s++) {
+        size_t lo = n * s / k, hi = n * (s + 1) / k;
+        if (lo == hi)
+            continue;
+        norm_params p = norm_params_default(c->op);
+        p.rows = rows;
+        p.n = hi - lo;
+        p.x = (const char *)w->x[t->x] + lo * xe;
+        p.x_stride = n;
+        p.x_type = t->x;
+        p.param_type = t->param;
+        if ((st = norm_moments_run(&p, first ? acc : part)) != NORM_OK)
+            return st;
+        if (!first && (st = norm_moments_combine(acc, part, rows)) != NORM_OK)
+            return st;
+        first = false;
+    }
+    for (size_t s = 0; s < k; s++) {
+        size_t lo = n * s / k, hi = n * (s + 1) / k;
+        if (lo == hi)
+            continue;
+        norm_params p = workload_params(c, w);
+        p.n = hi - lo;
+        p.x = (const char *)p.x + lo * xe;
+        p.x_stride = n;
+        p.y = (char *)p.y + lo * ye;
+        p.y_stride = n;
+        if (p.gamma)
+            p.gamma = (const char *)p.gamma + lo * pe;
+        if (p.beta)
+            p.beta = (const char *)p.beta + lo * pe;
+        p.moments = acc;
+        if ((st = norm_run(&p)) != NORM_OK)
+            return st;
+    }
+    return NORM_OK;
+}
+
 static norm_status run_once(const candidate *c, const workload *w)
 {
     switch (c->kind) {
@@ -889,6 +1182,25 @@ static norm_status run_once(const candidate *c, const workload *w)
     case CAND_FUSED:
     case CAND_UNFUSED:
         return run_residual(c, w, c->kind == CAND_FUSED);
+    case CAND_GFLOOR: {
+        const combo *t = &c->types;
+        ref_floor_gated(w->y, w->x[t->x], w->z[t->x], dtype_size(t->x), w->gamma[t->param], dtype_size(t->param),
+                        w->rows, w->n);
+        return NORM_OK;
+    }
+    case CAND_GATED:
+    case CAND_GUNFUSED:
+        return run_gated(c, w, c->kind == CAND_GATED);
+    case CAND_QFLOOR: {
+        const combo *t = &c->types;
+        ref_floor_int8(w->y, w->x[t->x], dtype_size(t->x), w->gamma[t->param], dtype_size(t->param), w->rows, w->n);
+        return NORM_OK;
+    }
+    case CAND_INT8:
+    case CAND_QUNFUSED:
+        return run_int8(c, w, c->kind == CAND_INT8);
+    case CAND_SPLIT:
+        return run_split(c, w);
     }
     return NORM_ERR_BAD_ARGUMENT;
 }
@@ -906,9 +1218,9 @@ static double time_calls(const candidate *c, const workload *w, size_t iters)
             worst = st;
     }
     double t = now_s() - t0;
+    char label[96];
     if (worst != NORM_OK)
-        die("%s %s (types %s) failed: %s", on_tier(c->kind) ? op_name(c->op) : "reference", impl_name(c),
-            c->types.name, norm_status_string(worst));
+        die("%s (types %s) failed: %s", cand_label(c, label, sizeof label), c->types.name, norm_status_string(worst));
     return t;
 }
 
@@ -930,8 +1242,10 @@ static void calibrate(candidate *c, const workload *w, double min_s)
 }
 
 /* Most candidates one type combination can have: two floors, and per op a plain loop and the
- * tiers; with --fused one floor, and per op and tier the fused call and the unfused sequence. */
-#define MAX_CANDIDATES_PER_COMBO (1 + 4 * NORM_ISA_COUNT)
+ * tiers; with --fused one floor, and per op and tier the fused call and the unfused sequence;
+ * with --int8 one floor, and per op, scale and tier the int8 call and the unfused sequence
+ * (the most); with --split two floors, and per op and tier one call and a split per k. */
+#define MAX_CANDIDATES_PER_COMBO (1 + 8 * NORM_ISA_COUNT)
 
 /* One combination's candidates: the floor references first (the cache floor, then memcpy),
  * then for each op the plain loop (f32 only) and the tiers in ladder order. */
@@ -965,6 +1279,63 @@ static size_t build_fused_candidates(candidate *c, const options *o, const combo
             if (o->isa[t]) {
                 c[count++] = (candidate){ .kind = CAND_FUSED, .types = *types, .op = (norm_kind)op, .isa = (norm_isa)t };
                 c[count++] = (candidate){ .kind = CAND_UNFUSED, .types = *types, .op = (norm_kind)op, .isa = (norm_isa)t };
+            }
+    }
+    return count;
+}
+
+/* --gated: the gated floor, then for each order each tier's gated call and unfused sequence. */
+static size_t build_gated_candidates(candidate *c, const options *o, const combo *types)
+{
+    size_t count = 0;
+    c[count++] = (candidate){ .kind = CAND_GFLOOR, .types = *types };
+    for (size_t v = GATE_AFTER; v <= GATE_BEFORE; v++)
+        for (int t = 0; t < NORM_ISA_COUNT; t++)
+            if (o->isa[t]) {
+                c[count++] = (candidate){ .kind = CAND_GATED, .types = *types, .op = NORM_RMSNORM,
+                                          .isa = (norm_isa)t, .variant = v };
+                c[count++] = (candidate){ .kind = CAND_GUNFUSED, .types = *types, .op = NORM_RMSNORM,
+                                          .isa = (norm_isa)t, .variant = v };
+            }
+    return count;
+}
+
+/* --int8: the int8 floor, then for each op and scale each tier's int8 call and unfused sequence. */
+static size_t build_int8_candidates(candidate *c, const options *o, const combo *types)
+{
+    size_t count = 0;
+    c[count++] = (candidate){ .kind = CAND_QFLOOR, .types = *types };
+    for (int op = 0; op < 2; op++) {
+        if (!o->op[op])
+            continue;
+        for (size_t v = SCALE_STATIC; v <= SCALE_DYNAMIC; v++)
+            for (int t = 0; t < NORM_ISA_COUNT; t++)
+                if (o->isa[t]) {
+                    c[count++] = (candidate){ .kind = CAND_INT8, .types = *types, .op = (norm_kind)op,
+                                              .isa = (norm_isa)t, .variant = v };
+                    c[count++] = (candidate){ .kind = CAND_QUNFUSED, .types = *types, .op = (norm_kind)op,
+                                              .isa = (norm_isa)t, .variant = v };
+                }
+    }
+    return count;
+}
+
+/* --split: the two floors of the plain benchmark, then for each op and tier one call on the
+ * whole rows (CAND_LIB) followed by the split sequence for each k. */
+static size_t build_split_candidates(candidate *c, const options *o, const combo *types)
+{
+    size_t count = 0;
+    c[count++] = (candidate){ .kind = CAND_READ, .types = *types };
+    c[count++] = (candidate){ .kind = CAND_MEMCPY, .types = *types };
+    for (int op = 0; op < 2; op++) {
+        if (!o->op[op])
+            continue;
+        for (int t = 0; t < NORM_ISA_COUNT; t++)
+            if (o->isa[t]) {
+                c[count++] = (candidate){ .kind = CAND_LIB, .types = *types, .op = (norm_kind)op, .isa = (norm_isa)t };
+                for (size_t k = 0; k < NSPLIT_KS; k++)
+                    c[count++] = (candidate){ .kind = CAND_SPLIT, .types = *types, .op = (norm_kind)op,
+                                              .isa = (norm_isa)t, .variant = split_ks[k] };
             }
     }
     return count;
@@ -1031,25 +1402,35 @@ static int measure(candidate *c, size_t count, const workload *w, const options 
  * An f16 or bf16 output is that result rounded once more, and two results a hair apart can
  * round to neighbouring values, so those may differ by one more ulp of the output type at the
  * scalar result: 2^-7 of a bf16 value's binade, 2^-10 of an f16 one's. */
-static double tolerance(norm_dtype y_type, float want)
+static double tolerance(norm_dtype y_type, float want, double ulps)
 {
     double a = fabs((double)want), tol = CHECK_TOL * (a > 1.0 ? a : 1.0);
     if (y_type != NORM_F32) {
         int e;
         frexp(a, &e); /* a = m * 2^e, m in [0.5, 1): a's binade is [2^(e-1), 2^e) */
-        tol += ldexp(1.0, e - dtype_precision(y_type));
+        tol += ulps * ldexp(1.0, e - dtype_precision(y_type));
     }
     return tol;
 }
 
-/* Compares y, widened to f32, with want; prints the first mismatch. NaN fails. */
-static bool outputs_match(const candidate *c, const workload *w, const float *want, const char *label)
+/* Compares y, widened to f32, with want, allowing `ulps` ulps of a half-precision y beyond
+ * CHECK_TOL; prints the first mismatch, as differing from `against`. NaN fails. With
+ * beta_slack (and a beta), the ulps are those of max(|want|, |want - beta|): for a result that
+ * rounded an intermediate before beta was added, whose error is relative to that. */
+static bool outputs_within(const candidate *c, const workload *w, const float *want, const char *label, double ulps,
+                           bool beta_slack, const char *against)
 {
     size_t count = w->rows * w->n, bad = 0, first = 0;
     double worst = 0; /* error / tolerance */
+    const void *beta = beta_slack ? w->beta[c->types.param] : NULL;
     for (size_t i = 0; i < count; i++) {
         double got = load_value(w->y, c->types.y, i);
-        double err = fabs(got - (double)want[i]) / tolerance(c->types.y, want[i]);
+        float at = want[i];
+        if (beta) {
+            float before_beta = want[i] - load_value(beta, c->types.param, i % w->n);
+            at = fabsf(before_beta) > fabsf(at) ? before_beta : at;
+        }
+        double err = fabs(got - (double)want[i]) / tolerance(c->types.y, at, ulps);
         if (!(err <= 1.0)) {
             if (bad++ == 0)
                 first = i;
@@ -1057,19 +1438,25 @@ static bool outputs_match(const candidate *c, const workload *w, const float *wa
                 worst = err;
         }
     }
+    char what[96];
     if (bad)
         fprintf(stderr,
-                "norm-bench: MISMATCH on %s: %s %s differs from the scalar tier in %zu of %zu outputs\n"
+                "norm-bench: MISMATCH on %s: %s differs from %s in %zu of %zu outputs\n"
                 "            (first at row %zu col %zu: %.9g, scalar %.9g; worst error %.3g times the\n"
                 "            tolerance)\n",
-                label, op_name(c->op), impl_name(c), bad, count, first / w->n, first % w->n,
+                label, cand_label(c, what, sizeof what), against, bad, count, first / w->n, first % w->n,
                 (double)load_value(w->y, c->types.y, first), (double)want[first], worst);
     return bad == 0;
 }
 
-/* Runs every norm candidate of one type combination once more and compares it with the
- * scalar tier on the same types, which is the library's oracle. Returns the number of
- * candidates that disagree. */
+static bool outputs_match(const candidate *c, const workload *w, const float *want, const char *label)
+{
+    return outputs_within(c, w, want, label, 1.0, false, "the scalar tier");
+}
+
+/* Runs every norm candidate of one type combination once more (with --split, every split
+ * sequence too) and compares it with the scalar tier on the same types, which is the
+ * library's oracle. Returns the number of candidates that disagree. */
 static int check_outputs(const candidate *c, size_t count, const workload *w, const char *label)
 {
     size_t elems = w->rows * w->n;
@@ -1082,7 +1469,8 @@ static int check_outputs(const candidate *c, size_t count, const workload *w, co
         candidate scalar = { .kind = CAND_LIB, .types = c[0].types, .op = (norm_kind)op, .isa = NORM_ISA_SCALAR };
         bool computed = false;
         for (size_t k = 0; k < count; k++) {
-            if ((c[k].kind != CAND_PLAIN && c[k].kind != CAND_LIB) || c[k].op != (norm_kind)op)
+            if ((c[k].kind != CAND_PLAIN && c[k].kind != CAND_LIB && c[k].kind != CAND_SPLIT) ||
+                c[k].op != (norm_kind)op)
                 continue;
             if (!computed) {
                 time_calls(&scalar, w, 1);
@@ -1164,6 +1552,120 @@ static int check_fused(const candidate *c, size_t count, const workload *w, cons
     return failures;
 }
 
+/* --gated: the unfused sequence with bf16 rows rounds once more than the gated call (its norm
+ * output before the silu pass, or its temporary x*silu(z)), so it may differ from the scalar
+ * gated call by this many ulps of y where a tier's gated call may differ by one; with the gate
+ * before the norm that rounding comes before beta is added, so the ulps are of y - beta where
+ * that is larger (outputs_within's beta_slack). */
+#define GATED_UNFUSED_ULPS 2.0
+
+/* --gated: every tier's gated call against the scalar tier's, in each order, and the unfused
+ * sequence on every tier against it too (with GATED_UNFUSED_ULPS), which shows that the two
+ * sides of the table compute the same thing. Returns the number of failures. */
+static int check_gated(const candidate *c, size_t count, const workload *w, const char *label)
+{
+    const combo *t = &c[0].types;
+    size_t elems = w->rows * w->n, ybytes = elems * dtype_size(t->y);
+    float *want = alloc_floats(elems);
+    if (!want)
+        die("cannot allocate the check buffer for %s", label);
+    int failures = 0;
+    for (size_t v = GATE_AFTER; v <= GATE_BEFORE; v++) {
+        candidate scalar = { .kind = CAND_GATED, .types = *t, .op = NORM_RMSNORM, .isa = NORM_ISA_SCALAR, .variant = v };
+        bool computed = false;
+        for (size_t k = 0; k < count; k++) {
+            if ((c[k].kind != CAND_GATED && c[k].kind != CAND_GUNFUSED) || c[k].variant != v)
+                continue;
+            if (!computed) {
+                time_calls(&scalar, w, 1);
+                for (size_t i = 0; i < elems; i++)
+                    want[i] = load_value(w->y, t->y, i);
+                computed = true;
+            }
+            memset(w->y, 0xff, ybytes); /* a NaN in every type: a kernel that writes nothing fails */
+            time_calls(&c[k], w, 1);
+            if (c[k].kind == CAND_GATED)
+                failures += !outputs_match(&c[k], w, want, label);
+            else
+                failures += !outputs_within(&c[k], w, want, label, GATED_UNFUSED_ULPS, true,
+                                            "the scalar tier's gated call");
+        }
+    }
+    free(want);
+    return failures;
+}
+
+/* Compares int8 y (and with a dynamic scale, the row scales) with the scalar tier's: q may
+ * differ by 1, where y * (1/s) falls a hair either side of a rounding boundary on two tiers,
+ * and a scale by CHECK_TOL relative. -128 is never written (q is clamped to [-127, 127]), so
+ * it marks an output left unwritten; NaN, the scales' mark, fails too. */
+static bool int8_match(const candidate *c, const workload *w, const int8_t *want_q, const float *want_s,
+                       const char *label)
+{
+    size_t count = w->rows * w->n, bad = 0, first = 0, bad_s = 0, first_s = 0;
+    const int8_t *q = w->y;
+    for (size_t i = 0; i < count; i++)
+        if (q[i] == -128 || abs(q[i] - want_q[i]) > 1) {
+            if (bad++ == 0)
+                first = i;
+        }
+    if (c->variant == SCALE_DYNAMIC)
+        for (size_t r = 0; r < w->rows; r++)
+            if (!(fabs((double)w->y_scales[r] - (double)want_s[r]) <= CHECK_TOL * fabs((double)want_s[r]))) {
+                if (bad_s++ == 0)
+                    first_s = r;
+            }
+    char what[96];
+    cand_label(c, what, sizeof what);
+    if (bad)
+        fprintf(stderr,
+                "norm-bench: MISMATCH on %s: %s differs from the scalar tier's int8 call by more than 1 in\n"
+                "            %zu of %zu outputs (first at row %zu col %zu: %d, scalar %d; -128 is unwritten)\n",
+                label, what, bad, count, first / w->n, first % w->n, q[first], want_q[first]);
+    if (bad_s)
+        fprintf(stderr,
+                "norm-bench: MISMATCH on %s: %s: %zu of %zu row scales differ from the scalar tier's\n"
+                "            (first at row %zu: %.9g, scalar %.9g)\n",
+                label, what, bad_s, w->rows, first_s, (double)w->y_scales[first_s], (double)want_s[first_s]);
+    return bad == 0 && bad_s == 0;
+}
+
+/* --int8: every tier's int8 call and every unfused sequence (norm to f32 + quantize) against
+ * the scalar tier's int8 call, per op and scale. Returns the number of failures. */
+static int check_int8(const candidate *c, size_t count, const workload *w, const char *label)
+{
+    size_t elems = w->rows * w->n;
+    int8_t *want_q = malloc(elems);
+    float *want_s = alloc_floats(w->rows);
+    if (!want_q || !want_s)
+        die("cannot allocate the check buffers for %s", label);
+    int failures = 0;
+    for (int op = 0; op < 2; op++)
+        for (size_t v = SCALE_STATIC; v <= SCALE_DYNAMIC; v++) {
+            candidate scalar = { .kind = CAND_INT8, .types = c[0].types, .op = (norm_kind)op,
+                                 .isa = NORM_ISA_SCALAR, .variant = v };
+            bool computed = false;
+            for (size_t k = 0; k < count; k++) {
+                if ((c[k].kind != CAND_INT8 && c[k].kind != CAND_QUNFUSED) || c[k].op != (norm_kind)op ||
+                    c[k].variant != v)
+                    continue;
+                if (!computed) {
+                    time_calls(&scalar, w, 1);
+                    memcpy(want_q, w->y, elems);
+                    memcpy(want_s, w->y_scales, w->rows * sizeof *want_s);
+                    computed = true;
+                }
+                memset(w->y, 0x80, elems);                          /* -128: never written */
+                memset(w->y_scales, 0xff, w->rows * sizeof(float)); /* NaN */
+                time_calls(&c[k], w, 1);
+                failures += !int8_match(&c[k], w, want_q, want_s, label);
+            }
+        }
+    free(want_q);
+    free(want_s);
+    return failures;
+}
+
 /* ---------------------------------------------------------------- results */
 
 typedef struct record {
@@ -1177,6 +1679,10 @@ typedef struct record {
     double median, min, gbps, ratio;
     double vs_f32;           /* rows/s / rows/s of f32 on the same shape, op and tier; NAN but for tiers */
     bool is_default;
+    size_t variant;          /* the candidate's: GATE_*, SCALE_*, slices */
+    char variant_name[16];   /* "gate-after", "gate-before", "static", "dynamic", "k=2"..., or "" */
+    double vs_unfused;       /* --fused, --gated, --int8: unfused time / this time, for the fused side; else NAN */
+    double vs_one_call;      /* --split: this time / one call's on the same shape, op and tier; else NAN */
 } record;
 
 typedef struct report {
@@ -1221,24 +1727,45 @@ static record make_record(const report *rep, const candidate *c, const workload 
                           double floor_ns, bool memcpy_floor, norm_isa marked)
 {
     record r = { .shape_index = shape_index, .rows = w->rows, .n = w->n, .types = c->types, .kind = c->kind,
-                 .norm_op = c->op, .isa = c->isa, .impl = impl_name(c), .median = c->median, .min = c->min };
+                 .norm_op = c->op, .isa = c->isa, .impl = impl_name(c), .median = c->median, .min = c->min,
+                 .variant = c->variant, .vs_unfused = NAN, .vs_one_call = NAN };
     snprintf(r.shape, sizeof r.shape, "%zux%zu", w->rows, w->n);
+    bool rms = c->op == NORM_RMSNORM;
     bool fused = c->kind == CAND_FFLOOR || c->kind == CAND_FUSED || c->kind == CAND_UNFUSED;
-    r.floor_kind = fused ? "fused-floor" : memcpy_floor ? "memcpy" : is_f32(&c->types) ? "read+x*gamma" : "read+y=x";
+    bool gated = c->kind == CAND_GFLOOR || c->kind == CAND_GATED || c->kind == CAND_GUNFUSED;
+    bool int8 = c->kind == CAND_QFLOOR || c->kind == CAND_INT8 || c->kind == CAND_QUNFUSED;
+    r.floor_kind = fused ? "fused-floor" : gated ? "gated-floor" : int8 ? "int8-floor"
+                 : memcpy_floor ? "memcpy" : is_f32(&c->types) ? "read+x*gamma" : "read+y=x";
     if (c->kind == CAND_READ || c->kind == CAND_MEMCPY)
         r.op = (c->kind == CAND_MEMCPY) == memcpy_floor ? "floor" : "ref";
-    else if (c->kind == CAND_FFLOOR)
+    else if (c->kind == CAND_FFLOOR || c->kind == CAND_GFLOOR || c->kind == CAND_QFLOOR)
         r.op = "floor";
     else if (c->kind == CAND_FUSED)
-        r.op = c->op == NORM_RMSNORM ? "fused-rmsnorm" : "fused-layernorm";
+        r.op = rms ? "fused-rmsnorm" : "fused-layernorm";
     else if (c->kind == CAND_UNFUSED)
-        r.op = c->op == NORM_RMSNORM ? "add+rmsnorm" : "add+layernorm";
+        r.op = rms ? "add+rmsnorm" : "add+layernorm";
+    else if (c->kind == CAND_GATED)
+        r.op = "gated-rmsnorm";
+    else if (c->kind == CAND_GUNFUSED)
+        r.op = c->variant == GATE_BEFORE ? "gate+rmsnorm" : "rmsnorm+gate";
+    else if (c->kind == CAND_INT8)
+        r.op = rms ? "rmsnorm-i8" : "layernorm-i8";
+    else if (c->kind == CAND_QUNFUSED)
+        r.op = rms ? "rmsnorm+quant" : "layernorm+quant";
+    else if (c->kind == CAND_SPLIT)
+        r.op = rms ? "split-rmsnorm" : "split-layernorm";
     else
         r.op = op_name(c->op);
+    if (c->kind == CAND_GATED || c->kind == CAND_GUNFUSED)
+        snprintf(r.variant_name, sizeof r.variant_name, "gate-%s", gate_name(c->variant));
+    else if (c->kind == CAND_INT8 || c->kind == CAND_QUNFUSED)
+        snprintf(r.variant_name, sizeof r.variant_name, "%s", scale_name(c->variant));
+    else if (c->kind == CAND_SPLIT)
+        snprintf(r.variant_name, sizeof r.variant_name, "k=%zu", c->variant);
     /* Bytes the op must move: x read once, y written once (gamma stays in cache); with the
-     * residual also r read once and written once. */
+     * residual also r read once and written once; with the gate also z read once. */
     size_t xe = dtype_size(c->types.x), ye = dtype_size(c->types.y);
-    r.gbps = (double)w->n * (double)(fused ? 3 * xe + ye : xe + ye) / c->median;
+    r.gbps = (double)w->n * (double)(fused ? 3 * xe + ye : gated ? 2 * xe + ye : xe + ye) / c->median;
     r.ratio = c->median / floor_ns;
     r.is_default = on_tier(c->kind) && c->isa == marked;
     r.vs_f32 = ratio_to_f32(rep, &r);
@@ -1336,17 +1863,37 @@ static void report_combo(context *ctx, size_t shape_index, const candidate *c, s
     fflush(stdout);
 }
 
-/* A record of this shape, types, kind, op and tier, or NULL. */
-static const record *find_record(const report *rep, size_t shape_index, const combo *types, cand_kind kind,
-                                 norm_kind op, norm_isa isa)
+/* A record of this shape, types, kind, op, tier and variant (GATE_*, SCALE_*, slices), or NULL.
+ * A floor is found by its kind alone. */
+static const record *find_variant(const report *rep, size_t shape_index, const combo *types, cand_kind kind,
+                                  norm_kind op, norm_isa isa, size_t variant)
 {
+    bool floor = kind == CAND_FFLOOR || kind == CAND_GFLOOR || kind == CAND_QFLOOR;
     for (size_t i = 0; i < rep->count; i++) {
         const record *r = &rep->recs[i];
         if (r->kind == kind && r->shape_index == shape_index && strcmp(r->types.name, types->name) == 0 &&
-            (kind == CAND_FFLOOR || (r->norm_op == op && r->isa == isa)))
+            (floor || (r->norm_op == op && r->isa == isa && r->variant == variant)))
             return r;
     }
     return NULL;
+}
+
+/* The same for candidates that have no variant (--fused). */
+static const record *find_record(const report *rep, size_t shape_index, const combo *types, cand_kind kind,
+                                 norm_kind op, norm_isa isa)
+{
+    return find_variant(rep, shape_index, types, kind, op, isa, 0);
+}
+
+/* The fewest and most calls a sample of these candidates made. */
+static void calls_range(const candidate *c, size_t count, size_t *lo, size_t *hi)
+{
+    *lo = SIZE_MAX;
+    *hi = 0;
+    for (size_t k = 0; k < count; k++) {
+        *lo = c[k].iters < *lo ? c[k].iters : *lo;
+        *hi = c[k].iters > *hi ? c[k].iters : *hi;
+    }
 }
 
 /* --fused: one type combination's table. Per op and tier, the fused call and the unfused
@@ -1377,6 +1924,7 @@ static void report_fused_combo(context *ctx, size_t shape_index, const candidate
         /* Candidates come in pairs: fused, then unfused, same op and tier. */
         record f = make_record(&ctx->rep, &c[k], w, shape_index, floor_ns, false, ctx->marked);
         record u = make_record(&ctx->rep, &c[k + 1], w, shape_index, floor_ns, false, ctx->marked);
+        f.vs_unfused = u.median / f.median;
         add_record(&ctx->rep, &f);
         add_record(&ctx->rep, &u);
         char impl[32];
@@ -1409,6 +1957,155 @@ static void report_fused_combo(context *ctx, size_t shape_index, const candidate
     fflush(stdout);
 }
 
+/* --gated and --int8: the floor's line, then per pair of candidates (the call, then the unfused
+ * sequence, same op, variant and tier) one line with both, as --fused prints them, named by the
+ * order ("after") or the op and scale ("rmsnorm static"). The records go to the report. */
+static void report_pairs(context *ctx, size_t shape_index, const candidate *c, size_t count, const workload *w,
+                         const char *floor_name)
+{
+    double floor_ns = c[0].median;
+    record fr = make_record(&ctx->rep, &c[0], w, shape_index, floor_ns, false, ctx->marked);
+    add_record(&ctx->rep, &fr);
+    printf("  %-17s %-10s %12.1f %8.2f %8.1f %17s %8s %9s\n", "floor", floor_name, fr.median, fr.ratio, fr.gbps,
+           "-", "-", "-");
+    for (size_t k = 1; k + 1 < count; k += 2) {
+        record f = make_record(&ctx->rep, &c[k], w, shape_index, floor_ns, false, ctx->marked);
+        record u = make_record(&ctx->rep, &c[k + 1], w, shape_index, floor_ns, false, ctx->marked);
+        f.vs_unfused = u.median / f.median;
+        add_record(&ctx->rep, &f);
+        add_record(&ctx->rep, &u);
+        char impl[32], what[32];
+        snprintf(impl, sizeof impl, "%s%s", f.impl, f.is_default ? " *" : "");
+        if (c[k].kind == CAND_GATED)
+            snprintf(what, sizeof what, "%s", gate_name(c[k].variant));
+        else
+            snprintf(what, sizeof what, "%s %s", op_name(c[k].op), scale_name(c[k].variant));
+        printf("  %-17s %-10s %12.1f %8.2f %8.1f %17.1f %8.2f %8.2fx\n", what, impl, f.median, f.ratio, f.gbps,
+               u.median, u.ratio, u.median / f.median);
+    }
+}
+
+/* --gated: one type combination's table. Per order and tier, the gated call and the unfused
+ * sequence side by side, each as time / gated floor, and how much faster the gated call is. */
+static void report_gated_combo(context *ctx, size_t shape_index, const candidate *c, size_t count,
+                               const workload *w, int rounds)
+{
+    const options *o = ctx->opt;
+    const combo *t = &c[0].types;
+    char name[48], label[80], a[32], b[32], types[64];
+    snprintf(name, sizeof name, "%zux%zu", w->rows, w->n);
+    snprintf(label, sizeof label, "%s, types %s, gated", name, t->name);
+    double elems = (double)(w->rows * w->n);
+    if (t->param == t->x)
+        snprintf(types, sizeof types, "x, z, gamma and y %s", dtype_name(t->x));
+    else
+        snprintf(types, sizeof types, "x, z and y %s, gamma %s", dtype_name(t->x), dtype_name(t->param));
+
+    printf("\nshape %s, %s (%s; floor: gated floor = %.1f ns/row)\n", name, t->name, types, c[0].median);
+    human_bytes(elems * (double)dtype_size(t->x), a, sizeof a);
+    human_bytes((double)ctx->llc, b, sizeof b);
+    printf("  x, z and y are %s each; last-level cache %s\n", a, b);
+    printf("  %-17s %-10s %12s %8s %8s %17s %8s %9s\n", "gate", "impl", "gated ns/row", "x floor", "GB/s",
+           "unfused ns/row", "x floor", "speedup");
+    report_pairs(ctx, shape_index, c, count, w, "gated");
+
+    int bad = check_gated(c, count, w, label);
+    ctx->failures += bad;
+    size_t lo, hi;
+    calls_range(c, count, &lo, &hi);
+    printf("  (%d rounds, samples of >= %.1f ms, %zu to %zu calls; outputs vs scalar tier's gated call, the\n"
+           "   unfused within %.0f ulps of half-precision y: %s)\n", rounds, o->min_ms, lo, hi, GATED_UNFUSED_ULPS,
+           bad ? "MISMATCH, see stderr" : "ok");
+    fflush(stdout);
+}
+
+/* --int8: one type combination's table. Per op, scale and tier, the int8 call and the norm to f32
+ * + quantize pass side by side, each as time / int8 floor, and how much faster the int8 call is. */
+static void report_int8_combo(context *ctx, size_t shape_index, const candidate *c, size_t count,
+                              const workload *w, int rounds)
+{
+    const options *o = ctx->opt;
+    const combo *t = &c[0].types;
+    char name[48], label[80], a[32], b[32], ysize[32], tsize[32];
+    snprintf(name, sizeof name, "%zux%zu", w->rows, w->n);
+    snprintf(label, sizeof label, "%s, types %s, int8", name, t->name);
+    double elems = (double)(w->rows * w->n);
+
+    printf("\nshape %s, %s (x %s, gamma %s, y int8; floor: int8 floor = %.1f ns/row)\n", name, t->name,
+           dtype_name(t->x), dtype_name(t->param), c[0].median);
+    human_bytes(elems * (double)dtype_size(t->x), a, sizeof a);
+    human_bytes((double)ctx->llc, b, sizeof b);
+    human_bytes(elems, ysize, sizeof ysize);
+    printf("  x is %s, y %s (the unfused f32 temporary %s more); last-level cache %s\n", a, ysize,
+           human_bytes(elems * 4, tsize, sizeof tsize), b);
+    printf("  %-17s %-10s %12s %8s %8s %17s %8s %9s\n", "op, scale", "impl", "int8 ns/row", "x floor", "GB/s",
+           "norm+quant ns/row", "x floor", "speedup");
+    report_pairs(ctx, shape_index, c, count, w, "int8");
+
+    int bad = check_int8(c, count, w, label);
+    ctx->failures += bad;
+    size_t lo, hi;
+    calls_range(c, count, &lo, &hi);
+    printf("  (%d rounds, samples of >= %.1f ms, %zu to %zu calls; int8 outputs, and norm+quant's, vs the\n"
+           "   scalar tier's int8 call within 1, dynamic scales within %g: %s)\n", rounds, o->min_ms, lo, hi,
+           CHECK_TOL, bad ? "MISMATCH, see stderr" : "ok");
+    fflush(stdout);
+}
+
+/* --split: one type combination's table. Per op and tier, one call on the whole rows next to the
+ * split sequence for each k, with its time / one call's: what the moments API costs. */
+static void report_split_combo(context *ctx, size_t shape_index, const candidate *c, size_t count,
+                               const workload *w, int rounds)
+{
+    const options *o = ctx->opt;
+    const combo *t = &c[0].types;
+    char name[48], label[80], a[32], b[32];
+    snprintf(name, sizeof name, "%zux%zu", w->rows, w->n);
+    snprintf(label, sizeof label, "%s, types %s, split", name, t->name);
+    size_t bytes = w->rows * w->n * (dtype_size(t->x) + dtype_size(t->y));
+    bool memcpy_floor = bytes > ctx->llc;
+    const candidate *fc = &c[memcpy_floor ? 1 : 0];
+    double floor_ns = fc->median;
+
+    printf("\nshape %s, %s (x %s, y %s, gamma %s; floor: %s = %.1f ns/row)\n", name, t->name, dtype_name(t->x),
+           dtype_name(t->y), dtype_name(t->param), memcpy_floor ? "memcpy" : is_f32(t) ? "read + x*gamma" : "read + y=x",
+           floor_ns);
+    human_bytes((double)bytes, a, sizeof a);
+    human_bytes((double)ctx->llc, b, sizeof b);
+    printf("  x and y are %s together; last-level cache %s\n", a, b);
+    printf("  %-10s %-12s %16s %8s", "op", "impl", "one call ns/row", "x floor");
+    for (size_t k = 0; k < NSPLIT_KS; k++) {
+        char head[32];
+        snprintf(head, sizeof head, "k=%zu ns/row", split_ks[k]);
+        printf(" %12s %9s", head, "/ 1 call");
+    }
+    printf("\n");
+    record fr = make_record(&ctx->rep, fc, w, shape_index, floor_ns, memcpy_floor, ctx->marked);
+    add_record(&ctx->rep, &fr);
+    printf("  %-10s %-12s %16.1f %8.2f\n", "floor", fr.impl, fr.median, fr.ratio);
+    /* After the two floors, groups of one call followed by its splits, same op and tier. */
+    for (size_t k = 2; k + NSPLIT_KS < count; k += 1 + NSPLIT_KS) {
+        record one = make_record(&ctx->rep, &c[k], w, shape_index, floor_ns, memcpy_floor, ctx->marked);
+        snprintf(one.variant_name, sizeof one.variant_name, "one-call");
+        add_record(&ctx->rep, &one);
+        char impl[32];
+        snprintf(impl, sizeof impl, "%s%s", one.impl, one.is_default ? " *" : "");
+        printf("  %-10s %-12s %16.1f %8.2f", op_name(c[k].op), impl, one.median, one.ratio);
+        for (size_t j = 1; j <= NSPLIT_KS; j++) {
+            record sr = make_record(&ctx->rep, &c[k + j], w, shape_index, floor_ns, memcpy_floor, ctx->marked);
+            sr.vs_one_call = sr.median / one.median;
+            add_record(&ctx->rep, &sr);
+            printf(" %12.1f %8.2fx", sr.median, sr.vs_one_call);
+        }
+        printf("\n");
+    }
+
+    int bad = check_outputs(c, count, w, label);
+    ctx->failures += bad;
+    print_table_foot(c, count, rounds, o->min_ms, bad);
+    fflush(stdout);
+}
+
 /* Times every type combination of one shape in the same rounds, then reports each. */
 static void bench_shape(context *ctx, size_t index)
 {
@@ -1426,15 +2123,30 @@ static void bench_shape(context *ctx, size_t index)
     size_t first[MAX_COMBOS + 1], count = 0;
     if (!c)
         die("out of memory");
+    size_t (*build)(candidate *, const options *, const combo *) = build_candidates;
+    void (*report)(context *, size_t, const candidate *, size_t, const workload *, int) = report_combo;
+    if (o->fused) {
+        build = build_fused_candidates;
+        report = report_fused_combo;
+    } else if (o->gated) {
+        build = build_gated_candidates;
+        report = report_gated_combo;
+    } else if (o->int8) {
+        build = build_int8_candidates;
+        report = report_int8_combo;
+    } else if (o->split) {
+        build = build_split_candidates;
+        report = report_split_combo;
+    }
     for (size_t i = 0; i < o->ntypes; i++) {
         first[i] = count;
-        count += (o->fused ? build_fused_candidates : build_candidates)(c + count, o, &o->types[i]);
+        count += build(c + count, o, &o->types[i]);
     }
     first[o->ntypes] = count;
     int rounds = measure(c, count, &w, o);
 
     for (size_t i = 0; i < o->ntypes; i++)
-        (o->fused ? report_fused_combo : report_combo)(ctx, index, c + first[i], first[i + 1] - first[i], &w, rounds);
+        report(ctx, index, c + first[i], first[i + 1] - first[i], &w, rounds);
     for (size_t k = 0; k < count; k++)
         free(c[k].ns_row);
     free(c);
@@ -1481,10 +2193,97 @@ static void print_fused_legend(void)
            "to compare.\n");
 }
 
+static void print_gated_legend(void)
+{
+    printf("\n"
+           "How to read the tables (--gated):\n"
+           "  gate       after: y = rmsnorm(x) * gamma * silu(z), norm_run with .gate; before:\n"
+           "             y = rmsnorm(x * silu(z)) * gamma, with NORM_GATE_BEFORE_NORM too\n"
+           "  unfused    the sequence an engine would run without the gate: after, norm_run, then a\n"
+           "             pass y *= silu(z); before, a pass t = x * silu(z) into a temporary of x's\n"
+           "             type, then norm_run on t. The silu passes are reference.c's plain loops\n"
+           "             (silu(z) = z / (1 + expf(-z)), libm's expf; -O3 -ffast-math, cloned for the\n"
+           "             widest vector unit like the floor, so the compiler may use glibc's vector\n"
+           "             expf), f32 arithmetic, bf16 rounded to nearest even\n"
+           "  ns/row     median time per row over all rounds (lower is better)\n"
+           "  x floor    time / the gated floor's time: 1.00 = as fast as the floor\n"
+           "  GB/s       bytes the gated op must move (x and z read once, y written once) / time\n"
+           "  speedup    unfused time / gated time, same tier\n"
+           "  floor      the gated op's own floor, plain C: per row, a read pass over x (a sum), then\n"
+           "             one pass that reads x again (from L1), z and gamma and writes y = x*z*gamma.\n"
+           "             Every gated norm must read x and z from memory once, gamma from cache and\n"
+           "             write y once, and must pass over the row before its first y (over x, and\n"
+           "             over z too when the gate comes before): the floor does that and no more, with\n"
+           "             no silu, square or scale, so it is a lower bound for both orders. With bf16\n"
+           "             rows the write pass adds the raw bit patterns as integers, converting nothing.\n"
+           "             Built for the widest vector unit this CPU has (one clone per ISA).\n"
+           "  *          the tier the library picks by default on this machine\n"
+           "Note: this machine may be shared and its clock varies, so absolute times move from\n"
+           "run to run; the ratios, measured side by side in interleaved rounds, are the numbers\n"
+           "to compare.\n");
+}
+
+static void print_int8_legend(void)
+{
+    printf("\n"
+           "How to read the tables (--int8):\n"
+           "  op, scale  the norm, with y_type NORM_I8 and a static scale (y_scale = 4/127: y beyond\n"
+           "             4 clips) or a dynamic one per row (y_scales: s = max|y| / 127)\n"
+           "  norm+quant the sequence an engine would run without int8 output: norm_run to an f32\n"
+           "             temporary, then a quantize pass (reference.c's plain loop, -O3 -ffast-math,\n"
+           "             cloned like the floor: q = clamp(rint(y / s), -127, 127); with the dynamic\n"
+           "             scale a max|y| pass per row first)\n"
+           "  ns/row     median time per row over all rounds (lower is better)\n"
+           "  x floor    time / the int8 floor's time: 1.00 = as fast as the floor\n"
+           "  GB/s       bytes the int8 op must move (x read once, one byte of y written) / time\n"
+           "  speedup    norm+quant time / int8 time, same op, scale and tier\n"
+           "  floor      the int8 op's own floor, plain C: per row, a read pass over x (a sum), then\n"
+           "             one pass that reads x again (from L1) and gamma and writes n bytes of y, the\n"
+           "             low byte of the integer sum of their bit patterns: the bytes every int8 norm\n"
+           "             must move, with no float arithmetic and no conversion. The same floor for\n"
+           "             both scales (a dynamic scale's max|y| pass is over the row in cache: its own\n"
+           "             cost). Built for the widest vector unit this CPU has (one clone per ISA).\n"
+           "  *          the tier the library picks by default on this machine\n"
+           "Note: this machine may be shared and its clock varies, so absolute times move from\n"
+           "run to run; the ratios, measured side by side in interleaved rounds, are the numbers\n"
+           "to compare.\n");
+}
+
+static void print_split_legend(void)
+{
+    printf("\n"
+           "How to read the tables (--split):\n"
+           "  one call   norm_run (or the norm_*_f32 convenience function) on the whole rows\n"
+           "  k=K        the same rows normalised in K slices, one after another on this thread, as\n"
+           "             K workers would do in parallel: per slice norm_moments_run, then\n"
+           "             norm_moments_combine into the rows' moments, then per slice norm_run with\n"
+           "             .moments (K + K-1 + K calls). Not a parallel speedup: what the API costs\n"
+           "  / 1 call   the split sequence's time / one call's, same op and tier (1.00 = free)\n"
+           "  ns/row     median time per row over all rounds (lower is better)\n"
+           "  x floor    time / floor time, the plain benchmark's floor (read + x*gamma, or memcpy\n"
+           "             when x and y exceed the last-level cache)\n"
+           "  *          the tier the library picks by default on this machine\n"
+           "Note: this machine may be shared and its clock varies, so absolute times move from\n"
+           "run to run; the ratios, measured side by side in interleaved rounds, are the numbers\n"
+           "to compare.\n");
+}
+
 static void print_legend(const options *o)
 {
     if (o->fused) {
         print_fused_legend();
+        return;
+    }
+    if (o->gated) {
+        print_gated_legend();
+        return;
+    }
+    if (o->int8) {
+        print_int8_legend();
+        return;
+    }
+    if (o->split) {
+        print_split_legend();
         return;
     }
     printf("\n"
@@ -1532,6 +2331,17 @@ static void print_header(const options *o, norm_isa default_isa, norm_isa marked
     if (o->fused)
         printf("Work: the fused residual add (--fused): h = x + r written back to r, then normalised;\n"
                "      r random, roughly N(0,4), of x's type; no bias.\n");
+    if (o->gated)
+        printf("Work: gated RMSNorm (--gated), the gate after and before the norm; z random, roughly\n"
+               "      N(0,1), of x's type.\n");
+    if (o->int8)
+        printf("Work: int8 output (--int8), static scale 4/127 and dynamic scale per row.\n");
+    if (o->split) {
+        printf("Work: rows split into k =");
+        for (size_t k = 0; k < NSPLIT_KS; k++)
+            printf("%s %zu", k ? "," : "", split_ks[k]);
+        printf(" slices (--split), one thread.\n");
+    }
     if (o->ntypes == 1) {
         printf("Work: f32, eps %g, gamma random near 1, %s; input random, roughly N(0,1).\n", (double)EPS,
                o->beta ? "beta random near 0" : "no beta (--beta adds one)");
@@ -1539,10 +2349,11 @@ static void print_header(const options *o, norm_isa default_isa, norm_isa marked
         printf("Work: types");
         for (size_t i = 0; i < o->ntypes; i++)
             printf("%s %s", i ? "," : "", o->types[i].name);
-        printf(" (x:y:gamma; f32 is the baseline of the vs-f32 ratios), eps %g,\n"
+        printf(" (x:y:gamma%s), eps %g,\n"
                "      gamma random near 1, %s; input random, roughly N(0,1), the same values\n"
-               "      rounded to nearest in f16 and bf16.\n", (double)EPS,
-               o->beta ? "beta random near 0" : "no beta (--beta adds one)");
+               "      rounded to nearest in f16 and bf16.\n",
+               o->gated || o->int8 || o->split ? "" : "; f32 is the baseline of the vs-f32 ratios",
+               (double)EPS, o->beta ? "beta random near 0" : "no beta (--beta adds one)");
     }
     print_legend(o);
 }
@@ -1756,14 +2567,130 @@ static void print_fused_summary(const context *ctx)
         printf("  (a verdict, not a test: timings on a shared machine move, so it never fails the run)\n");
 }
 
+/* --gated: per shape and type combination, the marked tier's gated time / gated floor and its
+ * speedup over the unfused sequence, in each order; then the issue's target on every line. A
+ * verdict, not a test: it never fails the run. */
+static void print_gated_summary(const context *ctx)
+{
+    const options *o = ctx->opt;
+    const char *tier = norm_isa_name(ctx->marked);
+    printf("\nGated summary: tier %s; x floor = gated time / gated floor (1.00 = at the floor),\n"
+           "speedup = unfused time / gated time (higher is better)\n", tier);
+    printf("  %-12s %-14s %13s %13s %15s %15s\n", "shape", "types", "after x floor", "after speedup",
+           "before x floor", "before speedup");
+    for (size_t i = 0; i < o->nshapes; i++)
+        for (size_t j = 0; j < o->ntypes; j++) {
+            const combo *t = &o->types[j];
+            const record *r[2], *u[2];
+            for (size_t v = GATE_AFTER; v <= GATE_BEFORE; v++) {
+                r[v] = find_variant(&ctx->rep, i, t, CAND_GATED, NORM_RMSNORM, ctx->marked, v);
+                u[v] = find_variant(&ctx->rep, i, t, CAND_GUNFUSED, NORM_RMSNORM, ctx->marked, v);
+            }
+            if (!r[GATE_AFTER] && !r[GATE_BEFORE])
+                continue;
+            printf("  %-12s %-14s", (r[GATE_AFTER] ? r[GATE_AFTER] : r[GATE_BEFORE])->shape, t->name);
+            for (size_t v = GATE_AFTER; v <= GATE_BEFORE; v++) {
+                print_ratio(r[v] ? r[v]->ratio : NAN, v == GATE_AFTER ? 13 : 15);
+                print_ratio(r[v] && u[v] ? u[v]->median / r[v]->median : NAN, v == GATE_AFTER ? 13 : 15);
+            }
+            printf("\n");
+        }
+
+    printf("\nTarget (the issue): gated RMSNorm, tier %s, either order, every shape: within %.2fx of its\n"
+           "own floor.\n", tier, GATED_FLOOR_MAX);
+    int lines = 0;
+    for (size_t i = 0; i < o->nshapes; i++)
+        for (size_t j = 0; j < o->ntypes; j++)
+            for (size_t v = GATE_AFTER; v <= GATE_BEFORE; v++) {
+                const combo *t = &o->types[j];
+                const record *r = find_variant(&ctx->rep, i, t, CAND_GATED, NORM_RMSNORM, ctx->marked, v);
+                if (!r)
+                    continue;
+                printf("  %-12s %-14s gate %-6s within %.2fx of the floor: %.3fx %s\n", r->shape, t->name,
+                       gate_name(v), GATED_FLOOR_MAX, r->ratio, r->ratio <= GATED_FLOOR_MAX ? "met" : "MISSED");
+                lines++;
+            }
+    if (lines)
+        printf("  (a verdict, not a test: timings on a shared machine move, so it never fails the run)\n");
+}
+
+/* --int8: per shape, type combination and op, the marked tier's int8 time / int8 floor and its
+ * speedup over norm + quantize, for each scale. */
+static void print_int8_summary(const context *ctx)
+{
+    const options *o = ctx->opt;
+    printf("\nInt8 summary: tier %s; x floor = int8 time / int8 floor (1.00 = at the floor),\n"
+           "speedup = norm+quant time / int8 time (higher is better)\n", norm_isa_name(ctx->marked));
+    printf("  %-12s %-14s %-10s %14s %14s %15s %15s\n", "shape", "types", "op", "static x floor", "static speedup",
+           "dynamic x floor", "dynamic speedup");
+    for (size_t i = 0; i < o->nshapes; i++)
+        for (size_t j = 0; j < o->ntypes; j++)
+            for (int op = 0; op < 2; op++) {
+                const combo *t = &o->types[j];
+                const record *r[2], *u[2];
+                for (size_t v = SCALE_STATIC; v <= SCALE_DYNAMIC; v++) {
+                    r[v] = find_variant(&ctx->rep, i, t, CAND_INT8, (norm_kind)op, ctx->marked, v);
+                    u[v] = find_variant(&ctx->rep, i, t, CAND_QUNFUSED, (norm_kind)op, ctx->marked, v);
+                }
+                if (!r[SCALE_STATIC] && !r[SCALE_DYNAMIC])
+                    continue;
+                printf("  %-12s %-14s %-10s", (r[SCALE_STATIC] ? r[SCALE_STATIC] : r[SCALE_DYNAMIC])->shape, t->name,
+                       op_name((norm_kind)op));
+                for (size_t v = SCALE_STATIC; v <= SCALE_DYNAMIC; v++) {
+                    print_ratio(r[v] ? r[v]->ratio : NAN, v == SCALE_STATIC ? 14 : 15);
+                    print_ratio(r[v] && u[v] ? u[v]->median / r[v]->median : NAN, v == SCALE_STATIC ? 14 : 15);
+                }
+                printf("\n");
+            }
+}
+
+/* --split: per shape, type combination and op, the marked tier's one call / floor and each split
+ * sequence's time / one call's. */
+static void print_split_summary(const context *ctx)
+{
+    const options *o = ctx->opt;
+    printf("\nSplit summary: tier %s, one thread; the split sequence's time / one call's (1.00 = the\n"
+           "moments API costs nothing; lower is better)\n", norm_isa_name(ctx->marked));
+    printf("  %-12s %-14s %-10s %15s", "shape", "types", "op", "1 call x floor");
+    for (size_t k = 0; k < NSPLIT_KS; k++) {
+        char head[32];
+        snprintf(head, sizeof head, "k=%zu / 1 call", split_ks[k]);
+        printf(" %14s", head);
+    }
+    printf("\n");
+    for (size_t i = 0; i < o->nshapes; i++)
+        for (size_t j = 0; j < o->ntypes; j++)
+            for (int op = 0; op < 2; op++) {
+                const combo *t = &o->types[j];
+                const record *one = find_variant(&ctx->rep, i, t, CAND_LIB, (norm_kind)op, ctx->marked, 0);
+                if (!one)
+                    continue;
+                printf("  %-12s %-14s %-10s", one->shape, t->name, op_name((norm_kind)op));
+                print_ratio(one->ratio, 15);
+                for (size_t k = 0; k < NSPLIT_KS; k++) {
+                    const record *r = find_variant(&ctx->rep, i, t, CAND_SPLIT, (norm_kind)op, ctx->marked, split_ks[k]);
+                    print_ratio(r ? r->vs_one_call : NAN, 14);
+                }
+                printf("\n");
+            }
+}
+
 /* ---------------------------------------------------------------- CSV and JSON */
 
-/* The type columns come last, so that readers of the f32-only files find their columns where they were.
- * rows_per_s_vs_f32 is empty except for library tiers. */
-static void write_csv(FILE *f, const report *rep)
+/* The type columns come last, so that readers of the f32-only files find their columns where they were,
+ * and the mode's columns after them. rows_per_s_vs_f32 is empty except for library tiers; variant is
+ * empty but for --gated (gate-after, gate-before), --int8 (static, dynamic) and --split (one-call, k=2,
+ * ...); vs_unfused (unfused time / this time) is filled on the fused side of --fused, --gated and
+ * --int8 lines, vs_one_call (this time / one call's) on --split's split lines. */
+static const char *mode_name(const options *o)
+{
+    return o->fused ? "fused" : o->gated ? "gated" : o->int8 ? "int8" : o->split ? "split" : "plain";
+}
+
+static void write_csv(FILE *f, const report *rep, const options *o)
 {
     fprintf(f, "shape,rows,n,op,impl,ns_per_row_median,ns_per_row_min,gbps,ratio_to_floor,floor_kind,is_default,"
-               "x_type,y_type,param_type,rows_per_s_vs_f32\n");
+               "x_type,y_type,param_type,rows_per_s_vs_f32,mode,variant,vs_unfused,vs_one_call\n");
     for (size_t i = 0; i < rep->count; i++) {
         const record *r = &rep->recs[i];
         fprintf(f, "%s,%zu,%zu,%s,%s,%.3f,%.3f,%.3f,%.4f,%s,%d,%s,%s,%s,", r->shape, r->rows, r->n, r->op, r->impl,
@@ -1771,6 +2698,12 @@ static void write_csv(FILE *f, const report *rep)
                 dtype_name(r->types.y), dtype_name(r->types.param));
         if (!isnan(r->vs_f32))
             fprintf(f, "%.4f", r->vs_f32);
+        fprintf(f, ",%s,%s,", mode_name(o), r->variant_name);
+        if (!isnan(r->vs_unfused))
+            fprintf(f, "%.4f", r->vs_unfused);
+        fputc(',', f);
+        if (!isnan(r->vs_one_call))
+            fprintf(f, "%.4f", r->vs_one_call);
         fputc('\n', f);
     }
 }
@@ -1791,6 +2724,15 @@ static void json_string(FILE *f, const char *s)
     fputc('"', f);
 }
 
+/* A number, or null for NAN (a ratio that does not apply). */
+static void json_number(FILE *f, double v)
+{
+    if (isnan(v))
+        fprintf(f, "null");
+    else
+        fprintf(f, "%.4f", v);
+}
+
 static void write_json_record(FILE *f, const record *r)
 {
     fprintf(f,
@@ -1801,10 +2743,17 @@ static void write_json_record(FILE *f, const record *r)
             r->shape, r->rows, r->n, r->op, r->impl, dtype_name(r->types.x), dtype_name(r->types.y),
             dtype_name(r->types.param), r->median, r->min, r->gbps, r->ratio, r->floor_kind,
             r->is_default ? "true" : "false");
-    if (isnan(r->vs_f32))
-        fprintf(f, "null}");
+    json_number(f, r->vs_f32);
+    fprintf(f, ", \"variant\": ");
+    if (r->variant_name[0])
+        json_string(f, r->variant_name);
     else
-        fprintf(f, "%.4f}", r->vs_f32);
+        fprintf(f, "null");
+    fprintf(f, ", \"vs_unfused\": ");
+    json_number(f, r->vs_unfused);
+    fprintf(f, ", \"vs_one_call\": ");
+    json_number(f, r->vs_one_call);
+    fputc('}', f);
 }
 
 static void write_json(FILE *f, const report *rep, const options *o, norm_isa default_isa, size_t llc)
@@ -1817,7 +2766,7 @@ static void write_json(FILE *f, const report *rep, const options *o, norm_isa de
     json_string(f, cpu);
     fprintf(f, ",\n  \"default_isa\": \"%s\",\n  \"llc_bytes\": %zu,\n  \"eps\": %g,\n  \"beta\": %s,\n",
             norm_isa_name(default_isa), llc, (double)EPS, o->beta ? "true" : "false");
-    fprintf(f, "  \"fused\": %s,\n", o->fused ? "true" : "false");
+    fprintf(f, "  \"fused\": %s,\n  \"mode\": \"%s\",\n", o->fused ? "true" : "false", mode_name(o));
     fprintf(f, "  \"types\": [");
     for (size_t i = 0; i < o->ntypes; i++)
         fprintf(f, "%s\"%s\"", i ? ", " : "", o->types[i].name);
@@ -1865,18 +2814,25 @@ int main(int argc, char **argv)
     for (size_t i = 0; i < opt.nshapes; i++)
         bench_shape(&ctx, i);
     select_isa(default_isa);
+    bool plain = !opt.fused && !opt.gated && !opt.int8 && !opt.split;
     if (opt.fused)
         print_fused_summary(&ctx);
+    else if (opt.gated)
+        print_gated_summary(&ctx);
+    else if (opt.int8)
+        print_int8_summary(&ctx);
+    else if (opt.split)
+        print_split_summary(&ctx);
     else
         print_summary(&ctx);
-    if (opt.ntypes > 1 && !opt.fused)
+    if (opt.ntypes > 1 && plain)
         print_vs_f32(&ctx);
     if (opt.half_report)
         print_half_report(&ctx);
     printf("\nTotal time %.1f s.\n", now_s() - t0);
 
     if (csv)
-        write_csv(csv, &ctx.rep);
+        write_csv(csv, &ctx.rep, &opt);
     if (json)
         write_json(json, &ctx.rep, &opt, default_isa, ctx.llc);
     close_output(csv, opt.csv_path);

@@ -348,3 +348,202 @@ void ref_add_f16(uint16_t *r, const uint16_t *x, size_t count)
 #endif
     add_f16_scalar(r, x, count);
 }
+
+/* ---------------------------------------------------------------- gated RMSNorm (--gated) */
+
+/*
+ * The gated floor. What must a gated RMSNorm move, at the least? Per row it reads x and z once
+ * from wherever they live (memory, for shapes larger than the caches), gamma (n values shared
+ * by every row, so from cache after the first row) and writes y once. Its statistic needs a
+ * whole pass over the row before the first y can be written: over x alone when the gate comes
+ * after the norm, over x and z when it comes before. So x at least is read twice, the second
+ * time from L1 (or L2 for a row longer than L1), and nothing else need be.
+ *
+ * The floor does exactly that: per row a read pass over x alone (a sum, 64 partial sums as in
+ * ref_row_sum), then one pass that reads x again, z and gamma and writes y = x*z*gamma (two
+ * multiplies: no silu, no square, no scale). It is a lower bound for both orders: the gate-
+ * before kernel must also read z in its first pass (its second read of z then hits L1), which
+ * the floor does not charge. For 16-bit rows the write pass adds the raw bit patterns as
+ * integers (y = x + z + gamma, wrapping; with f32 gamma its top half, which is all bf16 would
+ * keep), so it moves the bytes and converts nothing.
+ */
+FLOOR_CLONES void ref_row_gate_scale(float *restrict y, const float *restrict x, const float *restrict z,
+                                     const float *restrict gamma, size_t n)
+{
+    for (size_t i = 0; i < n; i++)
+        y[i] = x[i] * z[i] * gamma[i];
+}
+
+FLOOR_CLONES_16 void ref_row_gate_move_u16(uint16_t *restrict y, const uint16_t *restrict x,
+                                           const uint16_t *restrict z, const uint16_t *restrict gamma, size_t n)
+{
+    for (size_t i = 0; i < n; i++)
+        y[i] = (uint16_t)(x[i] + z[i] + gamma[i]);
+}
+
+FLOOR_CLONES_16 void ref_row_gate_move_u16_g32(uint16_t *restrict y, const uint16_t *restrict x,
+                                               const uint16_t *restrict z, const float *restrict gamma, size_t n)
+{
+    for (size_t i = 0; i < n; i++) {
+        uint32_t g;
+        memcpy(&g, &gamma[i], sizeof g); /* a plain load; no aliasing questions */
+        y[i] = (uint16_t)(x[i] + z[i] + (g >> 16));
+    }
+}
+
+void ref_floor_gated(void *y, const void *x, const void *z, size_t x_size, const void *gamma, size_t gamma_size,
+                     size_t rows, size_t n)
+{
+    float total = 0.0f;
+    for (size_t r = 0; r < rows; r++) {
+        size_t off = r * n * x_size;
+        const char *xr = (const char *)x + off, *zr = (const char *)z + off;
+        char *yr = (char *)y + off;
+        if (x_size == 4) {
+            total += ref_row_sum((const float *)xr, n);
+            ref_row_gate_scale((float *)yr, (const float *)xr, (const float *)zr, gamma, n);
+        } else {
+            total += (float)ref_row_sum_u16((const uint16_t *)xr, n);
+            if (gamma_size == 2)
+                ref_row_gate_move_u16((uint16_t *)yr, (const uint16_t *)xr, (const uint16_t *)zr, gamma, n);
+            else
+                ref_row_gate_move_u16_g32((uint16_t *)yr, (const uint16_t *)xr, (const uint16_t *)zr, gamma, n);
+        }
+    }
+    ref_sink = total;
+}
+
+/* The unfused engine's gate passes, silu(z) = z / (1 + expf(-z)) with libm's expf, in f32;
+ * bf16 values are widened exactly and the result rounded to nearest even, as the library
+ * stores it. ref_mul_silu: y *= silu(z), the gate after a norm; ref_gate: t = x * silu(z)
+ * into a temporary of x's type, the gate before a norm. Plain loops, built like the add pass
+ * above (-O3 -ffast-math, one clone per vector width, so the compiler may call glibc's vector
+ * expf): the strongest plain C an engine could bring. */
+static inline float silu(float z)
+{
+    return z / (1.0f + expf(-z));
+}
+
+static inline uint16_t bf16_round(float f)
+{
+    uint32_t u = f32_to_bits(f);
+    return (uint16_t)((u + 0x7fffu + ((u >> 16) & 1u)) >> 16);
+}
+
+FLOOR_CLONES void ref_mul_silu_f32(float *restrict y, const float *restrict z, size_t count)
+{
+    for (size_t i = 0; i < count; i++)
+        y[i] = y[i] * silu(z[i]);
+}
+
+FLOOR_CLONES void ref_gate_f32(float *restrict t, const float *restrict x, const float *restrict z, size_t count)
+{
+    for (size_t i = 0; i < count; i++)
+        t[i] = x[i] * silu(z[i]);
+}
+
+FLOOR_CLONES_16 void ref_mul_silu_bf16(uint16_t *restrict y, const uint16_t *restrict z, size_t count)
+{
+    for (size_t i = 0; i < count; i++)
+        y[i] = bf16_round(bits_to_f32((uint32_t)y[i] << 16) * silu(bits_to_f32((uint32_t)z[i] << 16)));
+}
+
+FLOOR_CLONES_16 void ref_gate_bf16(uint16_t *restrict t, const uint16_t *restrict x, const uint16_t *restrict z,
+                                   size_t count)
+{
+    for (size_t i = 0; i < count; i++)
+        t[i] = bf16_round(bits_to_f32((uint32_t)x[i] << 16) * silu(bits_to_f32((uint32_t)z[i] << 16)));
+}
+
+/* ---------------------------------------------------------------- int8 output (--int8) */
+
+/*
+ * The int8 floor: per row a read pass over x (a sum, as ref_row_sum or ref_row_sum_u16), then
+ * one pass that reads x again (from L1) and gamma and writes n bytes of y: the low byte of the
+ * sum of x's and gamma's bit patterns, an integer add and a narrowing, no float arithmetic and
+ * no float-to-int conversion. Those are the bytes every int8 norm must move (x read from memory
+ * once, gamma from cache, one byte of y per element; a dynamic scale adds 4 bytes a row, which
+ * the floor leaves out) with less work than any of them does, so it is a lower bound for the
+ * static scale and the dynamic one alike (the dynamic one needs max|y| before it can write q:
+ * one more pass over the row in cache, which is its own cost).
+ */
+FLOOR_CLONES_16 void ref_row_narrow_i8(int8_t *restrict y, const float *restrict x, const float *restrict gamma, size_t n)
+{
+    for (size_t i = 0; i < n; i++) {
+        uint32_t a, b;
+        memcpy(&a, &x[i], sizeof a);
+        memcpy(&b, &gamma[i], sizeof b);
+        y[i] = (int8_t)(uint8_t)(a + b);
+    }
+}
+
+FLOOR_CLONES_16 void ref_row_narrow_i8_u16(int8_t *restrict y, const uint16_t *restrict x,
+                                           const uint16_t *restrict gamma, size_t n)
+{
+    for (size_t i = 0; i < n; i++)
+        y[i] = (int8_t)(uint8_t)(x[i] + gamma[i]);
+}
+
+FLOOR_CLONES_16 void ref_row_narrow_i8_u16_g32(int8_t *restrict y, const uint16_t *restrict x,
+                                               const float *restrict gamma, size_t n)
+{
+    for (size_t i = 0; i < n; i++) {
+        uint32_t b;
+        memcpy(&b, &gamma[i], sizeof b);
+        y[i] = (int8_t)(uint8_t)(x[i] + b);
+    }
+}
+
+void ref_floor_int8(int8_t *y, const void *x, size_t x_size, const void *gamma, size_t gamma_size, size_t rows,
+                    size_t n)
+{
+    float total = 0.0f;
+    for (size_t r = 0; r < rows; r++) {
+        const char *xr = (const char *)x + r * n * x_size;
+        int8_t *yr = y + r * n;
+        if (x_size == 4) {
+            total += ref_row_sum((const float *)xr, n);
+            ref_row_narrow_i8(yr, (const float *)xr, gamma, n);
+        } else {
+            total += (float)ref_row_sum_u16((const uint16_t *)xr, n);
+            if (gamma_size == 2)
+                ref_row_narrow_i8_u16(yr, (const uint16_t *)xr, gamma, n);
+            else
+                ref_row_narrow_i8_u16_g32(yr, (const uint16_t *)xr, gamma, n);
+        }
+    }
+    ref_sink = total;
+}
+
+/* The unfused engine's quantize pass over f32 rows, the library's formula: q = clamp(round(y *
+ * inv_scale), -127, 127), rounded to nearest even (rintf in the default rounding mode). The
+ * inputs are finite, so no NaN needs care. Cloned per vector width like the gate passes. */
+FLOOR_CLONES void ref_quantize_i8(int8_t *restrict q, const float *restrict y, float inv_scale, size_t count)
+{
+    for (size_t i = 0; i < count; i++) {
+        float v = y[i] * inv_scale;
+        v = v > 127.0f ? 127.0f : v < -127.0f ? -127.0f : v;
+        q[i] = (int8_t)(int)rintf(v);
+    }
+}
+
+FLOOR_CLONES float ref_row_absmax(const float *x, size_t n)
+{
+    float m = 0.0f;
+    for (size_t i = 0; i < n; i++) {
+        float a = fabsf(x[i]);
+        m = a > m ? a : m;
+    }
+    return m;
+}
+
+/* Per row: s = max|y| / 127 (0 for a row of zeros), written to scales[row], then q with
+ * 1/s rounded to f32 (0 for s = 0, which makes q 0), as the library's dynamic scale. */
+void ref_quantize_i8_dynamic(int8_t *q, float *scales, const float *y, size_t rows, size_t n)
+{
+    for (size_t r = 0; r < rows; r++) {
+        float s = ref_row_absmax(y + r * n, n) / 127.0f;
+        scales[r] = s;
+        ref_quantize_i8(q + r * n, y + r * n, s > 0.0f ? 1.0f / s : 0.0f, n);
+    }
+}

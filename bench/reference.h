@@ -59,4 +59,17 @@ void ref_add_f32(float *restrict r, const float *restrict x, size_t count);
 void ref_add_bf16(uint16_t *restrict r, const uint16_t *restrict x, size_t count);
 void ref_add_f16(uint16_t *r, const uint16_t *x, size_t count);
 
+/* Gated RMSNorm and int8 output (norm-bench --gated, --int8): their floors, and the passes an
+ * unfused engine would run (each documented in reference.c, next to its code). */
+void ref_floor_gated(void *y, const void *x, const void *z, size_t x_size, const void *gamma, size_t gamma_size,
+                     size_t rows, size_t n);
+void ref_mul_silu_f32(float *restrict y, const float *restrict z, size_t count);
+void ref_gate_f32(float *restrict t, const float *restrict x, const float *restrict z, size_t count);
+void ref_mul_silu_bf16(uint16_t *restrict y, const uint16_t *restrict z, size_t count);
+void ref_gate_bf16(uint16_t *restrict t, const uint16_t *restrict x, const uint16_t *restrict z, size_t count);
+void ref_floor_int8(int8_t *y, const void *x, size_t x_size, const void *gamma, size_t gamma_size, size_t rows,
+                    size_t n);
+void ref_quantize_i8(int8_t *restrict q, const float *restrict y, float inv_scale, size_t count);
+void ref_quantize_i8_dynamic(int8_t *q, float *scales, const float *y, size_t rows, size_t n);
+
 #endif /* NORM_BENCH_REFERENCE_H */

@@ -157,7 +157,8 @@ typedef struct norm_params {
     /* Normalise with these statistics (one per row, combined by norm_moments_combine)
      * instead of the rows' own: the apply step of a row split across workers, where x is
      * one slice of each row and gamma/beta that slice's parameters. count may differ from n;
-     * count 0 is an error. Not with the residual add. */
+     * count 0 is an error. Not with the residual add. A dynamic int8 scale then covers the
+     * slice written by this call (one scale per row and slice). */
     const norm_moments *moments;
 } norm_params;
 
