@@ -104,7 +104,7 @@ typedef struct norm_moments {
 typedef struct norm_params {
     size_t struct_size;      /* set by norm_params_default() */
     norm_kind kind;
-    unsigned flags;          /* NORM_EPS_OUTSIDE_SQRT, NORM_UNIT_OFFSET */
+    unsigned flags;          /* NORM_EPS_OUTSIDE_SQRT, NORM_UNIT_OFFSET, NORM_GATE_BEFORE_NORM */
     size_t rows;             /* 0 is valid: nothing is done */
     size_t n;                /* elements per row, >= 1 */
     float eps;               /* >= 0 and finite */
@@ -219,8 +219,10 @@ NORM_API norm_status norm_layernorm_bf16(uint16_t *y, const uint16_t *x, const u
 /* The moments of each row of a slice: rows, n (the slice's length), x/x_stride/x_type, and
  * optionally the residual add (which then writes residual_out, as norm_run does) or the gate
  * with NORM_GATE_BEFORE_NORM (the moments are then those of x * silu(gate)), read from
- * params; kind picks LayerNorm moments or RMSNorm's (about zero). y, gamma, beta and the
- * statistics outputs must be NULL. out receives rows values. */
+ * params; kind picks LayerNorm moments or RMSNorm's (about zero). eps is not used. The
+ * apply step's fields (y, gamma, beta, mean, rstd, y_scale(s), moments, and the flags other
+ * than NORM_GATE_BEFORE_NORM) must be zero/NULL: a request that sets them is a mistake
+ * worth reporting. out receives rows values. */
 NORM_API norm_status norm_moments_run(const norm_params *params, norm_moments *out);
 
 /* acc[i] = the moments of acc[i]'s elements and part[i]'s together, for i < rows. Either may

@@ -133,8 +133,6 @@ static inline norm_status run_checked(const norm_params *p)
         return NORM_OK;
     if (!p->x || !p->y || (p->residual && !p->residual_out))
         return NORM_ERR_NULL_POINTER;
-    if (p->moments && !moments_valid(p->moments, p->rows, false))
-        return NORM_ERR_BAD_MOMENTS;
 
     size_t xe = norm_dtype_size(p->x_type), ye = norm_dtype_size(p->y_type), pe = norm_dtype_size(p->param_type);
     if (!extent_fits(p->x, p->rows, x_stride, p->n, xe) || !extent_fits(p->y, p->rows, y_stride, p->n, ye) ||
@@ -147,6 +145,9 @@ static inline norm_status run_checked(const norm_params *p)
         !extent_fits(p->y_scales, 1, 0, p->rows, sizeof(float)) ||
         !extent_fits(p->moments, 1, 0, p->rows, sizeof(norm_moments)))
         return NORM_ERR_SIZE_OVERFLOW;
+    /* Only now is moments[0, rows) known to be addressable. */
+    if (p->moments && !moments_valid(p->moments, p->rows, false))
+        return NORM_ERR_BAD_MOMENTS;
 
     /* Outputs against inputs and against each other; NULL optional buffers drop out. The
      * only sharing allowed is an output that is exactly an input it replaces element by

@@ -691,22 +691,429 @@ START_TEST(test_fused_run)
 }
 END_TEST
 
+/* ---- gated RMSNorm, int8 output, a row split across workers ------------------------------- */
+
+static long double silu_ref(long double z) { return z / (1.0L + expl(-z)); }
+
+/* Gated RMSNorm through norm_run, against a straightforward long-double computation:
+ *   gate after   y = (x * r * gamma + beta) * silu(gate),        r = 1 / sqrt(mean(x^2) + eps)
+ *   gate before  y = h * r * gamma + beta, h = x * silu(gate),   r = 1 / sqrt(mean(h^2) + eps)
+ * within 2^-18 of max(|y|, |gamma|), rstd within 2^-18 relative; x and the gate unchanged,
+ * nothing written in y's row gaps or around it. */
+static void gated_case(rng *r, int xt, size_t rows, size_t n, bool before, bool unit, bool outside, bool with_beta)
+{
+    size_t xe = type_size(xt), count = rows * n, xs = n + 3, zs = n + 5, ys = n + 7;
+    size_t xlen = (rows - 1) * xs + n, zlen = (rows - 1) * zs + n, ylen = (rows - 1) * ys + n;
+    unsigned char *xbuf = malloc(xlen * xe), *zbuf = malloc(zlen * xe), *xd = malloc(count * xe), *zd = malloc(count * xe);
+    float *xf = malloc(count * sizeof(float)), *zf = malloc(count * sizeof(float)), *g = malloc(n * sizeof(float));
+    float *b = malloc(n * sizeof(float)), *ybuf = malloc((ylen + 2 * PAD) * sizeof(float)), *y = ybuf + PAD;
+    float stats[4 + 2 * PAD], *rstd = stats + PAD;
+    gen_typed(r, xd, xf, count, xt, 0.2, 1.5);
+    gen_typed(r, zd, zf, count, xt, 0.3, 1.5);
+    gen(r, g, n, unit ? 0.0 : 1.0, 0.5);
+    gen(r, b, n, 0.0, 0.3);
+    memset(xbuf, 0x5a, xlen * xe);
+    memset(zbuf, 0x5a, zlen * xe);
+    fill_canary(ybuf, ylen + 2 * PAD);
+    fill_canary(stats, 4 + 2 * PAD);
+    for (size_t k = 0; k < rows; k++) {
+        memcpy(xbuf + k * xs * xe, xd + k * n * xe, n * xe);
+        memcpy(zbuf + k * zs * xe, zd + k * n * xe, n * xe);
+    }
+    norm_params p = norm_params_default(NORM_RMSNORM);
+    p.rows = rows;
+    p.n = n;
+    p.x = xbuf;
+    p.x_stride = xs;
+    p.x_type = (norm_dtype)xt;
+    p.y = y;
+    p.y_stride = ys;
+    p.gamma = g;
+    p.beta = with_beta ? b : NULL;
+    p.rstd = rstd;
+    p.gate = zbuf;
+    p.gate_stride = zs;
+    p.flags = (before ? NORM_GATE_BEFORE_NORM : 0) | (unit ? NORM_UNIT_OFFSET : 0) | (outside ? NORM_EPS_OUTSIDE_SQRT : 0);
+    char what[160];
+    snprintf(what, sizeof what, "seed=0x%016" PRIx64 " isa=%s gated rmsnorm (gate %s) x %s rows=%zu n=%zu%s%s%s", seed,
+             norm_active_isa_name(), before ? "before" : "after", type_name(xt), rows, n, unit ? ", unit offset" : "",
+             outside ? ", eps outside sqrt" : "", with_beta ? "" : ", no beta");
+    norm_status st = norm_run(&p);
+    ck_assert_msg(st == NORM_OK, "%s: %s", what, norm_status_string(st));
+
+    for (size_t k = 0; k < rows; k++) {
+        const float *xr = xf + k * n, *zr = zf + k * n;
+        long double ss = 0.0L;
+        for (size_t i = 0; i < n; i++) {
+            long double h = before ? (long double)xr[i] * silu_ref(zr[i]) : (long double)xr[i];
+            ss += h * h;
+        }
+        long double ms = ss / (long double)n, eps = p.eps;
+        long double rs = outside ? 1.0L / (sqrtl(ms) + eps) : 1.0L / sqrtl(ms + eps);
+        for (size_t i = 0; i < n; i++) {
+            long double gg = unit ? 1.0L + (long double)g[i] : (long double)g[i];
+            long double h = before ? (long double)xr[i] * silu_ref(zr[i]) : (long double)xr[i];
+            long double want = h * rs * gg + (with_beta ? (long double)b[i] : 0.0L);
+            if (!before)
+                want *= silu_ref(zr[i]);
+            long double bound = 0x1p-18L * fmaxl(fabsl(want), fabsl(gg));
+            float got = y[k * ys + i];
+            if (!(fabsl((long double)got - want) <= bound))
+                ck_abort_msg("%s: y row %zu index %zu: got %.9g want %.12Lg bound %.4Lg (x %.9g gate %.9g gamma %.9g)",
+                             what, k, i, (double)got, want, bound, (double)xr[i], (double)zr[i], (double)g[i]);
+        }
+        ck_assert_msg(fabsl((long double)rstd[k] - rs) <= 0x1p-18L * rs, "%s: rstd row %zu: got %.9g want %.12Lg", what, k,
+                      (double)rstd[k], rs);
+    }
+    for (size_t i = 0; i < xlen * xe; i++) {
+        size_t e = i / xe;
+        bool ok = e % xs < n ? xbuf[i] == xd[(e / xs * n + e % xs) * xe + i % xe] : xbuf[i] == 0x5a;
+        ck_assert_msg(ok, "%s: x changed (byte %zu)", what, i);
+    }
+    for (size_t i = 0; i < zlen * xe; i++) {
+        size_t e = i / xe;
+        bool ok = e % zs < n ? zbuf[i] == zd[(e / zs * n + e % zs) * xe + i % xe] : zbuf[i] == 0x5a;
+        ck_assert_msg(ok, "%s: the gate changed (byte %zu)", what, i);
+    }
+    for (size_t i = 0; i < ylen + 2 * PAD; i++) {
+        size_t rel = i - PAD;
+        bool in_row = i >= PAD && rel < ylen && rel % ys < n;
+        ck_assert_msg(in_row || is_canary(&ybuf[i]), "%s: wrote outside the rows of y (%zu)", what, i);
+    }
+    for (size_t i = 0; i < 4 + 2 * PAD; i++)
+        ck_assert_msg((&stats[i] >= rstd && &stats[i] < rstd + rows) || is_canary(&stats[i]), "%s: wrote outside rstd", what);
+    void *blocks[] = { xbuf, zbuf, xd, zd, xf, zf, g, b, ybuf };
+    for (size_t i = 0; i < sizeof blocks / sizeof blocks[0]; i++)
+        free(blocks[i]);
+}
+
+/* Gated RMSNorm, both orders, on the active tier. */
+START_TEST(test_gated_run)
+{
+    static const size_t shapes[][2] = { { 1, 1 }, { 3, 37 }, { 2, 300 }, { 2, 1029 } };
+    static const int types[] = { NORM_F32, NORM_BF16, NORM_F16 };
+    rng r = rng_for(seed, "gated run");
+    for (size_t s = 0; s < sizeof shapes / sizeof shapes[0]; s++)
+        for (int t = 0; t < 3; t++)
+            for (int before = 0; before < 2; before++) {
+                size_t v = s + (size_t)t + (size_t)before;
+                gated_case(&r, types[t], shapes[s][0], shapes[s][1], before, v % 3 == 1, v % 2 == 1, v % 4 != 3);
+            }
+}
+END_TEST
+
+/* int8 output through norm_run, against the long-double reference: with a static scale s,
+ * q = clamp(round(y * (1 / s)), -127, 127); with dynamic scales, s = max|y| / 127 per row
+ * (within 1e-6 relative; 0, with q all 0, for a row whose y is all zero) and q from it. q must
+ * be exact except within 1e-3 of a rounding boundary (x.5). Nothing written around y. */
+static void int8_case(rng *r, int kind, int xt, size_t rows, size_t n, bool dynamic)
+{
+    size_t xe = type_size(xt), count = rows * n, ys = n + 5, ylen = (rows - 1) * ys + n;
+    unsigned char *x = malloc(count * xe);
+    float *xf = malloc(count * sizeof(float)), *g = malloc(n * sizeof(float)), *b = malloc(n * sizeof(float));
+    int8_t *ybuf = malloc(ylen + 2 * PAD), *y = ybuf + PAD;
+    float stats[2 * 8 + 4 * PAD], *scales = stats + PAD, *rstd = stats + 2 * PAD + 8, *mean = stats + 3 * PAD + 8;
+    gen_typed(r, x, xf, count, xt, kind ? 1.0 : 0.0, 2.0);
+    gen(r, g, n, 1.0, 0.5);
+    gen(r, b, n, 0.0, 0.3);
+    /* Dynamic: no beta, and the last row all zero (LayerNorm: constant), whose y is all 0. */
+    if (dynamic && rows > 1)
+        for (size_t i = 0; i < n; i++)
+            xf[(rows - 1) * n + i] = type_store(x, (rows - 1) * n + i, kind ? 3.0f : 0.0f, xt);
+    memset(ybuf, 0x5a, ylen + 2 * PAD);
+    fill_canary(stats, sizeof stats / sizeof stats[0]);
+
+    norm_params p = norm_params_default((norm_kind)kind);
+    p.rows = rows;
+    p.n = n;
+    p.x = x;
+    p.x_type = (norm_dtype)xt;
+    p.y = y;
+    p.y_stride = ys;
+    p.y_type = NORM_I8;
+    p.gamma = g;
+    p.beta = dynamic ? NULL : b;
+    p.rstd = rstd;
+    p.mean = kind ? mean : NULL;
+    if (dynamic)
+        p.y_scales = scales;
+    else
+        p.y_scale = 0.02f; /* |y| above 2.54 clamps */
+    char what[160];
+    snprintf(what, sizeof what, "seed=0x%016" PRIx64 " isa=%s %s int8 (%s scale) x %s rows=%zu n=%zu", seed,
+             norm_active_isa_name(), kind ? "layernorm" : "rmsnorm", dynamic ? "dynamic" : "static", type_name(xt), rows, n);
+    norm_status st = norm_run(&p);
+    ck_assert_msg(st == NORM_OK, "%s: %s", what, norm_status_string(st));
+
+    long double *yr = malloc(n * sizeof(long double));
+    size_t skipped = 0;
+    for (size_t k = 0; k < rows; k++) {
+        const float *xr = xf + k * n;
+        ref_stats ref = ref_row(kind, xr, n, p.eps, false);
+        long double amax = 0.0L;
+        for (size_t i = 0; i < n; i++) {
+            yr[i] = ((long double)xr[i] - ref.mean) * ref.rstd * g[i] + (p.beta ? (long double)b[i] : 0.0L);
+            amax = fmaxl(amax, fabsl(yr[i]));
+        }
+        long double inv;
+        if (dynamic) {
+            long double s = amax / 127.0L;
+            ck_assert_msg(s == 0.0L ? scales[k] == 0.0f : fabsl((long double)scales[k] - s) <= 1e-6L * s,
+                          "%s: row %zu scale %.9g, want %.12Lg", what, k, (double)scales[k], s);
+            inv = s > 0.0L ? 1.0L / s : 0.0L;
+        } else {
+            inv = (long double)(1.0f / p.y_scale);
+        }
+        for (size_t i = 0; i < n; i++) {
+            long double t = yr[i] * inv;
+            if (fabsl(t - floorl(t) - 0.5L) < 1e-3L) {
+                skipped++;
+                continue;
+            }
+            long double q = nearbyintl(t);
+            q = q > 127.0L ? 127.0L : q < -127.0L ? -127.0L : q;
+            int got = y[k * ys + i];
+            if (got != (int)q)
+                ck_abort_msg("%s: row %zu index %zu: q %d, want %d (y %.9Lg * 1/s %.9Lg = %.6Lg)", what, k, i, got, (int)q,
+                             yr[i], inv, t);
+        }
+        mismatch m = { 0 };
+        check_stat(rstd[k], ref.rstd, CONTRACT_TOL * fabsl(ref.rstd) + 0x1p-149L, "rstd", k, &m);
+        if (kind && !m.failed)
+            check_stat(mean[k], ref.mean, CONTRACT_TOL * (fabsl(ref.mean) + 1.0L / ref.rstd) + 0x1p-149L, "mean", k, &m);
+        ck_assert_msg(!m.failed, "%s: row %zu: %s got %.9g want %.12Lg", what, k, m.what, m.got, m.want);
+    }
+    ck_assert_msg(skipped * 10 < count + 10, "%s: %zu of %zu values near a boundary", what, skipped, count);
+    for (size_t i = 0; i < ylen + 2 * PAD; i++) {
+        size_t rel = i - PAD;
+        bool in_row = i >= PAD && rel < ylen && rel % ys < n;
+        ck_assert_msg(in_row || (unsigned char)ybuf[i] == 0x5a, "%s: wrote outside the rows of y (byte %zu)", what, i);
+    }
+    for (size_t i = 0; i < sizeof stats / sizeof stats[0]; i++) {
+        bool is_out = (dynamic && &stats[i] >= scales && &stats[i] < scales + rows) ||
+                      (&stats[i] >= rstd && &stats[i] < rstd + rows) || (kind && &stats[i] >= mean && &stats[i] < mean + rows);
+        ck_assert_msg(is_out || is_canary(&stats[i]), "%s: wrote outside y_scales/rstd/mean", what);
+    }
+    free(yr);
+    free(x);
+    free(xf);
+    free(g);
+    free(b);
+    free(ybuf);
+}
+
+/* int8 output, static and dynamic scales, both kinds, on the active tier. */
+START_TEST(test_int8_run)
+{
+    static const size_t shapes[][2] = { { 1, 1 }, { 4, 37 }, { 3, 300 }, { 2, 1029 } };
+    static const int types[] = { NORM_F32, NORM_BF16, NORM_F16 };
+    rng r = rng_for(seed, "int8 run");
+    for (size_t s = 0; s < sizeof shapes / sizeof shapes[0]; s++)
+        for (int kind = 0; kind < 2; kind++)
+            for (int dynamic = 0; dynamic < 2; dynamic++)
+                int8_case(&r, kind, types[(s + (size_t)kind) % 3], shapes[s][0], shapes[s][1], dynamic);
+}
+END_TEST
+
+/* A row split in three slices, as workers would: norm_moments_run on each slice (the residual
+ * add, or the gate before the norm, applied there), norm_moments_combine, then norm_run on each
+ * slice with .moments. y, rstd and mean must match one norm_run over the whole rows within 1e-5
+ * relative (of max(|y|, |gamma|) for y), the combined moments those of the whole rows, and the
+ * residual add's write-back must be the one call's bit for bit. */
+enum { SPLIT_PLAIN, SPLIT_RESIDUAL, SPLIT_GATE_BEFORE, SPLIT_GATE_AFTER, SPLIT_NVARIANTS };
+static const char *const split_names[SPLIT_NVARIANTS] = { "plain", "residual add", "gate before", "gate after" };
+
+static void split_case(rng *r, int kind, int variant, size_t rows, size_t n, bool outside)
+{
+    const size_t cut[4] = { 0, n * 3 / 8, n * 2 / 3, n };
+    size_t count = rows * n;
+    float *x = malloc(count * sizeof(float)), *res = malloc(count * sizeof(float)), *z = malloc(count * sizeof(float));
+    float *h1 = malloc(count * sizeof(float)), *h2 = malloc(count * sizeof(float)), *y1 = malloc(count * sizeof(float));
+    float *y2 = malloc(count * sizeof(float)), *g = malloc(n * sizeof(float)), *b = malloc(n * sizeof(float));
+    float *bias = malloc(n * sizeof(float));
+    float mean1[4], rstd1[4], mean2[3][4], rstd2[3][4];
+    norm_moments part[3][4], acc[4], whole[4];
+    gen(r, x, count, kind ? 4.0 : 0.5, 2.0);
+    gen(r, res, count, kind ? -1.0 : 0.0, 1.0);
+    gen(r, z, count, 0.5, 1.5);
+    gen(r, g, n, 1.0, 0.5);
+    gen(r, b, n, 0.0, 0.3);
+    gen(r, bias, n, 0.0, 0.2);
+    char what[160];
+    snprintf(what, sizeof what, "seed=0x%016" PRIx64 " isa=%s split %s (%s) rows=%zu n=%zu%s", seed, norm_active_isa_name(),
+             kind ? "layernorm" : "rmsnorm", split_names[variant], rows, n, outside ? ", eps outside sqrt" : "");
+    bool gated = variant == SPLIT_GATE_BEFORE || variant == SPLIT_GATE_AFTER, residual = variant == SPLIT_RESIDUAL;
+    unsigned flags = (outside ? NORM_EPS_OUTSIDE_SQRT : 0) | (variant == SPLIT_GATE_BEFORE ? NORM_GATE_BEFORE_NORM : 0);
+
+    /* One call over the whole rows. */
+    norm_params p = norm_params_default((norm_kind)kind);
+    p.rows = rows;
+    p.n = n;
+    p.x = x;
+    p.y = y1;
+    p.gamma = g;
+    p.beta = b;
+    p.rstd = rstd1;
+    p.mean = kind ? mean1 : NULL;
+    p.flags = flags;
+    if (residual) {
+        p.residual = res;
+        p.residual_out = h1;
+        p.bias = bias;
+    }
+    if (gated)
+        p.gate = z;
+    norm_status st = norm_run(&p);
+    ck_assert_msg(st == NORM_OK, "%s: one call: %s", what, norm_status_string(st));
+
+    /* The moments of the whole rows, of what is normalised. */
+    norm_params q = norm_params_default((norm_kind)kind);
+    q.rows = rows;
+    q.n = n;
+    q.x = residual ? h1 : x;
+    if (variant == SPLIT_GATE_BEFORE) {
+        q.gate = z;
+        q.flags = NORM_GATE_BEFORE_NORM;
+    }
+    st = norm_moments_run(&q, whole);
+    ck_assert_msg(st == NORM_OK, "%s: moments of the whole rows: %s", what, norm_status_string(st));
+
+    /* Each worker's moments, then their combination (acc starts empty: count 0). */
+    for (size_t k = 0; k < rows; k++)
+        acc[k] = (norm_moments){ 0.0, 0.0, 0.0 };
+    for (int s = 0; s < 3; s++) {
+        size_t off = cut[s], len = cut[s + 1] - cut[s];
+        q = norm_params_default((norm_kind)kind);
+        q.rows = rows;
+        q.n = len;
+        q.x = x + off;
+        q.x_stride = n;
+        if (residual) {
+            q.residual = res + off;
+            q.residual_stride = n;
+            q.residual_out = h2 + off;
+            q.residual_out_stride = n;
+            q.bias = bias + off;
+        }
+        if (variant == SPLIT_GATE_BEFORE) {
+            q.gate = z + off;
+            q.gate_stride = n;
+            q.flags = NORM_GATE_BEFORE_NORM;
+        }
+        st = norm_moments_run(&q, part[s]);
+        ck_assert_msg(st == NORM_OK, "%s: norm_moments_run slice %d: %s", what, s, norm_status_string(st));
+        for (size_t k = 0; k < rows; k++)
+            ck_assert_msg(part[s][k].count == (double)len, "%s: slice %d row %zu: count %g, want %zu", what, s, k,
+                          part[s][k].count, len);
+    }
+    /* Combined in the order 1, 2, 0, to show the order does not matter. */
+    for (int s = 1; s < 4; s++) {
+        st = norm_moments_combine(acc, part[s % 3], rows);
+        ck_assert_msg(st == NORM_OK, "%s: norm_moments_combine: %s", what, norm_status_string(st));
+    }
+    if (residual)
+        for (size_t i = 0; i < count; i++) {
+            float want = (x[i] + res[i]) + bias[i % n];
+            if (memcmp(&h2[i], &want, sizeof want) != 0 || memcmp(&h1[i], &want, sizeof want) != 0)
+                ck_abort_msg("%s: residual_out[%zu]: split %.9g, one call %.9g, want %.9g", what, i, (double)h2[i],
+                             (double)h1[i], (double)want);
+        }
+    for (size_t k = 0; k < rows; k++) {
+        double sd = sqrt(whole[k].m2 / whole[k].count);
+        ck_assert_msg(acc[k].count == (double)n && fabs(acc[k].m2 - whole[k].m2) <= 1e-5 * whole[k].m2 &&
+                          fabs(acc[k].mean - whole[k].mean) <= 1e-5 * (fabs(whole[k].mean) + sd),
+                      "%s: row %zu: combined moments %g %.12g %.12g, whole row %g %.12g %.12g", what, k, acc[k].count,
+                      acc[k].mean, acc[k].m2, whole[k].count, whole[k].mean, whole[k].m2);
+        if (!kind)
+            ck_assert_msg(acc[k].mean == 0.0, "%s: RMSNorm moments with mean %g", what, acc[k].mean);
+    }
+
+    /* Each worker normalises its slice with the combined moments. */
+    for (int s = 0; s < 3; s++) {
+        size_t off = cut[s], len = cut[s + 1] - cut[s];
+        p = norm_params_default((norm_kind)kind);
+        p.rows = rows;
+        p.n = len;
+        p.x = (residual ? h2 : x) + off;
+        p.x_stride = n;
+        p.y = y2 + off;
+        p.y_stride = n;
+        p.gamma = g + off;
+        p.beta = b + off;
+        p.rstd = rstd2[s];
+        p.mean = kind ? mean2[s] : NULL;
+        p.flags = flags;
+        p.moments = acc;
+        if (gated) {
+            p.gate = z + off;
+            p.gate_stride = n;
+        }
+        st = norm_run(&p);
+        ck_assert_msg(st == NORM_OK, "%s: norm_run slice %d with moments: %s", what, s, norm_status_string(st));
+        for (size_t k = 0; k < rows; k++) {
+            ck_assert_msg(fabsf(rstd2[s][k] - rstd1[k]) <= 1e-5f * rstd1[k], "%s: slice %d row %zu: rstd %.9g, one call %.9g",
+                          what, s, k, (double)rstd2[s][k], (double)rstd1[k]);
+            if (kind)
+                ck_assert_msg(fabsf(mean2[s][k] - mean1[k]) <= 1e-5f * (fabsf(mean1[k]) + 1.0f / rstd1[k]),
+                              "%s: slice %d row %zu: mean %.9g, one call %.9g", what, s, k, (double)mean2[s][k],
+                              (double)mean1[k]);
+        }
+    }
+    for (size_t i = 0; i < count; i++) {
+        float bound = 1e-5f * fmaxf(fabsf(y1[i]), fabsf(g[i % n]));
+        if (!(fabsf(y2[i] - y1[i]) <= bound))
+            ck_abort_msg("%s: row %zu index %zu: split %.9g, one call %.9g", what, i / n, i % n, (double)y2[i], (double)y1[i]);
+    }
+    void *blocks[] = { x, res, z, h1, h2, y1, y2, g, b, bias };
+    for (size_t i = 0; i < sizeof blocks / sizeof blocks[0]; i++)
+        free(blocks[i]);
+}
+
+START_TEST(test_split_row)
+{
+    static const size_t shapes[][2] = { { 1, 3 }, { 2, 100 }, { 3, 37 }, { 4, 1000 } };
+    rng r = rng_for(seed, "split row");
+    for (size_t s = 0; s < sizeof shapes / sizeof shapes[0]; s++)
+        for (int kind = 0; kind < 2; kind++)
+            for (int variant = 0; variant < SPLIT_NVARIANTS; variant++) {
+                if (kind == NORM_LAYERNORM && (variant == SPLIT_GATE_BEFORE || variant == SPLIT_GATE_AFTER))
+                    continue; /* gated RMSNorm only */
+                split_case(&r, kind, variant, shapes[s][0], shapes[s][1], (s + (size_t)variant) % 2 == 1);
+            }
+}
+END_TEST
+
 /* ---- invalid inputs: exact status, nothing written -------------------------------------- */
 
 /* One arena holds every buffer of these tests, so "nothing written" is one comparison. */
-enum { ARENA = 4096, N = 64, ROWS = 4 };
-static float arena[ARENA], arena_copy[ARENA];
+enum { ARENA = 6144, N = 64, ROWS = 4 };
+static _Alignas(64) float arena[ARENA], arena_copy[ARENA];
 #define X (arena)
 #define Y (arena + 1024)
 #define G (arena + 2048)
 #define B (arena + 2304)
 #define MEAN (arena + 2560)
 #define RSTD (arena + 2624)
+/* The gate (ROWS rows of N, room for a wider stride), int8 y (Y's bytes), the dynamic scales,
+ * the given moments (norm_params.moments), norm_moments_run's output and a second moments
+ * array for norm_moments_combine: ROWS rows each, 24 floats apart. */
+#define GATE (arena + 4096)
+#define Y8 ((int8_t *)Y)
+#define YSC (arena + 5120)
+#define MOM ((norm_moments *)(arena + 5184))
+#define MOUT ((norm_moments *)(arena + 5248))
+#define MPART ((norm_moments *)(arena + 5312))
 
 static void arena_reset(void)
 {
     for (size_t i = 0; i < ARENA; i++)
         arena[i] = (float)((int)(i % 251) - 125) * 0.125f; /* a recognisable, finite pattern */
+    /* Valid moments wherever a test reads some. */
+    for (size_t r = 0; r < ROWS; r++) {
+        MOM[r] = (norm_moments){ (double)N, 0.25 * (double)r - 0.5, (double)N * (1.0 + (double)r) };
+        MOUT[r] = (norm_moments){ 3.0 + (double)r, 1.5, 2.0 };
+        MPART[r] = (norm_moments){ 10.0 + (double)r, -0.5, 3.0 };
+    }
     memcpy(arena_copy, arena, sizeof arena);
 }
 
@@ -752,6 +1159,52 @@ static void expect_untouched_(norm_status got, norm_status want, const char *exp
         arena_reset();                                                   \
         expect_untouched_((call), (want), #call, __LINE__);              \
     } while (0)
+/* The same on the arena as the test has just set it up (after arena_reset and its own edits,
+ * such as a bad moments row). */
+#define EXPECT_UNCHANGED(call, want)                                     \
+    do {                                                                 \
+        memcpy(arena_copy, arena, sizeof arena);                         \
+        expect_untouched_((call), (want), #call, __LINE__);              \
+    } while (0)
+
+/* A valid gated RMSNorm call (the gate after the norm). */
+static norm_params gated_params(void)
+{
+    norm_params p = valid_params(NORM_RMSNORM);
+    p.gate = GATE;
+    return p;
+}
+
+/* A valid call with int8 output: a static scale, or dynamic scales written to YSC. */
+static norm_params i8_params(norm_kind kind, bool dynamic)
+{
+    norm_params p = valid_params(kind);
+    p.y = Y8;
+    p.y_type = NORM_I8;
+    if (dynamic)
+        p.y_scales = YSC;
+    else
+        p.y_scale = 0.05f;
+    return p;
+}
+
+/* A valid call normalising with given moments (MOM). */
+static norm_params moments_params(norm_kind kind)
+{
+    norm_params p = valid_params(kind);
+    p.moments = MOM;
+    return p;
+}
+
+/* A valid norm_moments_run request: only what the moments depend on. */
+static norm_params mrun_params(norm_kind kind)
+{
+    norm_params p = norm_params_default(kind);
+    p.rows = ROWS;
+    p.n = N;
+    p.x = X;
+    return p;
+}
 
 START_TEST(test_null)
 {
@@ -920,7 +1373,7 @@ END_TEST
 START_TEST(test_bad_argument)
 {
     norm_params p = valid_params(NORM_RMSNORM);
-    p.flags = 1u << 2; /* the first flag bit not defined */
+    p.flags = 1u << 3; /* the first flag bit not defined */
     EXPECT_UNTOUCHED(norm_run(&p), NORM_ERR_BAD_ARGUMENT);
     p.flags = NORM_EPS_OUTSIDE_SQRT | (1u << 31);
     EXPECT_UNTOUCHED(norm_run(&p), NORM_ERR_BAD_ARGUMENT);
@@ -992,6 +1445,103 @@ START_TEST(test_struct_size)
     ck_assert_int_eq(norm_run(&newer.p), NORM_OK);
     newer.extra[5] = 7;
     EXPECT_UNTOUCHED(norm_run(&newer.p), NORM_ERR_BAD_ARGUMENT);
+
+    /* The same with the fields added after the first release (gate, int8 scales, moments). */
+    memset(&newer, 0, sizeof newer);
+    newer.p = gated_params();
+    newer.p.flags = NORM_GATE_BEFORE_NORM;
+    newer.p.struct_size = sizeof newer.p + sizeof newer.extra;
+    arena_reset();
+    ck_assert_int_eq(norm_run(&newer.p), NORM_OK);
+    newer.extra[sizeof newer.extra - 1] = 0x01;
+    EXPECT_UNTOUCHED(norm_run(&newer.p), NORM_ERR_BAD_ARGUMENT);
+    memset(&newer, 0, sizeof newer);
+    newer.p = mrun_params(NORM_LAYERNORM);
+    newer.p.struct_size = sizeof newer.p + sizeof newer.extra;
+    arena_reset();
+    ck_assert_int_eq(norm_moments_run(&newer.p, MOUT), NORM_OK);
+    ck_assert(MOUT[0].count == N && MOUT[ROWS - 1].count == N);
+    newer.extra[3] = 0xff;
+    EXPECT_UNTOUCHED(norm_moments_run(&newer.p, MOUT), NORM_ERR_BAD_ARGUMENT);
+    EXPECT_UNTOUCHED(norm_moments_run(&newer.p, NULL), NORM_ERR_BAD_ARGUMENT);
+}
+END_TEST
+
+/* The first release's struct (through bias) is accepted and zero-extended: the library must
+ * not read one byte past it. The struct is followed by 0xAB garbage (which, read as the later
+ * fields, would be a gate, scales and moments at wild addresses), then placed flush against a
+ * PROT_NONE page. Sizes between the releases' are refused. */
+#define PARAMS_V1_SIZE (offsetof(norm_params, bias) + sizeof(const void *))
+
+START_TEST(test_struct_size_v1)
+{
+    union {
+        norm_params p;
+        unsigned char bytes[sizeof(norm_params) + 64];
+    } v1;
+    for (int kind = 0; kind < 2; kind++) {
+        /* A plain call, and the fused residual add (the first release had it). */
+        for (int fused = 0; fused < 2; fused++) {
+            norm_params src = fused ? fused_params((norm_kind)kind) : valid_params((norm_kind)kind);
+            src.struct_size = PARAMS_V1_SIZE;
+            src.flags = 0;
+            memset(v1.bytes, 0xAB, sizeof v1.bytes);
+            memcpy(v1.bytes, &src, PARAMS_V1_SIZE);
+            arena_reset();
+            norm_status st = norm_run(&v1.p);
+            ck_assert_msg(st == NORM_OK, "V1-sized struct (%s%s) followed by garbage: %s", kind ? "layernorm" : "rmsnorm",
+                          fused ? ", fused" : "", norm_status_string(st));
+            float h[ROWS * N];
+            for (size_t i = 0; i < ROWS * N; i++)
+                h[i] = fused ? (arena_copy[i] + arena_copy[2688 + i]) + arena_copy[3584 + i % N] : arena_copy[i];
+            if (fused)
+                ck_assert_msg(memcmp(HOUT, h, sizeof h) == 0, "V1-sized struct, fused: residual_out differs");
+            expect_rows("V1-sized struct", kind, Y, N, h, ROWS, N, G, B, src.eps, false, src.mean, RSTD);
+            ck_assert_msg(memcmp(GATE, arena_copy + 4096, (size_t)(ARENA - 4096) * sizeof(float)) == 0,
+                          "V1-sized struct: wrote to the new fields' buffers");
+
+            /* Flush against a PROT_NONE page: any read past the first release's fields faults. */
+            guarded g;
+            unsigned char *b = guard_alloc_bytes(&g, PARAMS_V1_SIZE, GUARD_AFTER);
+            ck_assert_ptr_nonnull(b);
+            memcpy(b, &src, PARAMS_V1_SIZE);
+            arena_reset();
+            ck_assert_int_eq(norm_run((const norm_params *)(void *)b), NORM_OK);
+            expect_rows("V1-sized struct at a page end", kind, Y, N, h, ROWS, N, G, B, src.eps, false, src.mean, RSTD);
+            guard_free(&g);
+        }
+
+        /* norm_moments_run takes the first release's struct too. */
+        norm_params src = mrun_params((norm_kind)kind);
+        src.struct_size = PARAMS_V1_SIZE;
+        memset(v1.bytes, 0xAB, sizeof v1.bytes);
+        memcpy(v1.bytes, &src, PARAMS_V1_SIZE);
+        arena_reset();
+        ck_assert_int_eq(norm_moments_run(&v1.p, MOUT), NORM_OK);
+        for (size_t r = 0; r < ROWS; r++)
+            ck_assert_msg(MOUT[r].count == N, "V1 norm_moments_run: row %zu count %g", r, MOUT[r].count);
+        guarded g;
+        unsigned char *b = guard_alloc_bytes(&g, PARAMS_V1_SIZE, GUARD_AFTER);
+        memcpy(b, &src, PARAMS_V1_SIZE);
+        ck_assert_int_eq(norm_moments_run((const norm_params *)(void *)b, MOUT), NORM_OK);
+        guard_free(&g);
+
+        /* Sizes other than a release's, below sizeof: refused, even with nothing to do. */
+        const size_t bad[] = { PARAMS_V1_SIZE - 1, PARAMS_V1_SIZE - sizeof(void *), PARAMS_V1_SIZE + 1,
+                               offsetof(norm_params, gate_stride), offsetof(norm_params, y_scale),
+                               offsetof(norm_params, moments), sizeof(norm_params) - 1 };
+        for (size_t i = 0; i < sizeof bad / sizeof bad[0]; i++) {
+            norm_params p = valid_params((norm_kind)kind);
+            p.struct_size = bad[i];
+            expect_untouched_((arena_reset(), norm_run(&p)), NORM_ERR_BAD_ARGUMENT, "norm_run, struct_size between releases", __LINE__);
+            p.rows = 0;
+            expect_untouched_((arena_reset(), norm_run(&p)), NORM_ERR_BAD_ARGUMENT, "norm_run, rows 0, struct_size between releases", __LINE__);
+            p = mrun_params((norm_kind)kind);
+            p.struct_size = bad[i];
+            expect_untouched_((arena_reset(), norm_moments_run(&p, MOUT)), NORM_ERR_BAD_ARGUMENT,
+                              "norm_moments_run, struct_size between releases", __LINE__);
+        }
+    }
 }
 END_TEST
 
@@ -1112,7 +1662,7 @@ START_TEST(test_fused_errors)
         p.residual_out = RES; /* the residual's own buffer, but no residual given */
         EXPECT_UNTOUCHED(norm_run(&p), NORM_ERR_BAD_ARGUMENT);
         p = fused_params((norm_kind)kind);
-        p.flags = NORM_UNIT_OFFSET | (1u << 2);
+        p.flags = NORM_UNIT_OFFSET | (1u << 3);
         EXPECT_UNTOUCHED(norm_run(&p), NORM_ERR_BAD_ARGUMENT);
 
         /* A residual needs somewhere to write h. */
@@ -1253,17 +1803,668 @@ START_TEST(test_fused_errors)
 }
 END_TEST
 
+/* Gated RMSNorm refused with the exact status and nothing written. */
+START_TEST(test_gated_errors)
+{
+    for (int kind = 0; kind < 2; kind++) {
+        /* The gate-first flag needs a gate, even with nothing to do. */
+        norm_params p = valid_params((norm_kind)kind);
+        p.flags = NORM_GATE_BEFORE_NORM;
+        EXPECT_UNTOUCHED(norm_run(&p), NORM_ERR_BAD_ARGUMENT);
+        p.flags |= NORM_UNIT_OFFSET;
+        EXPECT_UNTOUCHED(norm_run(&p), NORM_ERR_BAD_ARGUMENT);
+        p.rows = 0;
+        EXPECT_UNTOUCHED(norm_run(&p), NORM_ERR_BAD_ARGUMENT);
+        /* No gate with the residual add, either order. */
+        p = fused_params((norm_kind)kind);
+        p.gate = GATE;
+        EXPECT_UNTOUCHED(norm_run(&p), NORM_ERR_BAD_ARGUMENT);
+        p.flags |= NORM_GATE_BEFORE_NORM;
+        EXPECT_UNTOUCHED(norm_run(&p), NORM_ERR_BAD_ARGUMENT);
+        p.rows = 0;
+        EXPECT_UNTOUCHED(norm_run(&p), NORM_ERR_BAD_ARGUMENT);
+    }
+    /* Gated LayerNorm does not exist. */
+    norm_params p = valid_params(NORM_LAYERNORM);
+    p.gate = GATE;
+    EXPECT_UNTOUCHED(norm_run(&p), NORM_ERR_BAD_ARGUMENT);
+    p.flags = NORM_GATE_BEFORE_NORM;
+    EXPECT_UNTOUCHED(norm_run(&p), NORM_ERR_BAD_ARGUMENT);
+    p.mean = NULL;
+    EXPECT_UNTOUCHED(norm_run(&p), NORM_ERR_BAD_ARGUMENT);
+    p = gated_params();
+    p.mean = MEAN; /* still RMSNorm: no mean */
+    EXPECT_UNTOUCHED(norm_run(&p), NORM_ERR_BAD_ARGUMENT);
+
+    /* The gate's stride and extent. */
+    for (int before = 0; before < 2; before++) {
+        p = gated_params();
+        p.flags = before ? NORM_GATE_BEFORE_NORM : 0;
+        p.gate_stride = N - 1;
+        EXPECT_UNTOUCHED(norm_run(&p), NORM_ERR_BAD_STRIDE);
+        p.gate_stride = 1;
+        EXPECT_UNTOUCHED(norm_run(&p), NORM_ERR_BAD_STRIDE);
+        p = gated_params();
+        p.flags = before ? NORM_GATE_BEFORE_NORM : 0;
+        p.rows = 2;
+        p.gate_stride = SIZE_MAX / 2;
+        EXPECT_UNTOUCHED(norm_run(&p), NORM_ERR_SIZE_OVERFLOW);
+        p.rows = 3;
+        p.gate_stride = SIZE_MAX / 8; /* elements fit, bytes do not */
+        EXPECT_UNTOUCHED(norm_run(&p), NORM_ERR_SIZE_OVERFLOW);
+    }
+
+    /* Every output over the gate: y (exactly, one element in, its last row ending on the gate's
+     * first element, the gate's last element), rstd, int8 y and its scales; either order. */
+    static const struct { const char *what; ptrdiff_t y, rstd, ysc; size_t rows; } outs[] = {
+        { "y on the gate", 4096, 2624, -1, ROWS },            { "y one element into the gate", 4096 + 1, 2624, -1, ROWS },
+        { "y ending on the gate's first", 4096 - ROWS * N + 1, 2624, -1, ROWS },
+        { "y on the gate's last element", 4096 + ROWS * N - 1, 2624, -1, ROWS },
+        { "y one row off the gate", 4096 + N, 2624, -1, ROWS },
+        { "rstd on the gate", 1024, 4096 + 5, -1, ROWS },      { "rstd on the gate's last", 1024, 4096 + ROWS * N - 1, -1, ROWS },
+        { "rstd ending on the gate's first", 1024, 4096 - ROWS + 1, -1, ROWS },
+        { "y_scales on the gate", 1024, 2624, 4096 + 7, ROWS }, { "y_scales ending on the gate", 1024, 2624, 4096 - 3, ROWS },
+        { "single-row y over the gate's end", 4096 + N - 5, 2624, -1, 1 },
+        { "single-row y ending on the gate's first", 4096 - N + 1, 2624, -1, 1 },
+    };
+    for (size_t i = 0; i < sizeof outs / sizeof outs[0]; i++)
+        for (int before = 0; before < 2; before++) {
+            p = gated_params();
+            p.flags = before ? NORM_GATE_BEFORE_NORM : 0;
+            p.rows = outs[i].rows;
+            p.y = arena + outs[i].y;
+            p.rstd = arena + outs[i].rstd;
+            if (outs[i].ysc >= 0) {
+                p.y_type = NORM_I8;
+                p.y_scales = arena + outs[i].ysc;
+            }
+            expect_untouched_((arena_reset(), norm_run(&p)), NORM_ERR_OVERLAP, outs[i].what, __LINE__);
+        }
+    /* 2-byte rows: y one f16 into the gate, a bf16 gate under an f32 y's last half. */
+    uint16_t *hgate = (uint16_t *)GATE;
+    p = gated_params();
+    p.x_type = p.y_type = NORM_F16;
+    p.gate = hgate;
+    p.y = hgate + 1;
+    EXPECT_UNTOUCHED(norm_run(&p), NORM_ERR_OVERLAP);
+    p = gated_params();
+    p.x_type = NORM_BF16;
+    p.flags = NORM_GATE_BEFORE_NORM;
+    p.gate = (uint16_t *)(Y + ROWS * N) - 1;
+    EXPECT_UNTOUCHED(norm_run(&p), NORM_ERR_OVERLAP);
+    p.gate = (uint16_t *)(Y + ROWS * N); /* touching, disjoint */
+    arena_reset();
+    ck_assert_int_eq(norm_run(&p), NORM_OK);
+
+    /* Accepted: the gate shared with x (both inputs), y in place on x, the gate touching y, a
+     * wider gate stride. */
+    for (int before = 0; before < 2; before++) {
+        p = gated_params();
+        p.flags = before ? NORM_GATE_BEFORE_NORM : 0;
+        arena_reset();
+        ck_assert_int_eq(norm_run(&p), NORM_OK);
+        p.gate = X;
+        arena_reset();
+        ck_assert_int_eq(norm_run(&p), NORM_OK);
+        p.y = X; /* in place on x, but x is also the gate: y may replace x only */
+        EXPECT_UNTOUCHED(norm_run(&p), NORM_ERR_OVERLAP);
+        p.gate = GATE;
+        arena_reset();
+        ck_assert_int_eq(norm_run(&p), NORM_OK);
+        p = gated_params();
+        p.flags = before ? NORM_GATE_BEFORE_NORM : 0;
+        p.gate = Y + ROWS * N;
+        arena_reset();
+        ck_assert_int_eq(norm_run(&p), NORM_OK);
+        p.gate = GATE;
+        p.gate_stride = N + 3;
+        arena_reset();
+        ck_assert_int_eq(norm_run(&p), NORM_OK);
+        p.rows = 0; /* nothing to do, no x or y needed (the gate-first flag still needs its gate) */
+        p.x = NULL;
+        p.gate = before ? GATE : NULL;
+        p.y = NULL;
+        EXPECT_UNTOUCHED(norm_run(&p), NORM_OK);
+    }
+}
+END_TEST
+
+/* int8 output: the scale rules, the types scales go with, and y_scales as an output. */
+START_TEST(test_int8_errors)
+{
+    for (int kind = 0; kind < 2; kind++) {
+        /* Neither a static scale nor y_scales; both. */
+        norm_params p = i8_params((norm_kind)kind, false);
+        p.y_scale = 0.0f;
+        EXPECT_UNTOUCHED(norm_run(&p), NORM_ERR_BAD_SCALE);
+        p.y_scale = 0.05f;
+        p.y_scales = YSC;
+        EXPECT_UNTOUCHED(norm_run(&p), NORM_ERR_BAD_SCALE);
+        p.y_scale = -1.0f;
+        EXPECT_UNTOUCHED(norm_run(&p), NORM_ERR_BAD_SCALE);
+        p.y_scale = NAN;
+        EXPECT_UNTOUCHED(norm_run(&p), NORM_ERR_BAD_SCALE);
+        /* A static scale must be finite and > 0. */
+        static const float bad[] = { -1.0f, -FLT_MIN, -0x1p-149f, NAN, -NAN, INFINITY, -INFINITY, 0.0f, -0.0f };
+        for (size_t i = 0; i < sizeof bad / sizeof bad[0]; i++) {
+            p = i8_params((norm_kind)kind, false);
+            p.y_scale = bad[i];
+            expect_untouched_((arena_reset(), norm_run(&p)), NORM_ERR_BAD_SCALE, "int8, bad y_scale", __LINE__);
+            p.rows = 0; /* checked even with nothing to do */
+            expect_untouched_((arena_reset(), norm_run(&p)), NORM_ERR_BAD_SCALE, "int8, rows 0, bad y_scale", __LINE__);
+        }
+
+        /* Scales belong to int8 output. */
+        static const norm_dtype ytypes[] = { NORM_F32, NORM_F16, NORM_BF16 };
+        for (int t = 0; t < 3; t++) {
+            p = valid_params((norm_kind)kind);
+            p.y_type = ytypes[t];
+            p.y_scale = 1.0f;
+            EXPECT_UNTOUCHED(norm_run(&p), NORM_ERR_BAD_ARGUMENT);
+            p.y_scale = NAN;
+            EXPECT_UNTOUCHED(norm_run(&p), NORM_ERR_BAD_ARGUMENT);
+            p.y_scale = 0.0f;
+            p.y_scales = YSC;
+            EXPECT_UNTOUCHED(norm_run(&p), NORM_ERR_BAD_ARGUMENT);
+            p.y_scale = 0.5f;
+            EXPECT_UNTOUCHED(norm_run(&p), NORM_ERR_BAD_ARGUMENT);
+        }
+        /* int8 is for y only. */
+        p = valid_params((norm_kind)kind);
+        p.x_type = NORM_I8;
+        EXPECT_UNTOUCHED(norm_run(&p), NORM_ERR_BAD_ARGUMENT);
+        p = i8_params((norm_kind)kind, kind == 1);
+        p.x_type = NORM_I8;
+        EXPECT_UNTOUCHED(norm_run(&p), NORM_ERR_BAD_ARGUMENT);
+        p = valid_params((norm_kind)kind);
+        p.param_type = NORM_I8;
+        EXPECT_UNTOUCHED(norm_run(&p), NORM_ERR_BAD_ARGUMENT);
+        p.gamma = p.beta = NULL;
+        EXPECT_UNTOUCHED(norm_run(&p), NORM_ERR_BAD_ARGUMENT);
+        p = i8_params((norm_kind)kind, kind == 0);
+        p.param_type = NORM_I8;
+        EXPECT_UNTOUCHED(norm_run(&p), NORM_ERR_BAD_ARGUMENT);
+        p = i8_params((norm_kind)kind, false);
+        p.y_type = (norm_dtype)4;
+        EXPECT_UNTOUCHED(norm_run(&p), NORM_ERR_BAD_ARGUMENT);
+
+        /* int8 y's stride and extent. */
+        p = i8_params((norm_kind)kind, true);
+        p.y_stride = N - 1;
+        EXPECT_UNTOUCHED(norm_run(&p), NORM_ERR_BAD_STRIDE);
+        p = i8_params((norm_kind)kind, false);
+        p.rows = 2;
+        p.y_stride = SIZE_MAX - N / 2;
+        EXPECT_UNTOUCHED(norm_run(&p), NORM_ERR_SIZE_OVERFLOW);
+    }
+
+    /* y_scales over int8 y (ROWS * N bytes = 64 floats from Y), over the inputs and the other
+     * statistics; int8 y over x (the same address is not in place: the types differ). */
+    static const struct { const char *what; int kind; ptrdiff_t ysc; } scales[] = {
+        { "y_scales on y", 0, 1024 },                    { "y_scales in y", 1, 1024 + 10 },
+        { "y_scales on y's last 4 bytes", 0, 1024 + ROWS * N / 4 - 1 },
+        { "y_scales ending on y's first", 1, 1024 - ROWS + 1 },
+        { "y_scales on x", 0, 5 },                       { "y_scales on gamma", 1, 2048 + N - 1 },
+        { "y_scales on beta", 0, 2304 - 2 },             { "y_scales on rstd", 1, 2624 + 1 },
+        { "y_scales ending on rstd", 0, 2624 - ROWS + 1 }, { "y_scales on mean", 1, 2560 + 3 },
+        { "y_scales on the given moments", 0, 5184 + 4 },
+    };
+    for (size_t i = 0; i < sizeof scales / sizeof scales[0]; i++) {
+        norm_params p = i8_params((norm_kind)scales[i].kind, true);
+        p.y_scales = arena + scales[i].ysc;
+        if (scales[i].ysc >= 5184)
+            p.moments = MOM;
+        expect_untouched_((arena_reset(), norm_run(&p)), NORM_ERR_OVERLAP, scales[i].what, __LINE__);
+    }
+    norm_params p = i8_params(NORM_RMSNORM, false);
+    p.y = X;
+    EXPECT_UNTOUCHED(norm_run(&p), NORM_ERR_OVERLAP);
+    p.y = (int8_t *)X + ROWS * N * sizeof(float) - 1;
+    EXPECT_UNTOUCHED(norm_run(&p), NORM_ERR_OVERLAP);
+    p.y = (int8_t *)G - ROWS * N + 1;
+    EXPECT_UNTOUCHED(norm_run(&p), NORM_ERR_OVERLAP);
+    p = i8_params(NORM_LAYERNORM, true);
+    p.y = (int8_t *)MEAN + 3;
+    EXPECT_UNTOUCHED(norm_run(&p), NORM_ERR_OVERLAP);
+
+    /* Accepted: both scale modes, y_scales touching y on either side, int8 y right after x. */
+    for (int kind = 0; kind < 2; kind++)
+        for (int dynamic = 0; dynamic < 2; dynamic++) {
+            p = i8_params((norm_kind)kind, dynamic);
+            arena_reset();
+            ck_assert_msg(norm_run(&p) == NORM_OK, "int8 %s scale refused", dynamic ? "dynamic" : "static");
+            ck_assert_msg(memcmp(Y8 + ROWS * N, (const char *)arena_copy + 1024 * 4 + ROWS * N, 4) == 0,
+                          "int8 y: wrote past its rows");
+            if (dynamic) {
+                p.y_scales = Y + ROWS * N / 4;
+                arena_reset();
+                ck_assert_int_eq(norm_run(&p), NORM_OK);
+                p.y_scales = Y - ROWS;
+                arena_reset();
+                ck_assert_int_eq(norm_run(&p), NORM_OK);
+            } else {
+                p.y = (int8_t *)(X + ROWS * N);
+                arena_reset();
+                ck_assert_int_eq(norm_run(&p), NORM_OK);
+            }
+        }
+}
+END_TEST
+
+/* norm_run with given moments: refused rows (count not positive and finite, m2 < 0), the
+ * residual add, and every output over them; NaN and infinite means and m2 are accepted. */
+START_TEST(test_moments_errors)
+{
+    for (int kind = 0; kind < 2; kind++) {
+        norm_params p = moments_params((norm_kind)kind);
+        arena_reset();
+        ck_assert_int_eq(norm_run(&p), NORM_OK);
+
+        /* The residual add belongs to the moments step. */
+        p = fused_params((norm_kind)kind);
+        p.moments = MOM;
+        EXPECT_UNTOUCHED(norm_run(&p), NORM_ERR_BAD_ARGUMENT);
+        p.bias = NULL;
+        p.flags = 0;
+        EXPECT_UNTOUCHED(norm_run(&p), NORM_ERR_BAD_ARGUMENT);
+        p.rows = 0;
+        EXPECT_UNTOUCHED(norm_run(&p), NORM_ERR_BAD_ARGUMENT);
+
+        /* One bad row, first or last, in any output mode. */
+        static const struct { const char *what; double count, m2; } bad[] = {
+            { "count 0", 0.0, 1.0 },           { "count -0", -0.0, 1.0 },         { "count -1", -1.0, 1.0 },
+            { "count NaN", NAN, 1.0 },         { "count +Inf", INFINITY, 1.0 },   { "count -Inf", -INFINITY, 1.0 },
+            { "count tiny negative", -0x1p-1074, 1.0 },
+            { "m2 -1", 64.0, -1.0 },           { "m2 tiny negative", 64.0, -0x1p-1074 },
+            { "m2 -Inf", 64.0, -INFINITY },
+        };
+        for (size_t i = 0; i < sizeof bad / sizeof bad[0]; i++)
+            for (int mode = 0; mode < 4; mode++) {
+                p = moments_params((norm_kind)kind);
+                if (mode == 1)
+                    p = i8_params((norm_kind)kind, true), p.moments = MOM;
+                if (mode == 2 && kind == 0)
+                    p.gate = GATE, p.flags = NORM_GATE_BEFORE_NORM;
+                if (mode == 3)
+                    p.y = X; /* in place */
+                size_t row = mode % 2 ? 0 : ROWS - 1;
+                arena_reset();
+                MOM[row].count = bad[i].count;
+                MOM[row].m2 = bad[i].m2;
+                char what[96];
+                snprintf(what, sizeof what, "moments row %zu %s (%s, mode %d)", row, bad[i].what,
+                         kind ? "layernorm" : "rmsnorm", mode);
+                memcpy(arena_copy, arena, sizeof arena);
+                expect_untouched_(norm_run(&p), NORM_ERR_BAD_MOMENTS, what, __LINE__);
+            }
+
+        /* NaN or infinite means and m2 (a row holding NaN or Inf gives them) are not errors:
+         * that row comes out NaN (or, for an infinite m2, rstd 0), the others as usual. */
+        static const struct { const char *what; double mean, m2; bool nan_row; } odd[] = {
+            { "NaN mean", NAN, 64.0, true },          { "NaN m2", 0.5, NAN, true },
+            { "NaN mean and m2", NAN, NAN, true },    { "+Inf m2", 0.5, INFINITY, false },
+        };
+        for (size_t i = 0; i < sizeof odd / sizeof odd[0]; i++) {
+            p = moments_params((norm_kind)kind);
+            arena_reset();
+            MOM[1].mean = odd[i].mean;
+            MOM[1].m2 = odd[i].m2;
+            norm_status st = norm_run(&p);
+            ck_assert_msg(st == NORM_OK, "moments with %s (%s): %s", odd[i].what, kind ? "layernorm" : "rmsnorm",
+                          norm_status_string(st));
+            for (size_t r = 0; r < ROWS; r++)
+                for (size_t j = 0; j < N; j++) {
+                    float v = Y[r * N + j];
+                    bool ok = r == 1 && odd[i].nan_row ? isnan(v) : isfinite(v);
+                    if (!ok)
+                        ck_abort_msg("moments with %s (%s): y[%zu][%zu] = %g", odd[i].what,
+                                     kind ? "layernorm" : "rmsnorm", r, j, (double)v);
+                }
+            if (!odd[i].nan_row)
+                ck_assert_msg(RSTD[1] == 0.0f, "moments with %s: rstd %g, want 0", odd[i].what, (double)RSTD[1]);
+        }
+    }
+
+    /* Every output over the given moments (24 bytes a row, 6 floats; MOM at arena + 5184). */
+    static const struct { const char *what; int kind; ptrdiff_t y, rstd, mean; size_t rows; } outs[] = {
+        { "y on the moments", 0, 5184, 2624, -1, ROWS },
+        { "y ending on the moments' first byte", 1, 5184 - ROWS * N + 1, 2624, 2560, ROWS },
+        { "y on the moments' last element", 0, 5184 + 6 * ROWS - 1, 2624, -1, ROWS },
+        { "single-row y on its moments' last element", 0, 5184 + 6 - 1, 2624, -1, 1 },
+        { "rstd on the moments", 0, 1024, 5184 + 2, -1, ROWS },
+        { "rstd ending on the moments' first", 1, 1024, 5184 - ROWS + 1, 2560, ROWS },
+        { "mean on the moments' last", 1, 1024, 2624, 5184 + 6 * ROWS - 1, ROWS },
+    };
+    for (size_t i = 0; i < sizeof outs / sizeof outs[0]; i++) {
+        norm_params p = moments_params((norm_kind)outs[i].kind);
+        p.rows = outs[i].rows;
+        p.y = arena + outs[i].y;
+        p.rstd = arena + outs[i].rstd;
+        p.mean = outs[i].mean >= 0 ? arena + outs[i].mean : NULL;
+        expect_untouched_((arena_reset(), norm_run(&p)), NORM_ERR_OVERLAP, outs[i].what, __LINE__);
+    }
+    norm_params p = i8_params(NORM_LAYERNORM, false);
+    p.moments = MOM;
+    p.y = (int8_t *)MOM + 6 * sizeof(float) * ROWS - 1;
+    EXPECT_UNTOUCHED(norm_run(&p), NORM_ERR_OVERLAP);
+    p.y = (int8_t *)MOM + 6 * sizeof(float) * ROWS; /* touching, disjoint */
+    arena_reset();
+    ck_assert_int_eq(norm_run(&p), NORM_OK);
+    /* y_scales over the moments is in test_int8_errors; the gate, the moments and x are all
+     * inputs and may share memory. */
+    p = moments_params(NORM_RMSNORM);
+    p.gate = X;
+    p.flags = NORM_GATE_BEFORE_NORM;
+    arena_reset();
+    ck_assert_int_eq(norm_run(&p), NORM_OK);
+}
+END_TEST
+
+/* rows whose extent overflows with given moments: SIZE_OVERFLOW, decided before a single
+ * moments row is read (the moments array holds `rows` rows only when the extents fit). The
+ * moments sit flush against a PROT_NONE page, so reading past them faults. */
+START_TEST(test_moments_size_overflow)
+{
+    guarded gm;
+    norm_moments *m = guard_alloc_bytes(&gm, ROWS * sizeof(norm_moments), GUARD_AFTER);
+    ck_assert_ptr_nonnull(m);
+    for (int kind = 0; kind < 2; kind++) {
+        static const size_t rows[] = { SIZE_MAX / 2, SIZE_MAX / N / 2, SIZE_MAX / sizeof(norm_moments) + 1 };
+        for (size_t i = 0; i < sizeof rows / sizeof rows[0]; i++) {
+            for (size_t r = 0; r < ROWS; r++)
+                m[r] = (norm_moments){ (double)N, 0.5, (double)N };
+            norm_params p = moments_params((norm_kind)kind);
+            p.moments = m;
+            p.rows = rows[i];
+            EXPECT_UNTOUCHED(norm_run(&p), NORM_ERR_SIZE_OVERFLOW);
+        }
+    }
+    guard_free(&gm);
+}
+END_TEST
+
+/* norm_moments_run: only the fields the moments depend on, out as an output. */
+START_TEST(test_moments_run_errors)
+{
+    for (int kind = 0; kind < 2; kind++) {
+        norm_params q = mrun_params((norm_kind)kind);
+        arena_reset();
+        ck_assert_int_eq(norm_moments_run(&q, MOUT), NORM_OK);
+        for (size_t r = 0; r < ROWS; r++)
+            ck_assert_msg(MOUT[r].count == N && (kind || MOUT[r].mean == 0.0) && MOUT[r].m2 > 0.0,
+                          "norm_moments_run row %zu: count %g mean %g m2 %g", r, MOUT[r].count, MOUT[r].mean, MOUT[r].m2);
+        ck_assert_msg(memcmp(MOUT + ROWS, (const char *)arena_copy + 5248 * 4 + ROWS * sizeof(norm_moments), 8) == 0,
+                      "norm_moments_run wrote past out");
+
+        EXPECT_UNTOUCHED(norm_moments_run(NULL, MOUT), NORM_ERR_NULL_POINTER);
+        EXPECT_UNTOUCHED(norm_moments_run(&q, NULL), NORM_ERR_NULL_POINTER);
+        q.x = NULL;
+        EXPECT_UNTOUCHED(norm_moments_run(&q, MOUT), NORM_ERR_NULL_POINTER);
+        q = mrun_params((norm_kind)kind);
+        q.residual = RES; /* somewhere to write h is required */
+        EXPECT_UNTOUCHED(norm_moments_run(&q, MOUT), NORM_ERR_NULL_POINTER);
+
+        /* What belongs to the apply step is refused, even with nothing to do. */
+        for (int field = 0; field < 9; field++)
+            for (int empty = 0; empty < 2; empty++) {
+                q = mrun_params((norm_kind)kind);
+                switch (field) {
+                case 0: q.y = Y; break;
+                case 1: q.gamma = G; break;
+                case 2: q.beta = B; break;
+                case 3: q.mean = MEAN; break;
+                case 4: q.rstd = RSTD; break;
+                case 5: q.y_scales = YSC; break;
+                case 6: q.moments = MOM; break;
+                case 7: q.y_scale = 1.0f; break;
+                case 8: q.y_scale = NAN; break;
+                }
+                if (empty)
+                    q.rows = 0;
+                char what[64];
+                snprintf(what, sizeof what, "norm_moments_run with an apply field (%d)%s", field, empty ? ", rows 0" : "");
+                expect_untouched_((arena_reset(), norm_moments_run(&q, MOUT)), NORM_ERR_BAD_ARGUMENT, what, __LINE__);
+            }
+        /* The residual add's write-back and bias need the residual. */
+        q = mrun_params((norm_kind)kind);
+        q.residual_out = HOUT;
+        EXPECT_UNTOUCHED(norm_moments_run(&q, MOUT), NORM_ERR_BAD_ARGUMENT);
+        q.residual_out = NULL;
+        q.bias = BIAS;
+        EXPECT_UNTOUCHED(norm_moments_run(&q, MOUT), NORM_ERR_BAD_ARGUMENT);
+        /* Only a gate before the norm changes the moments; the flag needs the gate. */
+        q = mrun_params((norm_kind)kind);
+        q.gate = GATE;
+        EXPECT_UNTOUCHED(norm_moments_run(&q, MOUT), NORM_ERR_BAD_ARGUMENT);
+        q = mrun_params((norm_kind)kind);
+        q.flags = NORM_GATE_BEFORE_NORM;
+        EXPECT_UNTOUCHED(norm_moments_run(&q, MOUT), NORM_ERR_BAD_ARGUMENT);
+        q.rows = 0;
+        EXPECT_UNTOUCHED(norm_moments_run(&q, MOUT), NORM_ERR_BAD_ARGUMENT);
+        q = mrun_params((norm_kind)kind);
+        q.gate = GATE;
+        q.flags = NORM_GATE_BEFORE_NORM;
+        q.residual = RES;
+        q.residual_out = HOUT;
+        EXPECT_UNTOUCHED(norm_moments_run(&q, MOUT), NORM_ERR_BAD_ARGUMENT);
+        q = mrun_params((norm_kind)kind);
+        q.gate = GATE;
+        q.flags = NORM_GATE_BEFORE_NORM;
+        if (kind == NORM_LAYERNORM) {
+            EXPECT_UNTOUCHED(norm_moments_run(&q, MOUT), NORM_ERR_BAD_ARGUMENT);
+        } else {
+            arena_reset();
+            ck_assert_int_eq(norm_moments_run(&q, MOUT), NORM_OK);
+            q.gate_stride = N - 1;
+            EXPECT_UNTOUCHED(norm_moments_run(&q, MOUT), NORM_ERR_BAD_STRIDE);
+        }
+        /* Unknown flags, kinds and types. */
+        q = mrun_params((norm_kind)kind);
+        q.flags = 1u << 3;
+        EXPECT_UNTOUCHED(norm_moments_run(&q, MOUT), NORM_ERR_BAD_ARGUMENT);
+        q = mrun_params((norm_kind)kind);
+        q.kind = (norm_kind)2;
+        EXPECT_UNTOUCHED(norm_moments_run(&q, MOUT), NORM_ERR_BAD_ARGUMENT);
+        q = mrun_params((norm_kind)kind);
+        q.x_type = NORM_I8;
+        EXPECT_UNTOUCHED(norm_moments_run(&q, MOUT), NORM_ERR_BAD_ARGUMENT);
+        q = mrun_params((norm_kind)kind);
+        q.param_type = NORM_I8;
+        EXPECT_UNTOUCHED(norm_moments_run(&q, MOUT), NORM_ERR_BAD_ARGUMENT);
+        q = mrun_params((norm_kind)kind);
+        q.param_type = NORM_BF16;
+        EXPECT_UNTOUCHED(norm_moments_run(&q, MOUT), NORM_ERR_UNSUPPORTED_TYPE);
+        /* Size, strides, extents. */
+        q = mrun_params((norm_kind)kind);
+        q.n = 0;
+        EXPECT_UNTOUCHED(norm_moments_run(&q, MOUT), NORM_ERR_BAD_SIZE);
+        q = mrun_params((norm_kind)kind);
+        q.x_stride = N - 1;
+        EXPECT_UNTOUCHED(norm_moments_run(&q, MOUT), NORM_ERR_BAD_STRIDE);
+        q = fused_params((norm_kind)kind);
+        q.y = NULL;
+        q.gamma = q.beta = NULL;
+        q.mean = q.rstd = NULL;
+        q.flags = 0;
+        arena_reset();
+        ck_assert_int_eq(norm_moments_run(&q, MOUT), NORM_OK);
+        q.residual_stride = N - 1;
+        EXPECT_UNTOUCHED(norm_moments_run(&q, MOUT), NORM_ERR_BAD_STRIDE);
+        q.residual_stride = 0;
+        q.residual_out_stride = 1;
+        EXPECT_UNTOUCHED(norm_moments_run(&q, MOUT), NORM_ERR_BAD_STRIDE);
+        q = mrun_params((norm_kind)kind);
+        q.rows = SIZE_MAX / 2;
+        EXPECT_UNTOUCHED(norm_moments_run(&q, MOUT), NORM_ERR_SIZE_OVERFLOW);
+        q.rows = SIZE_MAX / sizeof(norm_moments) + 1; /* x (dense, rows of 64 floats) overflows first */
+        EXPECT_UNTOUCHED(norm_moments_run(&q, MOUT), NORM_ERR_SIZE_OVERFLOW);
+        q = mrun_params((norm_kind)kind);
+        q.n = 1;
+        q.rows = SIZE_MAX / 8; /* x's bytes fit, out's 24 bytes a row do not */
+        EXPECT_UNTOUCHED(norm_moments_run(&q, MOUT), NORM_ERR_SIZE_OVERFLOW);
+
+        /* rows 0: nothing to do, no pointer needed. */
+        q = mrun_params((norm_kind)kind);
+        q.rows = 0;
+        q.x = NULL;
+        EXPECT_UNTOUCHED(norm_moments_run(&q, NULL), NORM_OK);
+        EXPECT_UNTOUCHED(norm_moments_run(&q, MOUT), NORM_OK);
+        q.x = X;
+        q.residual = RES;
+        EXPECT_UNTOUCHED(norm_moments_run(&q, NULL), NORM_OK);
+    }
+
+    /* out over each input and over the residual's write-back (out is 6 floats a row). */
+    static const struct { const char *what; int kind; ptrdiff_t out; int with; } outs[] = {
+        { "out on x", 0, 0, 0 },                         { "out on x's last element", 1, ROWS * N - 1 - 1, 0 },
+        { "out ending on x's first (x at Y)", 0, 1024 - 6 * ROWS + 2, 3 },
+        { "out on the residual", 1, 2688 + 10, 1 },      { "out on the residual's last", 0, 2688 + ROWS * N - 2, 1 },
+        { "out on residual_out", 0, 3072 + 4, 1 },       { "out ending on residual_out", 1, 3072 - 6 * ROWS + 2, 1 },
+        { "out on the bias", 1, 3584 + N - 2, 1 },       { "out on the gate", 0, 4096 + 20, 2 },
+        { "out ending on the gate's first", 0, 4096 - 6 * ROWS + 2, 2 },
+    };
+    for (size_t i = 0; i < sizeof outs / sizeof outs[0]; i++) {
+        norm_params q = mrun_params((norm_kind)outs[i].kind);
+        if (outs[i].with == 1) {
+            q.residual = RES;
+            q.residual_out = HOUT;
+            q.bias = BIAS;
+        } else if (outs[i].with == 2) {
+            q.gate = GATE;
+            q.flags = NORM_GATE_BEFORE_NORM;
+        } else if (outs[i].with == 3) {
+            q.x = Y;
+        }
+        expect_untouched_((arena_reset(), norm_moments_run(&q, (norm_moments *)(void *)(arena + outs[i].out))),
+                          NORM_ERR_OVERLAP, outs[i].what, __LINE__);
+    }
+    /* residual_out over x, the residual or the bias, other than exactly replacing one. */
+    static const struct { const char *what; ptrdiff_t h; size_t hs; } hs[] = {
+        { "residual_out one element into x", 1, 0 },      { "residual_out on x with another stride", 0, N + 1 },
+        { "residual_out one into the residual", 2688 + 1, 0 }, { "residual_out on the residual, another stride", 2688, N + 2 },
+        { "residual_out on the bias", 3584 - 5, 0 },       { "residual_out on out", 5248 - ROWS * N + 1, 0 },
+    };
+    for (size_t i = 0; i < sizeof hs / sizeof hs[0]; i++)
+        for (int kind = 0; kind < 2; kind++) {
+            norm_params q = mrun_params((norm_kind)kind);
+            q.residual = RES;
+            q.bias = BIAS;
+            q.residual_out = arena + hs[i].h;
+            q.residual_out_stride = hs[i].hs;
+            q.rows = hs[i].hs ? 2 : ROWS;
+            expect_untouched_((arena_reset(), norm_moments_run(&q, MOUT)), NORM_ERR_OVERLAP, hs[i].what, __LINE__);
+        }
+    /* Accepted: the write-back replacing x or the residual; out touching x. */
+    for (int kind = 0; kind < 2; kind++)
+        for (int layout = 0; layout < 3; layout++) {
+            norm_params q = mrun_params((norm_kind)kind);
+            q.residual = RES;
+            q.bias = BIAS;
+            q.residual_out = layout == 0 ? X : layout == 1 ? RES : HOUT;
+            norm_moments *out = layout == 2 ? (norm_moments *)(void *)(X + ROWS * N) : MOUT;
+            arena_reset();
+            ck_assert_msg(norm_moments_run(&q, out) == NORM_OK, "norm_moments_run layout %d refused", layout);
+            float h[ROWS * N];
+            for (size_t i = 0; i < ROWS * N; i++) {
+                h[i] = (arena_copy[i] + arena_copy[2688 + i]) + arena_copy[3584 + i % N];
+                if (memcmp(&((const float *)q.residual_out)[i], &h[i], sizeof(float)) != 0)
+                    ck_abort_msg("norm_moments_run layout %d: residual_out[%zu] = %.9g, want %.9g", layout, i,
+                                 (double)((const float *)q.residual_out)[i], (double)h[i]);
+            }
+            for (size_t r = 0; r < ROWS; r++) {
+                ref_stats ref = ref_row(kind, h + r * N, N, 0.0f, false);
+                long double ms = 1.0L / (ref.rstd * ref.rstd), m2 = ms * N;
+                if (!kind)
+                    ck_assert_msg(out[r].mean == 0.0, "RMSNorm moments: mean %g", out[r].mean);
+                ck_assert_msg(out[r].count == N && fabsl(out[r].m2 - m2) <= CONTRACT_TOL * m2 &&
+                                  fabsl(out[r].mean - ref.mean) <= CONTRACT_TOL * (fabsl(ref.mean) + sqrtl(ms)),
+                              "norm_moments_run layout %d row %zu: count %g mean %.17g m2 %.17g, want mean %.17Lg m2 %.17Lg",
+                              layout, r, out[r].count, out[r].mean, out[r].m2, ref.mean, m2);
+            }
+        }
+}
+END_TEST
+
+/* norm_moments_combine: NULLs, overlap (acc == part is allowed), bad rows, and the formula on
+ * values whose combination is exact. */
+START_TEST(test_moments_combine_errors)
+{
+    EXPECT_UNTOUCHED(norm_moments_combine(NULL, MPART, ROWS), NORM_ERR_NULL_POINTER);
+    EXPECT_UNTOUCHED(norm_moments_combine(MOUT, NULL, ROWS), NORM_ERR_NULL_POINTER);
+    EXPECT_UNTOUCHED(norm_moments_combine(NULL, NULL, ROWS), NORM_ERR_NULL_POINTER);
+    EXPECT_UNTOUCHED(norm_moments_combine(NULL, NULL, 0), NORM_OK);
+    EXPECT_UNTOUCHED(norm_moments_combine(MOUT, MPART, 0), NORM_OK);
+    EXPECT_UNTOUCHED(norm_moments_combine(MOUT, MPART, SIZE_MAX / 8), NORM_ERR_SIZE_OVERFLOW);
+    /* Partial overlap, a row or a double apart, either way round, and a single row. */
+    EXPECT_UNTOUCHED(norm_moments_combine(MOUT, MOUT + 1, ROWS - 1), NORM_ERR_OVERLAP);
+    EXPECT_UNTOUCHED(norm_moments_combine(MOUT + 1, MOUT, ROWS - 1), NORM_ERR_OVERLAP);
+    EXPECT_UNTOUCHED(norm_moments_combine(MOUT, MOUT + ROWS - 1, ROWS), NORM_ERR_OVERLAP);
+    norm_moments *shifted = (norm_moments *)(void *)((double *)(void *)MOUT + 1);
+    EXPECT_UNTOUCHED(norm_moments_combine(MOUT, shifted, ROWS - 1), NORM_ERR_OVERLAP);
+    EXPECT_UNTOUCHED(norm_moments_combine(shifted, MOUT, 1), NORM_ERR_OVERLAP);
+    /* Touching is fine. */
+    arena_reset();
+    ck_assert_int_eq(norm_moments_combine(MOUT, MOUT + 2, 2), NORM_OK);
+
+    /* A bad row anywhere in either array: nothing combined, not even the rows before it. */
+    static const struct { const char *what; double count, m2; } bad[] = {
+        { "count -1", -1.0, 1.0 },      { "count NaN", NAN, 1.0 },      { "count Inf", INFINITY, 1.0 },
+        { "count -Inf", -INFINITY, 1.0 }, { "m2 -1", 5.0, -1.0 },       { "m2 -Inf", 5.0, -INFINITY },
+        { "count -0x1p-1074", -0x1p-1074, 0.0 },
+    };
+    for (size_t i = 0; i < sizeof bad / sizeof bad[0]; i++)
+        for (int which = 0; which < 4; which++) {
+            arena_reset();
+            norm_moments *m = which % 2 ? MOUT : MPART;
+            size_t row = which < 2 ? ROWS - 1 : 0;
+            m[row].count = bad[i].count;
+            m[row].m2 = bad[i].m2;
+            char what[96];
+            snprintf(what, sizeof what, "norm_moments_combine, %s row %zu %s", which % 2 ? "acc" : "part", row, bad[i].what);
+            memcpy(arena_copy, arena, sizeof arena);
+            expect_untouched_(norm_moments_combine(MOUT, MPART, ROWS), NORM_ERR_BAD_MOMENTS, what, __LINE__);
+            memcpy(arena_copy, arena, sizeof arena);
+            expect_untouched_(norm_moments_combine(m, m, ROWS), NORM_ERR_BAD_MOMENTS, what, __LINE__);
+        }
+
+    /* The formula: {0, 2} and {2, 4} give {0, 2, 2, 4}: count 4, mean 2, m2 8; an empty slice
+     * on either side leaves the other; acc == part doubles count and m2; NaN m2 is carried. */
+    arena_reset();
+    MOUT[0] = (norm_moments){ 2.0, 1.0, 2.0 };
+    MPART[0] = (norm_moments){ 2.0, 3.0, 2.0 };
+    MOUT[1] = (norm_moments){ 0.0, 0.0, 0.0 };
+    MPART[1] = (norm_moments){ 3.0, -1.0, 6.0 };
+    MOUT[2] = (norm_moments){ 5.0, 7.0, 1.0 };
+    MPART[2] = (norm_moments){ 0.0, 0.0, 0.0 };
+    MOUT[3] = (norm_moments){ 4.0, 1.0, 1.0 };
+    MPART[3] = (norm_moments){ 1.0, 0.0, NAN };
+    ck_assert_int_eq(norm_moments_combine(MOUT, MPART, ROWS), NORM_OK);
+    ck_assert_msg(MOUT[0].count == 4.0 && MOUT[0].mean == 2.0 && MOUT[0].m2 == 8.0, "combine: got %g %g %g, want 4 2 8",
+                  MOUT[0].count, MOUT[0].mean, MOUT[0].m2);
+    ck_assert_msg(MOUT[1].count == 3.0 && MOUT[1].mean == -1.0 && MOUT[1].m2 == 6.0, "combine with an empty acc");
+    ck_assert_msg(MOUT[2].count == 5.0 && MOUT[2].mean == 7.0 && MOUT[2].m2 == 1.0, "combine with an empty part");
+    ck_assert_msg(MOUT[3].count == 5.0 && isnan(MOUT[3].m2), "combine: NaN m2 not carried");
+    arena_reset();
+    ck_assert_int_eq(norm_moments_combine(MPART, MPART, ROWS), NORM_OK);
+    for (size_t r = 0; r < ROWS; r++)
+        ck_assert_msg(MPART[r].count == 2 * (10.0 + (double)r) && MPART[r].mean == -0.5 && MPART[r].m2 == 6.0,
+                      "combine(acc, acc) row %zu: %g %g %g", r, MPART[r].count, MPART[r].mean, MPART[r].m2);
+}
+END_TEST
+
 /* ---- strings ---------------------------------------------------------------------------- */
 
 START_TEST(test_strings)
 {
-    const char *s[NORM_ERR_ISA_UNAVAILABLE + 1];
-    for (int i = NORM_OK; i <= NORM_ERR_ISA_UNAVAILABLE; i++) {
+    const char *s[NORM_ERR_BAD_MOMENTS + 1];
+    for (int i = NORM_OK; i <= NORM_ERR_BAD_MOMENTS; i++) {
         s[i] = norm_status_string((norm_status)i);
         ck_assert_msg(s[i] && *s[i], "norm_status_string(%d) is NULL or empty", i);
         for (int j = 0; j < i; j++)
             ck_assert_msg(strcmp(s[i], s[j]) != 0, "statuses %d and %d share the string \"%s\"", j, i, s[i]);
     }
+    const char *unknown = norm_status_string((norm_status)(NORM_ERR_BAD_MOMENTS + 1));
+    ck_assert_msg(unknown && *unknown, "norm_status_string(unknown code) is NULL or empty");
     const char *v = norm_version_string();
     ck_assert_ptr_nonnull(v);
     ck_assert_msg(*v, "empty version string");
@@ -1375,6 +2576,9 @@ static Suite *api_suite(void)
     tcase_add_test(tc, test_half_dense);
     tcase_add_test(tc, test_half_run);
     tcase_add_test(tc, test_fused_run);
+    tcase_add_test(tc, test_gated_run);
+    tcase_add_test(tc, test_int8_run);
+    tcase_add_test(tc, test_split_row);
     suite_add_tcase(s, tc);
 
     tc = tcase_create("errors");
@@ -1390,7 +2594,15 @@ static Suite *api_suite(void)
     tcase_add_test(tc, test_struct_size);
     tcase_add_test(tc, test_half_errors);
     tcase_add_test(tc, test_fused_errors);
+    tcase_add_test(tc, test_struct_size_v1);
+    tcase_add_test(tc, test_gated_errors);
+    tcase_add_test(tc, test_int8_errors);
+    tcase_add_test(tc, test_moments_errors);
+    tcase_add_test(tc, test_moments_run_errors);
+    tcase_add_test(tc, test_moments_combine_errors);
     tcase_add_test(tc, test_strings);
+    /* Last: it has faulted (reading given moments past their end), which ends a CK_FORK=no run. */
+    tcase_add_test(tc, test_moments_size_overflow);
     suite_add_tcase(s, tc);
     return s;
 }
