@@ -688,6 +688,12 @@ static Suite *checkasm_suite(bool runnable[NORM_ISA_COUNT])
     /* Then each variant's fused residual add and unit offset (checkasm_fused.c). */
     for (int v = 0; v < HALF_NVARIANTS; v++)
         fused_add_tcase(s, v);
+    /* Then split rows: the moments kernels, the apply step, norm_moments_combine (checkasm_moments.c). */
+    for (int v = 0; v < HALF_NVARIANTS; v++)
+        moments_add_tcase(s, v);
+    /* Then gated RMSNorm and int8 output (checkasm_gate.c). */
+    for (int v = 0; v < HALF_NVARIANTS; v++)
+        gate_add_tcase(s, v);
     return s;
 }
 
@@ -725,6 +731,8 @@ int main(void)
             print_tier(isa);
     half_print_summary();
     fused_print_summary();
+    moments_print_summary();
+    gate_print_summary();
     printf("%s: contract |y - y_ref| <= 2^-20 * (|gamma| * (1 + |x_hat|) + |beta|) (f32 outputs), "
            "1 ulp (f16/bf16 outputs); %s in %.2f s\n", PROGRAM, failed ? "FAILED" : "all tiers pass",
            (double)(t1.tv_sec - t0.tv_sec) + 1e-9 * (double)(t1.tv_nsec - t0.tv_nsec));

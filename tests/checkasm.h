@@ -46,6 +46,23 @@ bool fused_add_tcase(Suite *s, int v);
  * unfused sequence bit for bit. */
 void fused_print_summary(void);
 
+/* Adds variant v's tcase for split rows (checkasm_moments.c): the moments kernels, the apply
+ * step (norm kernels with job->moments) over rows cut into slices, and norm_moments_combine,
+ * less the functions an earlier variant's tcase already tests. Returns false if v cannot run here. */
+bool moments_add_tcase(Suite *s, int v);
+
+/* Summary lines per variant: the moments kernels' worst errors, and per output type the split
+ * rows' worst errors against long double, the unsplit call and the oracle's split. */
+void moments_print_summary(void);
+
+/* Adds variant v's tcase for gated RMSNorm and int8 output (checkasm_gate.c): every type
+ * combination with a gate, the int8 ones also without (both norms, residual add), less those
+ * whose kernels an earlier variant's tcase already tests. Returns false if v cannot run here. */
+bool gate_add_tcase(Suite *s, int v);
+
+/* One summary line per variant: worst err/bound, and the int8 rounding exceptions. */
+void gate_print_summary(void);
+
 /* ---- helpers shared by the three files (checkasm_util.c) --------------------------------- */
 
 static inline double maxd(double a, double b) { return a > b ? a : b; }

@@ -118,13 +118,18 @@ typedef struct row_source {
     const void *z;
 } row_source;
 
-/* One vector of the row at i: x, the fused h (stored, then reloaded rounded), or x * silu(z). */
+/* One vector of the row at i: x, the fused h (stored, then reloaded rounded), or x * silu(z)
+ * (stored as f32 to h when fused is also set: see rmsnorm_rows). */
 static NORM_ALWAYS_INLINE vf fetch(row_source src, size_t i, bool fused, bool has_b, bool gated,
                                    norm_dtype xt, norm_dtype pt)
 {
     vf v = load_as(src.x, i, xt);
-    if (gated)
-        return vf_mul(v, silu(load_as(src.z, i, xt)));
+    if (gated) {
+        v = vf_mul(v, silu(load_as(src.z, i, xt)));
+        if (fused)
+            store_as(src.h, i, v, NORM_F32);
+        return v;
+    }
     if (!fused)
         return v;
     v = vf_add(v, load_as(src.r, i, xt));
@@ -139,8 +144,12 @@ static NORM_ALWAYS_INLINE vf fetch_part(row_source src, size_t i, size_t k, bool
                                         bool has_b, bool gated, norm_dtype xt, norm_dtype pt)
 {
     vf v = load_part_as(src.x, i, k, xt);
-    if (gated)
-        return vf_mul(v, silu(load_part_as(src.z, i, k, xt)));
+    if (gated) {
+        v = vf_mul(v, silu(load_part_as(src.z, i, k, xt)));
+        if (fused)
+            store_part_as(src.h, i, v, k, NORM_F32);
+        return v;
+    }
     if (!fused)
         return v;
     v = vf_add(v, load_part_as(src.r, i, k, xt));
@@ -282,16 +291,21 @@ static __attribute__((noinline)) row_sums sum_row_fused(const void *x, const voi
 #undef NORM_SUMS_FOR
 }
 
-/* The sum of squares of x * silu(z) (gated RMSNorm, the gate before the norm). */
-static __attribute__((noinline)) row_sums sum_row_gated(const void *x, const void *z, size_t n,
-                                                        norm_dtype xt)
+/* The sum of squares of x * silu(z) (gated RMSNorm, the gate before the norm), which is also
+ * stored to h as f32 when h is not NULL. */
+static __attribute__((noinline)) row_sums sum_row_gated(const void *x, const void *z, float *h,
+                                                        size_t n, norm_dtype xt)
 {
-    const row_source src = { x, NULL, NULL, NULL, z };
+    const row_source src = { x, NULL, NULL, h, z };
+#define NORM_SUMS_GATED(t)                                                                \
+    return h ? sum_row_inline(src, n, 0.0f, false, false, true, false, true, t, t)       \
+             : sum_row_inline(src, n, 0.0f, false, false, false, false, true, t, t);
     switch (xt) {
-    case NORM_F16: return sum_row_inline(src, n, 0.0f, false, false, false, false, true, NORM_F16, NORM_F16);
-    case NORM_BF16: return sum_row_inline(src, n, 0.0f, false, false, false, false, true, NORM_BF16, NORM_BF16);
-    default: return sum_row_inline(src, n, 0.0f, false, false, false, false, true, NORM_F32, NORM_F32);
+    case NORM_F16: NORM_SUMS_GATED(NORM_F16)
+    case NORM_BF16: NORM_SUMS_GATED(NORM_BF16)
+    default: NORM_SUMS_GATED(NORM_F32)
     }
+#undef NORM_SUMS_GATED
 }
 
 /* ---------------------------------------------------------------- output */
@@ -462,14 +476,16 @@ static NORM_ALWAYS_INLINE void output_row_at(const norm_job *job, size_t r, row_
 
 /* ---------------------------------------------------------------- the two norms */
 
-/* The first sums of row r: over x, over the fused h (which they store), or over x * silu(z). */
+/* The first sums of row r: over x, over the fused h (which they store), or over x * silu(z)
+ * (which they store to y's row when stash is set). */
 static NORM_ALWAYS_INLINE row_sums first_sums(const norm_job *job, size_t r, float shift,
-                                              enum sums_kind what, bool gated, norm_dtype xt,
-                                              norm_dtype pt)
+                                              enum sums_kind what, bool gated, bool stash,
+                                              norm_dtype xt, norm_dtype pt)
 {
     const void *x = (const char *)job->x + r * job->x_stride * norm_dtype_size(xt);
     if (gated)
-        return sum_row_gated(x, gate_row(job, r, xt), job->n, xt);
+        return sum_row_gated(x, gate_row(job, r, xt), stash ? (float *)job->y + r * job->y_stride : NULL,
+                             job->n, xt);
     if (!job->residual)
         return sum_row_any(x, job->n, shift, what, xt);
     return sum_row_fused(x, (const char *)job->residual + r * job->residual_stride * norm_dtype_size(xt),
@@ -519,11 +535,14 @@ static NORM_ALWAYS_INLINE void rmsnorm_rows(const norm_job *job, bool has_g, boo
     const size_t n = job->n;
     const double inv_n = 1.0 / (double)n; /* a multiply, not a divide, on each row's critical path */
     const bool given = job->moments != NULL;
+    /* With the gate before the norm, x * silu(z) is needed by both passes, and exp is most of
+     * the cost: an f32 y row that is not x's holds it in between (it stays in cache). */
+    const bool stash = gate_in && yt == NORM_F32 && !given && job->y != job->x && !job->nontemporal;
     if (job->rows == 0)
         return;
     row_sums next = { 0.0, 0.0 };
     if (!given)
-        next = first_sums(job, 0, 0.0f, SQUARES, gate_in, xt, pt);
+        next = first_sums(job, 0, 0.0f, SQUARES, gate_in, stash, xt, pt);
     for (size_t r = 0; r < job->rows; r++) {
         double rstd, mean;
         if (given) {
@@ -534,7 +553,7 @@ static NORM_ALWAYS_INLINE void rmsnorm_rows(const norm_job *job, bool has_g, boo
         } else {
             row_sums sums = next;
             if (r + 1 < job->rows)
-                next = first_sums(job, r + 1, 0.0f, SQUARES, gate_in, xt, pt);
+                next = first_sums(job, r + 1, 0.0f, SQUARES, gate_in, stash, xt, pt);
             if (!sums_in_range(sums.squares, job->eps)) {
                 exact_row(job, r, false);
                 continue;
@@ -542,7 +561,14 @@ static NORM_ALWAYS_INLINE void rmsnorm_rows(const norm_job *job, bool has_g, boo
             rstd = norm_rstd(sums.squares * inv_n, job->eps, job->eps_outside_sqrt);
         }
         row_scale rs = { 0.0f, (float)rstd, 0.0f };
-        output_row_at(job, r, rs, SCALE_ONLY, has_g, has_b, unit_offset, gate_in, gate_out, xt, yt, pt);
+        if (gate_in && yt == NORM_F32 && stash) {
+            float *y = (float *)job->y + r * job->y_stride;
+            row_epilogue none = { NULL, 0.0f, NULL };
+            output_row(y, y, job->gamma, job->beta, n, false, rs, none, SCALE_ONLY, has_g, has_b,
+                       unit_offset, false, false, NORM_F32, NORM_F32, pt);
+        } else {
+            output_row_at(job, r, rs, SCALE_ONLY, has_g, has_b, unit_offset, gate_in, gate_out, xt, yt, pt);
+        }
         norm_store_stats(job, r, 0.0, rstd);
     }
 }
@@ -588,7 +614,7 @@ static NORM_ALWAYS_INLINE void layernorm_rows(const norm_job *job, bool has_g, b
     float shift = 0.0f;
     row_sums next = { 0.0, 0.0 };
     if (!given)
-        next = first_sums(job, 0, shift, SUMS, false, xt, pt);
+        next = first_sums(job, 0, shift, SUMS, false, false, xt, pt);
     for (size_t r = 0; r < job->rows; r++) {
         double mean, rstd;
         if (given) {
@@ -603,7 +629,7 @@ static NORM_ALWAYS_INLINE void layernorm_rows(const norm_job *job, bool has_g, b
                                         &mean, &var, xt);
             shift = fast && mean * mean > 0.25 * var ? (float)mean : 0.0f;
             if (r + 1 < job->rows)
-                next = first_sums(job, r + 1, shift, sums_around(shift), false, xt, pt);
+                next = first_sums(job, r + 1, shift, sums_around(shift), false, false, xt, pt);
             if (!fast) {
                 exact_row(job, r, true);
                 continue;
@@ -636,11 +662,11 @@ static NORM_ALWAYS_INLINE void moments_rows(const norm_job *job, bool layernorm,
         if (layernorm) {
             float shift = 0.0f;
             double var;
-            row_sums sums = first_sums(job, r, 0.0f, SUMS, false, xt, pt);
+            row_sums sums = first_sums(job, r, 0.0f, SUMS, false, false, xt, pt);
             fast = layernorm_stats(source_row(job, r, xt), n, inv_n, &shift, sums, 0.0f, &m.mean, &var, xt);
             m.m2 = var * (double)n;
         } else {
-            row_sums sums = first_sums(job, r, 0.0f, SQUARES, gated, xt, pt);
+            row_sums sums = first_sums(job, r, 0.0f, SQUARES, gated, false, xt, pt);
             fast = sums_in_range(sums.squares, 0.0f);
             m.m2 = sums.squares;
         }
