@@ -439,6 +439,24 @@ static NORM_ALWAYS_INLINE void output_row(void *y, const void *x, const void *g,
             stream_as(y, i, NORM_OUTPUT(i), yt);
         vf_stream_fence();
     } else {
+#ifdef NORM_BF16_PAIRS
+        /* All-bf16 rows: no widening or narrowing shuffles (cvt_<isa>.h). */
+        if (xt == NORM_BF16 && yt == NORM_BF16 && (pt == NORM_BF16 || (!has_g && !has_b)) &&
+            !gate_in && !gate_out) {
+            for (; i + 2 * NORM_W <= n; i += 2 * NORM_W) {
+                vh_pairs xr = vh_load_pairs((const uint16_t *)x + i);
+                vh_pairs gr = has_g ? vh_load_pairs((const uint16_t *)g + i) : xr;
+                vh_pairs br = has_b ? vh_load_pairs((const uint16_t *)b + i) : xr;
+                vf even = output_vector(vf_bf16_even(xr), has_g ? vf_bf16_even(gr) : s,
+                                        has_b ? vf_bf16_even(br) : s, mode, c, s, neg_ds, has_g,
+                                        has_b, unit_offset);
+                vf odd = output_vector(vf_bf16_odd(xr), has_g ? vf_bf16_odd(gr) : s,
+                                       has_b ? vf_bf16_odd(br) : s, mode, c, s, neg_ds, has_g,
+                                       has_b, unit_offset);
+                vh_store_pairs((uint16_t *)y + i, even, odd);
+            }
+        }
+#endif
         for (; i + NORM_W <= n; i += NORM_W)
             store_as(y, i, NORM_OUTPUT(i), yt);
     }
