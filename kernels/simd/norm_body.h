@@ -26,6 +26,7 @@
 #define NORM_FN(name) NORM_CAT(name, NORM_SUFFIX)
 
 #define NORM_FOLD 8
+#define NORM_STASH_MAX 2048 /* f32 values of x * silu(z) kept on the stack between passes, per row */
 #define NORM_ALWAYS_INLINE inline __attribute__((always_inline))
 
 /* ---------------------------------------------------------------- typed memory access */
@@ -495,15 +496,14 @@ static NORM_ALWAYS_INLINE void output_row_at(const norm_job *job, size_t r, row_
 /* ---------------------------------------------------------------- the two norms */
 
 /* The first sums of row r: over x, over the fused h (which they store), or over x * silu(z)
- * (which they store to y's row when stash is set). */
+ * (which they store to stash, as f32, unless it is NULL). */
 static NORM_ALWAYS_INLINE row_sums first_sums(const norm_job *job, size_t r, float shift,
-                                              enum sums_kind what, bool gated, bool stash,
+                                              enum sums_kind what, bool gated, float *stash,
                                               norm_dtype xt, norm_dtype pt)
 {
     const void *x = (const char *)job->x + r * job->x_stride * norm_dtype_size(xt);
     if (gated)
-        return sum_row_gated(x, gate_row(job, r, xt), stash ? (float *)job->y + r * job->y_stride : NULL,
-                             job->n, xt);
+        return sum_row_gated(x, gate_row(job, r, xt), stash, job->n, xt);
     if (!job->residual)
         return sum_row_any(x, job->n, shift, what, xt);
     return sum_row_fused(x, (const char *)job->residual + r * job->residual_stride * norm_dtype_size(xt),
@@ -554,13 +554,19 @@ static NORM_ALWAYS_INLINE void rmsnorm_rows(const norm_job *job, bool has_g, boo
     const double inv_n = 1.0 / (double)n; /* a multiply, not a divide, on each row's critical path */
     const bool given = job->moments != NULL;
     /* With the gate before the norm, x * silu(z) is needed by both passes, and exp is most of
-     * the cost: an f32 y row that is not x's holds it in between (it stays in cache). */
-    const bool stash = gate_in && yt == NORM_F32 && !given && job->y != job->x && !job->nontemporal;
+     * the cost: it is kept between them, as f32, in an f32 y row that is not x's (it stays in
+     * cache), or else in one of two rows on the stack (two: the pipeline holds row r's while
+     * it sums row r+1), for rows that fit (Mamba-2's groups and Qwen3-Next's heads do). */
+    _Alignas(64) float scratch[2][NORM_STASH_MAX];
+    const bool in_y = gate_in && yt == NORM_F32 && job->y != job->x && !job->nontemporal;
+    const bool stash = gate_in && !given && (in_y || n <= NORM_STASH_MAX);
+#define NORM_STASH_ROW(r) \
+    (!stash ? NULL : in_y ? (float *)job->y + (r) * job->y_stride : scratch[(r) & 1])
     if (job->rows == 0)
         return;
     row_sums next = { 0.0, 0.0 };
     if (!given)
-        next = first_sums(job, 0, 0.0f, SQUARES, gate_in, stash, xt, pt);
+        next = first_sums(job, 0, 0.0f, SQUARES, gate_in, NORM_STASH_ROW(0), xt, pt);
     for (size_t r = 0; r < job->rows; r++) {
         double rstd, mean;
         if (given) {
@@ -571,7 +577,7 @@ static NORM_ALWAYS_INLINE void rmsnorm_rows(const norm_job *job, bool has_g, boo
         } else {
             row_sums sums = next;
             if (r + 1 < job->rows)
-                next = first_sums(job, r + 1, 0.0f, SQUARES, gate_in, stash, xt, pt);
+                next = first_sums(job, r + 1, 0.0f, SQUARES, gate_in, NORM_STASH_ROW(r + 1), xt, pt);
             if (!sums_in_range(sums.squares, job->eps)) {
                 exact_row(job, r, false);
                 continue;
@@ -579,16 +585,17 @@ static NORM_ALWAYS_INLINE void rmsnorm_rows(const norm_job *job, bool has_g, boo
             rstd = norm_rstd(sums.squares * inv_n, job->eps, job->eps_outside_sqrt);
         }
         row_scale rs = { 0.0f, (float)rstd, 0.0f };
-        if (gate_in && yt == NORM_F32 && stash) {
-            float *y = (float *)job->y + r * job->y_stride;
-            row_epilogue none = { NULL, 0.0f, NULL };
-            output_row(y, y, job->gamma, job->beta, n, false, rs, none, SCALE_ONLY, has_g, has_b,
-                       unit_offset, false, false, NORM_F32, NORM_F32, pt);
+        if (gate_in && stash) {
+            void *y = (char *)job->y + r * job->y_stride * norm_dtype_size(yt);
+            row_epilogue ep = { NULL, job->y_inv_scale, job->y_scales ? job->y_scales + r : NULL };
+            output_row(y, NORM_STASH_ROW(r), job->gamma, job->beta, n, job->nontemporal && !in_y, rs,
+                       ep, SCALE_ONLY, has_g, has_b, unit_offset, false, false, NORM_F32, yt, pt);
         } else {
             output_row_at(job, r, rs, SCALE_ONLY, has_g, has_b, unit_offset, gate_in, gate_out, xt, yt, pt);
         }
         norm_store_stats(job, r, 0.0, rstd);
     }
+#undef NORM_STASH_ROW
 }
 
 /* LayerNorm's sums around shift: a shift of 0 saves the subtraction. */
@@ -632,7 +639,7 @@ static NORM_ALWAYS_INLINE void layernorm_rows(const norm_job *job, bool has_g, b
     float shift = 0.0f;
     row_sums next = { 0.0, 0.0 };
     if (!given)
-        next = first_sums(job, 0, shift, SUMS, false, false, xt, pt);
+        next = first_sums(job, 0, shift, SUMS, false, NULL, xt, pt);
     for (size_t r = 0; r < job->rows; r++) {
         double mean, rstd;
         if (given) {
@@ -647,7 +654,7 @@ static NORM_ALWAYS_INLINE void layernorm_rows(const norm_job *job, bool has_g, b
                                         &mean, &var, xt);
             shift = fast && mean * mean > 0.25 * var ? (float)mean : 0.0f;
             if (r + 1 < job->rows)
-                next = first_sums(job, r + 1, shift, sums_around(shift), false, false, xt, pt);
+                next = first_sums(job, r + 1, shift, sums_around(shift), false, NULL, xt, pt);
             if (!fast) {
                 exact_row(job, r, true);
                 continue;
@@ -680,11 +687,11 @@ static NORM_ALWAYS_INLINE void moments_rows(const norm_job *job, bool layernorm,
         if (layernorm) {
             float shift = 0.0f;
             double var;
-            row_sums sums = first_sums(job, r, 0.0f, SUMS, false, false, xt, pt);
+            row_sums sums = first_sums(job, r, 0.0f, SUMS, false, NULL, xt, pt);
             fast = layernorm_stats(source_row(job, r, xt), n, inv_n, &shift, sums, 0.0f, &m.mean, &var, xt);
             m.m2 = var * (double)n;
         } else {
-            row_sums sums = first_sums(job, r, 0.0f, SQUARES, gated, false, xt, pt);
+            row_sums sums = first_sums(job, r, 0.0f, SQUARES, gated, NULL, xt, pt);
             fast = sums_in_range(sums.squares, 0.0f);
             m.m2 = sums.squares;
         }
