@@ -6,7 +6,8 @@
 
 static inline __m128 sse_load_part(const float *p, size_t k)
 {
-    __m128 v = k == 1 ? _mm_load_ss(p) : _mm_castpd_ps(_mm_load_sd((const double *)p));
+    /* movq, not movsd through a double pointer: p is only float-aligned. */
+    __m128 v = k == 1 ? _mm_load_ss(p) : _mm_castsi128_ps(_mm_loadl_epi64((const __m128i *)(const void *)p));
     return k == 3 ? _mm_movelh_ps(v, _mm_load_ss(p + 2)) : v;
 }
 
@@ -16,7 +17,7 @@ static inline void sse_store_part(float *p, __m128 v, size_t k)
         _mm_store_ss(p, v);
         return;
     }
-    _mm_storel_pi((__m64 *)p, v);
+    _mm_storel_epi64((__m128i *)(void *)p, _mm_castps_si128(v));
     if (k == 3)
         _mm_store_ss(p + 2, _mm_movehl_ps(v, v));
 }
