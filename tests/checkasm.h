@@ -1,8 +1,9 @@
 /*
- * What checkasm.c (f32 rows), checkasm_half.c (every other type combination) and
- * checkasm_fused.c (the engine fusions) share: the run's settings, the tcases the other two
- * add to checkasm.c's suite, and the helpers all three build their cases from
- * (checkasm_util.c).
+ * What checkasm.c (f32 rows), checkasm_half.c (every other type combination),
+ * checkasm_fused.c (the engine fusions), checkasm_moments.c (split rows) and checkasm_gate.c
+ * (gated RMSNorm, int8 output) share: the run's settings, the tcases the others add to
+ * checkasm.c's suite, and the helpers they build their cases from (checkasm_util.c), kept
+ * in one place so that every file lays out, fills and checks its buffers the same way.
  */
 #ifndef NORM_TEST_CHECKASM_H
 #define NORM_TEST_CHECKASM_H
@@ -11,6 +12,7 @@
 #include <stdbool.h>
 #include <stddef.h>
 #include <stdint.h>
+#include <stdio.h>
 
 #include "common.h"
 #include "dispatch.h"
@@ -69,7 +71,11 @@ static inline double maxd(double a, double b) { return a > b ? a : b; }
 
 /* Scratch memory, freed after every test even when it fails: a failed assertion leaves the
  * test by longjmp when CK_FORK=no, and only the checked teardown (scratch_free_all, installed
- * by checkasm_tcase) still runs, so test inputs live here rather than in the test's locals. */
+ * by checkasm_tcase) still runs, so test inputs live here rather than in the test's locals.
+ * New memory is filled with SCRATCH_FILL bytes, not left as malloc found it: a test that
+ * reads memory it never set then sees the same values whether Check forks (a fresh heap per
+ * test) or not (a heap reused across tests), instead of passing in one mode only. */
+#define SCRATCH_FILL 0xA5
 void *scratch_alloc(size_t bytes);
 void scratch_free_all(void);
 
@@ -150,7 +156,9 @@ void check_row_stats(const norm_job *unit, const norm_job *oracle, size_t r, ref
 
 /* A buffer with canaries around it (or flush against a guard page). The canary is the 16-bit
  * pattern 0x7fc5, a NaN as f16 and as bf16, and 0x7fc57fc5 is a NaN as f32: a kernel that
- * reads it into arithmetic turns its output into NaN. */
+ * reads it into arithmetic turns its output into NaN. It is laid down byte by byte from the
+ * region's base (byte i holds byte i % 2 of the pattern), so the last byte of an odd-sized
+ * region (int8 rows) is canary too. */
 typedef struct byte_region {
     unsigned char *base, *p; /* the inspectable memory, and the buffer inside it */
     size_t total;            /* bytes from base */
@@ -176,5 +184,61 @@ typedef struct region_rule {
 /* The first region breaking its rule, or NULL; *at gets the first byte breaking it, as an
  * offset from the region's buffer. Regions never allocated pass. */
 const char *first_clobbered(const region_rule *rules, size_t count, ptrdiff_t *at);
+
+/* rows rows of n elements of es bytes, dense at src, copied into a new region (byte_region_alloc)
+ * with the given row stride (elements) and offset (elements past 64 bytes); returns the first
+ * row. The gaps between rows keep the canary, so a kernel writing into them is caught. */
+void *copy_rows(byte_region *rg, const void *src, size_t rows, size_t n, size_t stride, size_t es, unsigned off,
+                int guard);
+
+/* The statistics outputs of count rows, as every case lays them out: rstd s_off floats past 64
+ * bytes, and for LayerNorm the mean one float further (mod 4), so that the two are never
+ * aligned alike; *pmean is left alone without LayerNorm (RMSNorm writes no mean). */
+void stats_alloc(byte_region *rstd, byte_region *mean, size_t count, unsigned s_off, bool layernorm, int guard,
+                 float **prstd, float **pmean);
+
+/* ---- one case's verdict (checkasm_fused.c, checkasm_moments.c, checkasm_gate.c) ------------ */
+
+/* The failure the running case is building: its first finding, after test_context. One buffer
+ * serves every file because one case runs at a time: a case clears it (fail_msg[0] = '\0')
+ * before checking, stops checking once it is set, frees its buffers and only then aborts with
+ * it, since a longjmp out of the case (CK_FORK=no) would skip the frees. FAIL keeps the first
+ * message: what follows a failure is usually its consequence. */
+extern char fail_msg[2048];
+
+#define FAIL(...)                                                                   \
+    do {                                                                            \
+        if (!fail_msg[0]) {                                                         \
+            int len_ = snprintf(fail_msg, sizeof fail_msg, "%s: ", test_context);   \
+            snprintf(fail_msg + len_, sizeof fail_msg - (size_t)len_, __VA_ARGS__); \
+        }                                                                           \
+    } while (0)
+
+/* FAILs naming the first region that breaks its rule (first_clobbered), if any. */
+void fail_if_clobbered(const region_rule *rules, size_t count);
+
+/* Element i of two arrays of type t holds the same bits, or NaN in both: NaN payloads carry no
+ * meaning, and conversions may quiet them, so a kernel is not held to the oracle's. */
+bool same_value(const void *a, const void *b, size_t i, int t);
+
+/* The raw bits of element i of an array of type t (f32, f16, bf16 or i8), for messages and for
+ * the half-precision checks that take bits. */
+unsigned bits_of(const void *p, size_t i, int t);
+
+/* ---- random layouts (checkasm_fused.c, checkasm_gate.c, checkasm_half.c, checkasm_moments.c) */
+
+/* Row strides for count buffers (at most 5) of rows of n elements: n plus 0, 1-5, 6-10, 11-19
+ * and 20-26, shuffled so that no buffer always gets the widest, and all different, so that a
+ * kernel mixing up two buffers' strides is caught. The draws are made in a fixed order: the
+ * cases, and their seeds' inputs, stay the same. */
+void distinct_strides(rng *r, size_t n, size_t *strides, int count);
+
+/* Each *offs[i] (elements past a 64-byte boundary) at random in 0-3, in order: misaligned
+ * pointers for every buffer of a case. */
+void random_offsets(rng *r, unsigned *const *offs, size_t count);
+
+/* gamma around +-1 (around 0 under the unit offset, whose scale is 1 + gamma), beta and the
+ * residual add's bias around 0: the parameters as f32, before encoding in their type. */
+void gen_affine_params(rng *r, float *gf, float *bf, float *biasf, size_t n, bool unit);
 
 #endif

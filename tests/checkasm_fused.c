@@ -152,15 +152,6 @@ typedef struct fbufset {
     norm_job job;
 } fbufset;
 
-static void *copy_rows(byte_region *rg, const void *src, size_t rows, size_t n, size_t stride, size_t es,
-                       unsigned off, int guard)
-{
-    unsigned char *p = byte_region_alloc(rg, ((rows - 1) * stride + n) * es, off * es, guard);
-    for (size_t k = 0; k < rows; k++)
-        memcpy(p + k * stride * es, (const char *)src + k * n * es, n * es);
-    return p;
-}
-
 /* The fused call's buffers (unfused false) in the spec's layout, or the unfused sequence's
  * second call (unfused true): the reference h, stored with residual_out's stride and offset,
  * normalised by the plain kernel into a y of its own with y's layout. */
@@ -192,11 +183,8 @@ static void fbufset_init(fbufset *s, const fspec *sp, const finputs *in, int gua
         memcpy(pb = byte_region_alloc(&s->b, n * pe, sp->b_off * pe, guard), in->b, n * pe);
     if (sp->has_bias && !unfused)
         memcpy(pbias = byte_region_alloc(&s->bias, n * pe, sp->bias_off * pe, guard), in->bias, n * pe);
-    if (sp->stats) {
-        prs = byte_region_alloc(&s->rstd, rows * sizeof(float), sp->s_off * sizeof(float), guard);
-        if (sp->layernorm)
-            pm = byte_region_alloc(&s->mean, rows * sizeof(float), (sp->s_off + 1) % 4 * sizeof(float), guard);
-    }
+    if (sp->stats)
+        stats_alloc(&s->rstd, &s->mean, rows, sp->s_off, sp->layernorm, guard, &prs, &pm);
     norm_job job = {
         .y = py, .x = px, .y_stride = ys, .x_stride = unfused ? sp->hs : sp->xs, .rows = rows, .n = n,
         .gamma = pg, .beta = pb, .x_type = c.x, .y_type = c.y, .param_type = c.p, .eps = sp->eps,
@@ -247,38 +235,6 @@ static void describe(char *buf, size_t size, int v, combo c, const fspec *sp, co
              sp->y_off, sp->g_off, sp->b_off, sp->bias_off, guard_name(sp->guard));
 }
 
-/* Same bits, or both NaN (payloads carry no meaning and conversions may quiet them). */
-static bool same_value(const void *a, const void *b, size_t i, int t)
-{
-    size_t es = type_size(t);
-    if (memcmp((const char *)a + i * es, (const char *)b + i * es, es) == 0)
-        return true;
-    return isnan(type_load(a, i, t)) && isnan(type_load(b, i, t));
-}
-
-static unsigned bits_of(const void *p, size_t i, int t)
-{
-    if (t == NORM_F32) {
-        uint32_t u;
-        memcpy(&u, (const char *)p + 4 * i, 4);
-        return u;
-    }
-    uint16_t h;
-    memcpy(&h, (const char *)p + 2 * i, 2);
-    return h;
-}
-
-/* The failure being built, if any: the first thing found wrong. */
-static char fmsg[2048];
-
-#define FAIL(...)                                                          \
-    do {                                                                   \
-        if (!fmsg[0]) {                                                    \
-            int len_ = snprintf(fmsg, sizeof fmsg, "%s: ", test_context);  \
-            snprintf(fmsg + len_, sizeof fmsg - (size_t)len_, __VA_ARGS__); \
-        }                                                                  \
-    } while (0)
-
 /* The inputs of element i of row k, for failure messages. */
 static int inputs_txt(char *buf, size_t size, const fspec *sp, const finputs *in, size_t k, size_t i)
 {
@@ -296,7 +252,7 @@ static void check_y_row(const fspec *sp, const finputs *in, size_t k, const void
     size_t n = sp->n;
     const float *h = in->hf + k * n;
     char txt[256];
-    for (size_t i = 0; i < n && !fmsg[0]; i++) {
+    for (size_t i = 0; i < n && !fail_msg[0]; i++) {
         long double g = sp->has_g ? (sp->unit ? 1.0L + (long double)in->gf[i] : (long double)in->gf[i]) : 1.0L;
         long double b = sp->has_b ? (long double)in->bf[i] : 0.0L;
         long double xhat = ((long double)h[i] - ref.mean) * ref.rstd;
@@ -387,7 +343,7 @@ static void run_fcase(int v, fspec *sp, const finputs *in, const char *label)
     size_t n = sp->n, rows = sp->rows, xe = type_size(c.x), ye = type_size(c.y), pe = type_size(c.p);
     compute_h(in, rows, n, sp->has_bias);
     describe(test_context, sizeof test_context, v, c, sp, label);
-    fmsg[0] = '\0';
+    fail_msg[0] = '\0';
 
     fbufset unit, oracle, unf;
     fbufset_init(&unit, sp, in, sp->guard, false);
@@ -405,12 +361,12 @@ static void run_fcase(int v, fspec *sp, const finputs *in, const char *label)
     double worst_steps = 0;
     long unfused_rows = 0;
     char txt[256];
-    for (size_t k = 0; k < rows && !fmsg[0]; k++) {
+    for (size_t k = 0; k < rows && !fail_msg[0]; k++) {
         /* (a) h, bit for bit. */
         const char *hrow = (const char *)unit.ph + k * sp->hs * xe;
         const void *want_h = (const char *)in->h + k * n * xe;
         const char *ohrow = o ? (const char *)oracle.ph + k * sp->hs * xe : NULL;
-        for (size_t i = 0; i < n && !fmsg[0]; i++) {
+        for (size_t i = 0; i < n && !fail_msg[0]; i++) {
             if (!same_value(hrow, want_h, i, c.x)) {
                 inputs_txt(txt, sizeof txt, sp, in, k, i);
                 FAIL("row %zu index %zu: residual_out got 0x%0*x (%.9g), want 0x%0*x (%s)", k, i,
@@ -423,7 +379,7 @@ static void run_fcase(int v, fspec *sp, const finputs *in, const char *label)
                      bits_of(ohrow, i, c.x), txt);
             }
         }
-        if (fmsg[0])
+        if (fail_msg[0])
             break;
         st->h_values += (long)n;
 
@@ -434,7 +390,7 @@ static void run_fcase(int v, fspec *sp, const finputs *in, const char *label)
         const char *yrow = (const char *)u->y + k * u->y_stride * ye;
         const char *orow = o ? (const char *)o->y + k * o->y_stride * ye : NULL;
         check_y_row(sp, in, k, yrow, orow, ref, special, st, &worst_steps);
-        if (fmsg[0])
+        if (fail_msg[0])
             break;
 
         /* Statistics, as for the plain kernels (from the oracle on special rows). */
@@ -447,25 +403,25 @@ static void run_fcase(int v, fspec *sp, const finputs *in, const char *label)
 
         /* (d) the unfused sequence on the same kernel: the same bits. */
         const char *frow = (const char *)unf.job.y + k * unf.job.y_stride * ye;
-        for (size_t i = 0; i < n && !fmsg[0]; i++)
+        for (size_t i = 0; i < n && !fail_msg[0]; i++)
             if (!same_value(yrow, frow, i, c.y)) {
                 inputs_txt(txt, sizeof txt, sp, in, k, i);
                 FAIL("row %zu index %zu: fused y 0x%0*x (%.9g) differs from the unfused sequence's 0x%0*x (%.9g) (%s)",
                      k, i, c.y == NORM_F32 ? 8 : 4, bits_of(yrow, i, c.y), (double)type_load(yrow, i, c.y),
                      c.y == NORM_F32 ? 8 : 4, bits_of(frow, i, c.y), (double)type_load(frow, i, c.y), txt);
             }
-        if (!fmsg[0] && u->rstd && !same_value(u->rstd, unf.job.rstd, k, NORM_F32))
+        if (!fail_msg[0] && u->rstd && !same_value(u->rstd, unf.job.rstd, k, NORM_F32))
             FAIL("row %zu: fused rstd %.9g differs from the unfused sequence's %.9g", k, (double)u->rstd[k],
                  (double)unf.job.rstd[k]);
-        if (!fmsg[0] && u->mean && !same_value(u->mean, unf.job.mean, k, NORM_F32))
+        if (!fail_msg[0] && u->mean && !same_value(u->mean, unf.job.mean, k, NORM_F32))
             FAIL("row %zu: fused mean %.9g differs from the unfused sequence's %.9g", k, (double)u->mean[k],
                  (double)unf.job.mean[k]);
-        if (!fmsg[0])
+        if (!fail_msg[0])
             unfused_rows++;
     }
 
     /* Nothing outside the output rows may change, and the inputs not at all. */
-    if (!fmsg[0]) {
+    if (!fail_msg[0]) {
         bool x_written = sp->mode == M_H_IS_X || sp->mode == M_Y_IS_X;
         bool r_written = sp->mode == M_H_IS_R || sp->mode == M_Y_IS_X;
         size_t ys = u->y_stride;
@@ -480,10 +436,7 @@ static void run_fcase(int v, fspec *sp, const finputs *in, const char *label)
             { "mean (outside)", &unit.mean, 1, rows * 4, rows * 4, NULL },
             { "rstd (outside)", &unit.rstd, 1, rows * 4, rows * 4, NULL },
         };
-        ptrdiff_t at;
-        const char *clobbered = first_clobbered(regions, sizeof regions / sizeof regions[0], &at);
-        if (clobbered)
-            FAIL("%s modified at byte %td from the buffer start", clobbered, at);
+        fail_if_clobbered(regions, sizeof regions / sizeof regions[0]);
     }
 
     st->cases++;
@@ -495,8 +448,8 @@ static void run_fcase(int v, fspec *sp, const finputs *in, const char *label)
     if (o)
         fbufset_free(&oracle);
     fbufset_free(&unf);
-    if (fmsg[0])
-        ck_abort_msg("%s", fmsg);
+    if (fail_msg[0])
+        ck_abort_msg("%s", fail_msg);
 }
 
 /* ---- input generators ---------------------------------------------------------------------- */
@@ -506,12 +459,7 @@ static void run_fcase(int v, fspec *sp, const finputs *in, const char *label)
  * around 0. Then everything is rounded to its type and stored. */
 static void gen_params(rng *r, const finputs *in, size_t rows, size_t n, bool unit)
 {
-    for (size_t i = 0; i < n; i++) {
-        double g = (rng_below(r, 8) ? 1.0 : -1.0) * (1.0 + 0.5 * fast_normal(r));
-        in->gf[i] = (float)(unit ? g - 1.0 : g);
-        in->bf[i] = (float)(0.5 * fast_normal(r));
-        in->biasf[i] = (float)(0.25 * fast_normal(r));
-    }
+    gen_affine_params(r, in->gf, in->bf, in->biasf, n, unit);
     encode(in, rows, n);
 }
 
@@ -545,25 +493,14 @@ static fspec dense_spec(bool layernorm, size_t rows, size_t n, float eps)
 static fspec random_spec(rng *r, bool layernorm, size_t rows, size_t n, int mode)
 {
     fspec s = dense_spec(layernorm, rows, n, eps_any(r));
-    unsigned extra[4] = { 0, 1 + rng_below(r, 5), 6 + rng_below(r, 5), 11 + rng_below(r, 9) };
-    for (int i = 3; i > 0; i--) { /* shuffled, so that no buffer always gets the widest */
-        int j = (int)rng_below(r, (uint32_t)i + 1);
-        unsigned t = extra[i];
-        extra[i] = extra[j];
-        extra[j] = t;
-    }
-    s.xs = n + extra[0];
-    s.rs = n + extra[1];
-    s.hs = n + extra[2];
-    s.ys = n + extra[3];
-    s.x_off = rng_below(r, 4);
-    s.r_off = rng_below(r, 4);
-    s.h_off = rng_below(r, 4);
-    s.y_off = rng_below(r, 4);
-    s.g_off = rng_below(r, 4);
-    s.b_off = rng_below(r, 4);
-    s.bias_off = rng_below(r, 4);
-    s.s_off = rng_below(r, 4);
+    size_t strides[4];
+    distinct_strides(r, n, strides, 4);
+    s.xs = strides[0];
+    s.rs = strides[1];
+    s.hs = strides[2];
+    s.ys = strides[3];
+    random_offsets(r, (unsigned *const[]){ &s.x_off, &s.r_off, &s.h_off, &s.y_off, &s.g_off, &s.b_off, &s.bias_off,
+                                           &s.s_off }, 8);
     s.mode = mode;
     s.eps_outside = rng_bool(r);
     s.nontemporal = rng_below(r, 4) == 0;

@@ -196,25 +196,6 @@ typedef struct gbufs {
     norm_job job;
 } gbufs;
 
-/* byte_region_alloc, with the last byte of an odd-sized region canaried too (checkasm_util.c
- * writes its 2-byte canary pattern pairwise, leaving that byte as it found it): int8 rows. */
-static void *region_alloc(byte_region *rg, size_t bytes, size_t off_bytes, int guard)
-{
-    void *p = byte_region_alloc(rg, bytes, off_bytes, guard);
-    if (rg->total % 2)
-        rg->base[rg->total - 1] = rg->base[(rg->total - 1) % 2];
-    return p;
-}
-
-static void *copy_rows(byte_region *rg, const void *src, size_t rows, size_t n, size_t stride, size_t es,
-                       unsigned off, int guard)
-{
-    unsigned char *p = byte_region_alloc(rg, ((rows - 1) * stride + n) * es, off * es, guard);
-    for (size_t k = 0; k < rows; k++)
-        memcpy(p + k * stride * es, (const char *)src + k * n * es, n * es);
-    return p;
-}
-
 static void gbufs_init(gbufs *s, const gspec *sp, const ginputs *in, int guard, float inv_scale)
 {
     memset(s, 0, sizeof *s);
@@ -231,18 +212,15 @@ static void gbufs_init(gbufs *s, const gspec *sp, const ginputs *in, int guard, 
            : sp->res == R_H_IS_X ? px : pr;
         s->ph = ph;
     }
-    py = sp->in_place ? px : region_alloc(&s->y, ((rows - 1) * sp->ys + n) * ye, sp->y_off * ye, guard);
+    py = sp->in_place ? px : byte_region_alloc(&s->y, ((rows - 1) * sp->ys + n) * ye, sp->y_off * ye, guard);
     if (sp->has_g)
         memcpy(pg = byte_region_alloc(&s->g, n * pe, sp->g_off * pe, guard), in->g, n * pe);
     if (sp->has_b)
         memcpy(pb = byte_region_alloc(&s->b, n * pe, sp->b_off * pe, guard), in->b, n * pe);
     if (sp->res && sp->has_bias)
         memcpy(pbias = byte_region_alloc(&s->bias, n * pe, sp->bias_off * pe, guard), in->bias, n * pe);
-    if (sp->stats) {
-        prs = byte_region_alloc(&s->rstd, rows * sizeof(float), sp->s_off * sizeof(float), guard);
-        if (sp->layernorm)
-            pm = byte_region_alloc(&s->mean, rows * sizeof(float), (sp->s_off + 1) % 4 * sizeof(float), guard);
-    }
+    if (sp->stats)
+        stats_alloc(&s->rstd, &s->mean, rows, sp->s_off, sp->layernorm, guard, &prs, &pm);
     if (c.y == NORM_I8 && sp->dyn)
         psc = byte_region_alloc(&s->scales, rows * sizeof(float), (sp->s_off + 2) % 4 * sizeof(float), guard);
     norm_job job = {
@@ -379,38 +357,6 @@ static void compute_h(const ginputs *in, size_t rows, size_t n, bool has_bias)
 
 /* ---- checks --------------------------------------------------------------------------------- */
 
-static char gmsg[2048];
-
-#define FAIL(...)                                                          \
-    do {                                                                   \
-        if (!gmsg[0]) {                                                    \
-            int len_ = snprintf(gmsg, sizeof gmsg, "%s: ", test_context);  \
-            snprintf(gmsg + len_, sizeof gmsg - (size_t)len_, __VA_ARGS__); \
-        }                                                                  \
-    } while (0)
-
-static bool same_value(const void *a, const void *b, size_t i, int t)
-{
-    size_t es = esize(t);
-    if (memcmp((const char *)a + i * es, (const char *)b + i * es, es) == 0)
-        return true;
-    return isnan(type_load(a, i, t)) && isnan(type_load(b, i, t));
-}
-
-static unsigned bits_of(const void *p, size_t i, int t)
-{
-    if (t == NORM_F32) {
-        uint32_t u;
-        memcpy(&u, (const char *)p + 4 * i, 4);
-        return u;
-    }
-    if (t == NORM_I8)
-        return (unsigned)(uint8_t)((const int8_t *)p)[i];
-    uint16_t h;
-    memcpy(&h, (const char *)p + 2 * i, 2);
-    return h;
-}
-
 static void inputs_txt(char *buf, size_t size, const gspec *sp, const ginputs *in, size_t k, size_t i)
 {
     size_t j = k * sp->n + i;
@@ -507,7 +453,7 @@ static void check_q_row(const gspec *sp, const ginputs *in, size_t k, const norm
             inv_o = inv_of(o->y_scales[k]);
         st->q_dynamic_rows++;
     }
-    for (size_t i = 0; i < n && !gmsg[0]; i++) {
+    for (size_t i = 0; i < n && !fail_msg[0]; i++) {
         long double t = yr[i] * (long double)inv;
         int want = q_expect(t), got = q[i];
         bool exact = exact_elem(sp, in, i);
@@ -549,7 +495,7 @@ static void check_y_row(const gspec *sp, const ginputs *in, size_t k, const void
     size_t n = sp->n;
     const long double *yr = in->yref + k * n, *bd = in->bound + k * n;
     char txt[320];
-    for (size_t i = 0; i < n && !gmsg[0]; i++) {
+    for (size_t i = 0; i < n && !fail_msg[0]; i++) {
         long double want = yr[i], bound = bd[i];
         float got = type_load(yrow, i, t);
         const char *what = NULL;
@@ -640,7 +586,7 @@ static void run_gcase(int v, gspec *sp, ginputs *in, const char *label)
     }
     float inv = 1.0f / s;
     describe(test_context, sizeof test_context, v, c, sp, label, s);
-    gmsg[0] = '\0';
+    fail_msg[0] = '\0';
 
     gbufs unit, oracle;
     gbufs_init(&unit, sp, in, sp->guard, inv);
@@ -653,22 +599,22 @@ static void run_gcase(int v, gspec *sp, ginputs *in, const char *label)
     const norm_job *u = &unit.job, *o = v != V_ORACLE ? &oracle.job : NULL;
     gstats *st = &gst[v];
     char txt[320];
-    for (size_t k = 0; k < rows && !gmsg[0]; k++) {
+    for (size_t k = 0; k < rows && !fail_msg[0]; k++) {
         if (sp->res) {
             const char *hrow = (const char *)unit.ph + k * sp->hs * xe;
             const void *want_h = (const char *)in->h + k * n * xe;
             const char *ohrow = o ? (const char *)oracle.ph + k * sp->hs * xe : NULL;
-            for (size_t i = 0; i < n && !gmsg[0]; i++)
+            for (size_t i = 0; i < n && !fail_msg[0]; i++)
                 if (!same_value(hrow, want_h, i, c.x) || (ohrow && !same_value(hrow, ohrow, i, c.x))) {
                     inputs_txt(txt, sizeof txt, sp, in, k, i);
                     FAIL("row %zu index %zu: residual_out got 0x%x, want 0x%x%s0x%x (%s)", k, i, bits_of(hrow, i, c.x),
                          bits_of(want_h, i, c.x), ohrow ? ", the oracle's " : "", ohrow ? bits_of(ohrow, i, c.x) : 0u, txt);
                 }
-            if (gmsg[0])
+            if (fail_msg[0])
                 break;
         }
         check_stats_row(sp, in, k, u, st);
-        if (gmsg[0])
+        if (fail_msg[0])
             break;
         const char *yrow = (const char *)u->y + k * u->y_stride * ye;
         const char *orow = o ? (const char *)o->y + k * o->y_stride * ye : NULL;
@@ -678,7 +624,7 @@ static void run_gcase(int v, gspec *sp, ginputs *in, const char *label)
             check_y_row(sp, in, k, yrow, orow, st);
     }
 
-    if (!gmsg[0]) {
+    if (!fail_msg[0]) {
         bool x_written = sp->in_place || sp->res == R_H_IS_X;
         const region_rule regions[] = {
             { "x", &unit.x, rows, sp->xs * xe, n * xe, x_written ? NULL : in->x },
@@ -693,10 +639,7 @@ static void run_gcase(int v, gspec *sp, ginputs *in, const char *label)
             { "rstd (outside)", &unit.rstd, 1, rows * 4, rows * 4, NULL },
             { "y_scales (outside)", &unit.scales, 1, rows * 4, rows * 4, NULL },
         };
-        ptrdiff_t at;
-        const char *clobbered = first_clobbered(regions, sizeof regions / sizeof regions[0], &at);
-        if (clobbered)
-            FAIL("%s modified at byte %td from the buffer start", clobbered, at);
+        fail_if_clobbered(regions, sizeof regions / sizeof regions[0]);
     }
 
     st->cases++;
@@ -705,8 +648,8 @@ static void run_gcase(int v, gspec *sp, ginputs *in, const char *label)
     gbufs_free(&unit);
     if (o)
         gbufs_free(&oracle);
-    if (gmsg[0])
-        ck_abort_msg("%s", gmsg);
+    if (fail_msg[0])
+        ck_abort_msg("%s", fail_msg);
 }
 
 /* ---- input generators ---------------------------------------------------------------------- */
@@ -715,12 +658,7 @@ static void run_gcase(int v, gspec *sp, ginputs *in, const char *label)
  * around 0, so that 1 + gamma is), beta and the bias around 0; then encoded. */
 static void gen_params(rng *r, const ginputs *in, size_t rows, size_t n, bool unit)
 {
-    for (size_t i = 0; i < n; i++) {
-        double g = (rng_below(r, 8) ? 1.0 : -1.0) * (1.0 + 0.5 * fast_normal(r));
-        in->gf[i] = (float)(unit ? g - 1.0 : g);
-        in->bf[i] = (float)(0.5 * fast_normal(r));
-        in->biasf[i] = (float)(0.25 * fast_normal(r));
-    }
+    gen_affine_params(r, in->gf, in->bf, in->biasf, n, unit);
     encode(in, rows, n);
 }
 
@@ -778,27 +716,15 @@ static gspec dense_spec(bool layernorm, int gate, int res, size_t rows, size_t n
 static gspec random_gspec(rng *r, bool layernorm, int gate, int res, size_t rows, size_t n)
 {
     gspec s = dense_spec(layernorm, gate, res, rows, n, eps_any(r));
-    unsigned extra[5] = { 0, 1 + rng_below(r, 5), 6 + rng_below(r, 5), 11 + rng_below(r, 9), 20 + rng_below(r, 7) };
-    for (int i = 4; i > 0; i--) {
-        int j = (int)rng_below(r, (uint32_t)i + 1);
-        unsigned t = extra[i];
-        extra[i] = extra[j];
-        extra[j] = t;
-    }
-    s.xs = n + extra[0];
-    s.zs = n + extra[1];
-    s.rs = n + extra[2];
-    s.hs = n + extra[3];
-    s.ys = n + extra[4];
-    s.x_off = rng_below(r, 4);
-    s.z_off = rng_below(r, 4);
-    s.r_off = rng_below(r, 4);
-    s.h_off = rng_below(r, 4);
-    s.y_off = rng_below(r, 4);
-    s.g_off = rng_below(r, 4);
-    s.b_off = rng_below(r, 4);
-    s.bias_off = rng_below(r, 4);
-    s.s_off = rng_below(r, 4);
+    size_t strides[5];
+    distinct_strides(r, n, strides, 5);
+    s.xs = strides[0];
+    s.zs = strides[1];
+    s.rs = strides[2];
+    s.hs = strides[3];
+    s.ys = strides[4];
+    random_offsets(r, (unsigned *const[]){ &s.x_off, &s.z_off, &s.r_off, &s.h_off, &s.y_off, &s.g_off, &s.b_off,
+                                           &s.bias_off, &s.s_off }, 9);
     s.eps_outside = rng_bool(r);
     s.nontemporal = rng_below(r, 4) == 0;
     s.stats = rng_bool(r);

@@ -125,9 +125,7 @@ static void hbufset_init(hbufset *s, const hspec *sp, const hinputs *in, bool ha
     memset(s, 0, sizeof *s);
     combo c = in->c;
     size_t n = sp->n, rows = sp->rows, xe = type_size(c.x), ye = type_size(c.y), pe = type_size(c.p);
-    unsigned char *px = byte_region_alloc(&s->x, ((rows - 1) * sp->x_stride + n) * xe, sp->x_off * xe, guard);
-    for (size_t r = 0; r < rows; r++)
-        memcpy(px + r * sp->x_stride * xe, (const char *)in->x + r * n * xe, n * xe);
+    unsigned char *px = copy_rows(&s->x, in->x, rows, n, sp->x_stride, xe, sp->x_off, guard);
     void *py = sp->in_place ? (void *)px
                             : byte_region_alloc(&s->y, ((rows - 1) * sp->y_stride + n) * ye, sp->y_off * ye, guard);
     void *pg = NULL, *pb = NULL;
@@ -136,11 +134,8 @@ static void hbufset_init(hbufset *s, const hspec *sp, const hinputs *in, bool ha
         memcpy(pg = byte_region_alloc(&s->g, n * pe, sp->g_off * pe, guard), in->g, n * pe);
     if (has_b)
         memcpy(pb = byte_region_alloc(&s->b, n * pe, sp->b_off * pe, guard), in->b, n * pe);
-    if (sp->stats) {
-        pr = byte_region_alloc(&s->rstd, rows * sizeof(float), sp->s_off * sizeof(float), guard);
-        if (sp->layernorm)
-            pm = byte_region_alloc(&s->mean, rows * sizeof(float), (sp->s_off + 1) % 4 * sizeof(float), guard);
-    }
+    if (sp->stats)
+        stats_alloc(&s->rstd, &s->mean, rows, sp->s_off, sp->layernorm, guard, &pr, &pm);
     norm_job job = {
         .y = py, .x = px, .y_stride = sp->in_place ? sp->x_stride : sp->y_stride,
         .x_stride = sp->x_stride, .rows = rows, .n = n, .gamma = pg, .beta = pb,
@@ -402,11 +397,7 @@ static hspec random_layout(rng *r, combo c, bool layernorm, size_t rows, size_t 
     s.y_stride = n + rng_below(r, 20);
     if (s.y_stride == s.x_stride)
         s.y_stride++;
-    s.x_off = rng_below(r, 4);
-    s.y_off = rng_below(r, 4);
-    s.g_off = rng_below(r, 4);
-    s.b_off = rng_below(r, 4);
-    s.s_off = rng_below(r, 4);
+    random_offsets(r, (unsigned *const[]){ &s.x_off, &s.y_off, &s.g_off, &s.b_off, &s.s_off }, 5);
     s.in_place = in_place && c.x == c.y;
     if (s.in_place) {
         s.y_stride = s.x_stride;

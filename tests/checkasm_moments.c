@@ -222,12 +222,7 @@ static void prepare_source(const minputs *in, size_t rows, size_t n, int src, bo
  * bias around 0, then everything encoded. */
 static void gen_params(rng *r, const minputs *in, size_t rows, size_t n, bool unit)
 {
-    for (size_t i = 0; i < n; i++) {
-        double g = (rng_below(r, 8) ? 1.0 : -1.0) * (1.0 + 0.5 * fast_normal(r));
-        in->gf[i] = (float)(unit ? g - 1.0 : g);
-        in->bf[i] = (float)(0.5 * fast_normal(r));
-        in->biasf[i] = (float)(0.25 * fast_normal(r));
-    }
+    gen_affine_params(r, in->gf, in->bf, in->biasf, n, unit);
     encode(in, rows, n);
 }
 
@@ -244,46 +239,7 @@ static void gen_case(rng *r, const minputs *in, size_t rows, size_t n, bool unit
     gen_params(r, in, rows, n, unit);
 }
 
-/* ---- shared checking helpers ---------------------------------------------------------------- */
-
-static char fmsg[2048];
-
-#define FAIL(...)                                                          \
-    do {                                                                   \
-        if (!fmsg[0]) {                                                    \
-            int len_ = snprintf(fmsg, sizeof fmsg, "%s: ", test_context);  \
-            snprintf(fmsg + len_, sizeof fmsg - (size_t)len_, __VA_ARGS__); \
-        }                                                                  \
-    } while (0)
-
-static bool same_value(const void *a, const void *b, size_t i, int t)
-{
-    size_t es = type_size(t);
-    if (memcmp((const char *)a + i * es, (const char *)b + i * es, es) == 0)
-        return true;
-    return isnan(type_load(a, i, t)) && isnan(type_load(b, i, t));
-}
-
-static unsigned bits_of(const void *p, size_t i, int t)
-{
-    if (t == NORM_F32) {
-        uint32_t u;
-        memcpy(&u, (const char *)p + 4 * i, 4);
-        return u;
-    }
-    uint16_t h;
-    memcpy(&h, (const char *)p + 2 * i, 2);
-    return h;
-}
-
-static void *copy_rows(byte_region *rg, const void *src, size_t rows, size_t n, size_t stride, size_t es,
-                       unsigned off, int guard)
-{
-    unsigned char *p = byte_region_alloc(rg, ((rows - 1) * stride + n) * es, off * es, guard);
-    for (size_t k = 0; k < rows; k++)
-        memcpy(p + k * stride * es, (const char *)src + k * n * es, n * es);
-    return p;
-}
+/* ---- reference moments ----------------------------------------------------------------------- */
 
 /* The long-double moments of a row: LayerNorm's two passes around a mean found with a shift
  * by the first element (as tests/common.c's ref_row), RMSNorm's sum of squares. */
@@ -394,12 +350,7 @@ static mspec random_mspec(rng *r, bool layernorm, size_t rows, size_t n, int src
     s.rs = n + (rng_bool(r) ? 0 : 1 + rng_below(r, 9));
     s.hs = n + (rng_bool(r) ? 0 : 1 + rng_below(r, 9));
     s.zs = n + (rng_bool(r) ? 0 : 1 + rng_below(r, 9));
-    s.x_off = rng_below(r, 4);
-    s.r_off = rng_below(r, 4);
-    s.h_off = rng_below(r, 4);
-    s.z_off = rng_below(r, 4);
-    s.bias_off = rng_below(r, 4);
-    s.mo_off = rng_below(r, 4);
+    random_offsets(r, (unsigned *const[]){ &s.x_off, &s.r_off, &s.h_off, &s.z_off, &s.bias_off, &s.mo_off }, 6);
     s.mode = (int)rng_below(r, NHMODES);
     s.has_bias = rng_bool(r);
     return s;
@@ -476,7 +427,7 @@ static void run_mcase(int v, mspec *sp, const minputs *in, const char *label)
     size_t n = sp->n, rows = sp->rows, xe = type_size(c.x), pe = type_size(c.p);
     prepare_source(in, rows, n, sp->src, sp->has_bias);
     mdescribe(test_context, sizeof test_context, v, c, sp, label);
-    fmsg[0] = '\0';
+    fail_msg[0] = '\0';
 
     mbufset unit, orc;
     mbufset_init(&unit, sp, in, sp->guard);
@@ -487,12 +438,12 @@ static void run_mcase(int v, mspec *sp, const minputs *in, const char *label)
     moments_fn(table_of(v), sp->layernorm, c)(&unit.job);
 
     mstats *st = &mst[v];
-    for (size_t k = 0; k < rows && !fmsg[0]; k++) {
+    for (size_t k = 0; k < rows && !fail_msg[0]; k++) {
         if (sp->src == SRC_RES) {
             const char *hrow = (const char *)unit.ph + k * sp->hs * xe;
             const char *want = (const char *)in->h + k * n * xe;
             const char *ohrow = v != V_ORACLE ? (const char *)orc.ph + k * sp->hs * xe : NULL;
-            for (size_t i = 0; i < n && !fmsg[0]; i++) {
+            for (size_t i = 0; i < n && !fail_msg[0]; i++) {
                 size_t j = k * n + i;
                 if (!same_value(hrow, want, i, c.x))
                     FAIL("row %zu index %zu: residual_out got 0x%x, want 0x%x (x=%.9g r=%.9g bias=%.9g)", k, i,
@@ -502,7 +453,7 @@ static void run_mcase(int v, mspec *sp, const minputs *in, const char *label)
                     FAIL("row %zu index %zu: residual_out got 0x%x, the oracle's 0x%x", k, i, bits_of(hrow, i, c.x),
                          bits_of(ohrow, i, c.x));
             }
-            if (fmsg[0])
+            if (fail_msg[0])
                 break;
             st->h_values += (long)n;
         }
@@ -510,7 +461,7 @@ static void run_mcase(int v, mspec *sp, const minputs *in, const char *label)
         check_moments(sp, k, unit.job.moments_out[k], v != V_ORACLE ? &orc.job.moments_out[k] : NULL, ref, st);
     }
 
-    if (!fmsg[0]) {
+    if (!fail_msg[0]) {
         bool x_written = sp->src == SRC_RES && sp->mode == H_IS_X, r_written = sp->src == SRC_RES && sp->mode == H_IS_R;
         size_t mb = rows * sizeof(norm_moments);
         const region_rule regions[] = {
@@ -521,10 +472,7 @@ static void run_mcase(int v, mspec *sp, const minputs *in, const char *label)
             { "bias", &unit.bias, 1, n * pe, n * pe, in->bias },
             { "moments_out (outside the rows)", &unit.mo, 1, mb, mb, NULL },
         };
-        ptrdiff_t at;
-        const char *clobbered = first_clobbered(regions, sizeof regions / sizeof regions[0], &at);
-        if (clobbered)
-            FAIL("%s modified at byte %td from the buffer start", clobbered, at);
+        fail_if_clobbered(regions, sizeof regions / sizeof regions[0]);
     }
 
     st->cases++;
@@ -532,8 +480,8 @@ static void run_mcase(int v, mspec *sp, const minputs *in, const char *label)
     mbufset_free(&unit);
     if (v != V_ORACLE)
         mbufset_free(&orc);
-    if (fmsg[0])
-        ck_abort_msg("%s", fmsg);
+    if (fail_msg[0])
+        ck_abort_msg("%s", fail_msg);
 }
 
 /* Each moments test: this variant and (x, params) pair, which kinds run, and the pair's stream. */
@@ -796,12 +744,8 @@ static void sbufset_init(sbufset *s, const sspec *sp, const minputs *in, int gua
     s->ys = sp->in_place ? sp->xs : sp->ys;
     s->py = sp->in_place ? s->px : byte_region_alloc(&s->y, ((rows - 1) * sp->ys + n) * ye, sp->y_off * ye, guard);
     s->slots = split ? sp->k : 1;
-    if (sp->stats) {
-        s->prs = byte_region_alloc(&s->rstd, s->slots * rows * sizeof(float), sp->s_off * sizeof(float), guard);
-        if (path_ln(sp->path))
-            s->pm = byte_region_alloc(&s->mean, s->slots * rows * sizeof(float), (sp->s_off + 1) % 4 * sizeof(float),
-                                      guard);
-    }
+    if (sp->stats)
+        stats_alloc(&s->rstd, &s->mean, s->slots * rows, sp->s_off, path_ln(sp->path), guard, &s->prs, &s->pm);
     if (split) {
         s->parts_p = byte_region_alloc(&s->parts, sp->k * rows * sizeof(norm_moments), sp->s_off % 2 * 8, guard);
         s->acc_p = byte_region_alloc(&s->acc, rows * sizeof(norm_moments), (sp->s_off + 1) % 2 * 8, guard);
@@ -966,7 +910,7 @@ static void run_scase(int v, sspec *sp, const minputs *in, const char *label)
     int src = sp->residual ? SRC_RES : sp->path == P_GATE_BEFORE ? SRC_GATE : SRC_X;
     prepare_source(in, rows, n, src, sp->has_bias);
     sdescribe(test_context, sizeof test_context, v, c, sp, label);
-    fmsg[0] = '\0';
+    fail_msg[0] = '\0';
 
     sbufset unit, orc, whole;
     norm_status why = NORM_OK;
@@ -987,17 +931,17 @@ static void run_scase(int v, sspec *sp, const minputs *in, const char *label)
     bool exact = v == V_ORACLE && sp->k == 1;
     double worst_steps_o = 0, worst_steps_u = 0;
     long exact_rows = 0;
-    for (size_t r = 0; r < rows && !fmsg[0]; r++) {
+    for (size_t r = 0; r < rows && !fail_msg[0]; r++) {
         const long double *s = in->s + r * n;
         /* h: the definition's, and the unsplit call's. */
         if (sp->residual) {
             const char *hrow = (const char *)unit.ph + r * sp->hs * xe, *want = (const char *)in->h + r * n * xe;
             const char *whrow = (const char *)whole.ph + r * sp->hs * xe;
-            for (size_t i = 0; i < n && !fmsg[0]; i++)
+            for (size_t i = 0; i < n && !fail_msg[0]; i++)
                 if (!same_value(hrow, want, i, c.x) || !same_value(hrow, whrow, i, c.x))
                     FAIL("row %zu index %zu: residual_out got 0x%x, want 0x%x; the unsplit call's 0x%x", r, i,
                          bits_of(hrow, i, c.x), bits_of(want, i, c.x), bits_of(whrow, i, c.x));
-            if (fmsg[0])
+            if (fail_msg[0])
                 break;
         }
         lmom m = ref_moments(s, n, ln);
@@ -1014,7 +958,7 @@ static void run_scase(int v, sspec *sp, const minputs *in, const char *label)
         const char *orow = v != V_ORACLE ? (const char *)orc.py + r * orc.ys * ye : NULL;
         const char *urow = (const char *)whole.py + r * whole.ys * ye;
         bool row_exact = true;
-        for (size_t i = 0; i < n && !fmsg[0]; i++) {
+        for (size_t i = 0; i < n && !fail_msg[0]; i++) {
             long double g = sp->has_g ? (sp->unit ? 1.0L + (long double)in->gf[i] : (long double)in->gf[i]) : 1.0L;
             long double b = sp->has_b ? (long double)in->bf[i] : 0.0L;
             long double xhat = (s[i] - ref.mean) * ref.rstd;
@@ -1098,20 +1042,20 @@ static void run_scase(int v, sspec *sp, const minputs *in, const char *label)
                      orow ? "; oracle's split " : "", orow ? "" : extra, s[i], (double)in->xf[j],
                      sp->has_g ? (double)in->gf[i] : 1.0, sp->has_b ? (double)in->bf[i] : 0.0, (double)in->zf[j]);
                 if (orow) {
-                    size_t len = strlen(fmsg);
-                    snprintf(fmsg + len, sizeof fmsg - len, " [oracle's split 0x%x (%.9g)%s]", bits_of(orow, i, c.y),
+                    size_t len = strlen(fail_msg);
+                    snprintf(fail_msg + len, sizeof fail_msg - len, " [oracle's split 0x%x (%.9g)%s]", bits_of(orow, i, c.y),
                              (double)type_load(orow, i, c.y), extra);
                 }
             }
         }
-        if (fmsg[0])
+        if (fail_msg[0])
             break;
         exact_rows += row_exact;
 
         /* Every slice's statistics. */
         if (sp->stats) {
             bool agree = true;
-            for (size_t j = 0; j < sp->k && !fmsg[0]; j++) {
+            for (size_t j = 0; j < sp->k && !fail_msg[0]; j++) {
                 size_t at = j * rows + r;
                 long double rb = CONTRACT_TOL * fabsl(ref.rstd) + 0x1p-149L;
                 check_split_stat(unit.prs[at], orow ? &orc.prs[at] : NULL, ref.rstd, rb, special, "rstd", r, j,
@@ -1124,7 +1068,7 @@ static void run_scase(int v, sspec *sp, const minputs *in, const char *label)
                     agree = agree && same_value(unit.pm + r, unit.pm + at, 0, NORM_F32);
                 }
             }
-            if (exact && !fmsg[0] && (!same_value(unit.prs, whole.prs, r, NORM_F32) ||
+            if (exact && !fail_msg[0] && (!same_value(unit.prs, whole.prs, r, NORM_F32) ||
                                       (unit.pm && !same_value(unit.pm, whole.pm, r, NORM_F32))))
                 FAIL("row %zu: the oracle with one slice: statistics differ from its unsplit call's", r);
             st->stat_rows++;
@@ -1132,7 +1076,7 @@ static void run_scase(int v, sspec *sp, const minputs *in, const char *label)
         }
     }
 
-    if (!fmsg[0]) {
+    if (!fail_msg[0]) {
         bool x_written = sp->in_place || (sp->residual && sp->mode == H_IS_X);
         bool r_written = sp->residual && sp->mode == H_IS_R;
         size_t sb = unit.slots * rows * sizeof(float), mb = sp->k * rows * sizeof(norm_moments),
@@ -1151,10 +1095,7 @@ static void run_scase(int v, sspec *sp, const minputs *in, const char *label)
             { "the slices' moments (outside)", &unit.parts, 1, mb, mb, NULL },
             { "the combined moments (outside)", &unit.acc, 1, ab, ab, NULL },
         };
-        ptrdiff_t at;
-        const char *clobbered = first_clobbered(regions, sizeof regions / sizeof regions[0], &at);
-        if (clobbered)
-            FAIL("%s modified at byte %td from the buffer start", clobbered, at);
+        fail_if_clobbered(regions, sizeof regions / sizeof regions[0]);
     }
 
     st->cases++;
@@ -1171,8 +1112,8 @@ static void run_scase(int v, sspec *sp, const minputs *in, const char *label)
     sbufset_free(&whole);
     if (v != V_ORACLE)
         sbufset_free(&orc);
-    if (fmsg[0])
-        ck_abort_msg("%s", fmsg);
+    if (fail_msg[0])
+        ck_abort_msg("%s", fail_msg);
 }
 
 /* k slices of [0, n) at uneven random points, slices of one element often; a random order and
@@ -1231,15 +1172,8 @@ static sspec random_sspec(rng *r, int path, size_t rows, size_t n, size_t k)
     s.ys = n + 16 + rng_below(r, 5);
     if (rng_bool(r))
         s.ys = n + rng_below(r, 3);
-    s.x_off = rng_below(r, 4);
-    s.r_off = rng_below(r, 4);
-    s.h_off = rng_below(r, 4);
-    s.z_off = rng_below(r, 4);
-    s.y_off = rng_below(r, 4);
-    s.g_off = rng_below(r, 4);
-    s.b_off = rng_below(r, 4);
-    s.bias_off = rng_below(r, 4);
-    s.s_off = rng_below(r, 4);
+    random_offsets(r, (unsigned *const[]){ &s.x_off, &s.r_off, &s.h_off, &s.z_off, &s.y_off, &s.g_off, &s.b_off,
+                                           &s.bias_off, &s.s_off }, 9);
     s.eps = eps_any(r);
     s.eps_outside = rng_bool(r);
     s.nontemporal = rng_below(r, 4) == 0;

@@ -1,4 +1,4 @@
-/* The helpers checkasm.c, checkasm_half.c and checkasm_fused.c share; see checkasm.h. */
+/* The helpers checkasm.c and the checkasm_*.c files share; see checkasm.h. */
 #include "checkasm.h"
 
 #include <math.h>
@@ -19,7 +19,7 @@ void *scratch_alloc(size_t bytes)
         if (!scratch[i]) {
             scratch[i] = malloc(bytes ? bytes : 1);
             ck_assert_ptr_nonnull(scratch[i]);
-            return scratch[i];
+            return memset(scratch[i], SCRATCH_FILL, bytes ? bytes : 1);
         }
     ck_abort_msg("scratch_alloc: too many buffers");
     return NULL;
@@ -189,8 +189,9 @@ void *byte_region_alloc(byte_region *r, size_t bytes, size_t off_bytes, int guar
         r->base = r->heap;
         r->p = r->base + PAD_BYTES + off_bytes;
     }
-    for (size_t i = 0; i + 2 <= r->total; i += 2)
-        memcpy(r->base + i, &canary16, 2);
+    const unsigned char *canary = (const unsigned char *)&canary16;
+    for (size_t i = 0; i < r->total; i++) /* byte_region_check expects byte i % 2 at offset i */
+        r->base[i] = canary[i % 2];
     return r->p;
 }
 
@@ -204,7 +205,7 @@ void byte_region_free(byte_region *r)
 }
 
 /* The first byte of r breaking the rule, as an offset from r->p (PTRDIFF_MAX if none); the
- * canary was written in 2-byte units from base. */
+ * canary's byte i % 2 was written at every offset i from base, the last of an odd total too. */
 static ptrdiff_t byte_region_check(const byte_region *r, size_t rows, size_t stride, size_t row_bytes,
                                    const void *want)
 {
@@ -237,4 +238,91 @@ const char *first_clobbered(const region_rule *rules, size_t count, ptrdiff_t *a
             return rules[i].name;
     }
     return NULL;
+}
+
+void *copy_rows(byte_region *rg, const void *src, size_t rows, size_t n, size_t stride, size_t es, unsigned off,
+                int guard)
+{
+    unsigned char *p = byte_region_alloc(rg, ((rows - 1) * stride + n) * es, off * es, guard);
+    for (size_t k = 0; k < rows; k++)
+        memcpy(p + k * stride * es, (const char *)src + k * n * es, n * es);
+    return p;
+}
+
+void stats_alloc(byte_region *rstd, byte_region *mean, size_t count, unsigned s_off, bool layernorm, int guard,
+                 float **prstd, float **pmean)
+{
+    *prstd = byte_region_alloc(rstd, count * sizeof(float), s_off * sizeof(float), guard);
+    if (layernorm)
+        *pmean = byte_region_alloc(mean, count * sizeof(float), (s_off + 1) % 4 * sizeof(float), guard);
+}
+
+/* ---- one case's verdict ------------------------------------------------------------------ */
+
+char fail_msg[2048];
+
+void fail_if_clobbered(const region_rule *rules, size_t count)
+{
+    ptrdiff_t at;
+    const char *clobbered = first_clobbered(rules, count, &at);
+    if (clobbered)
+        FAIL("%s modified at byte %td from the buffer start", clobbered, at);
+}
+
+bool same_value(const void *a, const void *b, size_t i, int t)
+{
+    size_t es = norm_dtype_size((norm_dtype)t);
+    if (memcmp((const char *)a + i * es, (const char *)b + i * es, es) == 0)
+        return true;
+    return isnan(type_load(a, i, t)) && isnan(type_load(b, i, t));
+}
+
+unsigned bits_of(const void *p, size_t i, int t)
+{
+    if (t == NORM_F32) {
+        uint32_t u;
+        memcpy(&u, (const char *)p + 4 * i, 4);
+        return u;
+    }
+    if (t == NORM_I8)
+        return (unsigned)(uint8_t)((const int8_t *)p)[i];
+    uint16_t h;
+    memcpy(&h, (const char *)p + 2 * i, 2);
+    return h;
+}
+
+/* ---- random layouts ---------------------------------------------------------------------- */
+
+void distinct_strides(rng *r, size_t n, size_t *strides, int count)
+{
+    static const unsigned base[5] = { 0, 1, 6, 11, 20 }, span[5] = { 1, 5, 5, 9, 7 };
+    unsigned extra[5];
+    ck_assert(count >= 1 && count <= 5);
+    extra[0] = 0;
+    for (int i = 1; i < count; i++) /* drawn in order: the first is always 0 */
+        extra[i] = base[i] + rng_below(r, span[i]);
+    for (int i = count - 1; i > 0; i--) {
+        int j = (int)rng_below(r, (uint32_t)i + 1);
+        unsigned t = extra[i];
+        extra[i] = extra[j];
+        extra[j] = t;
+    }
+    for (int i = 0; i < count; i++)
+        strides[i] = n + extra[i];
+}
+
+void random_offsets(rng *r, unsigned *const *offs, size_t count)
+{
+    for (size_t i = 0; i < count; i++)
+        *offs[i] = rng_below(r, 4);
+}
+
+void gen_affine_params(rng *r, float *gf, float *bf, float *biasf, size_t n, bool unit)
+{
+    for (size_t i = 0; i < n; i++) {
+        double g = (rng_below(r, 8) ? 1.0 : -1.0) * (1.0 + 0.5 * fast_normal(r));
+        gf[i] = (float)(unit ? g - 1.0 : g);
+        bf[i] = (float)(0.5 * fast_normal(r));
+        biasf[i] = (float)(0.25 * fast_normal(r));
+    }
 }
