@@ -104,12 +104,16 @@ typedef struct row_sums {
  * [1, 2], where a reciprocal estimate and one Newton step replace the division (exp(-z)
  * itself would overflow to Inf for z < -88). A few ulps of f32 in all, far inside the gated
  * kernels' 2^-18. silu(-Inf) is NaN, as z / (1 + exp(-z)) and PyTorch give. */
-static NORM_ALWAYS_INLINE vf silu(vf z)
+static NORM_ALWAYS_INLINE vf exp_neg_abs(vf z) { return vf_exp(vf_sub(vf_zero(), vf_abs(z))); }
+
+/* silu(z) given t = exp(-|z|). */
+static NORM_ALWAYS_INLINE vf silu_from(vf z, vf t)
 {
-    vf t = vf_exp(vf_sub(vf_zero(), vf_abs(z)));
     vf r = vf_recip_1_2(vf_add(vf_set1(1.0f), t));
     return vf_mul(z, vf_select_nonneg(z, r, vf_mul(t, r)));
 }
+
+static NORM_ALWAYS_INLINE vf silu(vf z) { return silu_from(z, exp_neg_abs(z)); }
 
 /* Where a row's values come from: x itself; h = x + r (+ b) rounded to x's type, which is
  * stored to h on the way (the fused residual add); or x * silu(z) (the gate before the norm). */
@@ -292,21 +296,56 @@ static __attribute__((noinline)) row_sums sum_row_fused(const void *x, const voi
 #undef NORM_SUMS_FOR
 }
 
-/* The sum of squares of x * silu(z) (gated RMSNorm, the gate before the norm), which is also
- * stored to h as f32 when h is not NULL. */
+/* silu(z), or x * silu(z) when x is not NULL, for a whole row, as f32, in two passes: the
+ * exponentials alone first (a loop that does nothing but call exp lets consecutive calls
+ * overlap, with nothing live across them to spill), then the rest from L1. Done in one loop
+ * with the norm, each call's latency and spills were exposed: 1.5-2x slower. */
+static NORM_ALWAYS_INLINE void silu_row_t(float *out, const void *x, const void *z, size_t n,
+                                          norm_dtype xt, bool with_x)
+{
+    size_t i = 0, k = n % NORM_W, whole = n - k;
+    for (; i < whole; i += NORM_W)
+        vf_store(out + i, exp_neg_abs(load_as(z, i, xt)));
+    if (k)
+        vf_store_part(out + i, exp_neg_abs(load_part_as(z, i, k, xt)), k);
+    for (i = 0; i < whole; i += NORM_W) {
+        vf v = silu_from(load_as(z, i, xt), vf_load(out + i));
+        vf_store(out + i, with_x ? vf_mul(load_as(x, i, xt), v) : v);
+    }
+    if (k) {
+        vf v = silu_from(load_part_as(z, i, k, xt), vf_load_part(out + i, k));
+        vf_store_part(out + i, with_x ? vf_mul(load_part_as(x, i, k, xt), v) : v, k);
+    }
+}
+
+static __attribute__((noinline)) void silu_row(float *out, const void *x, const void *z, size_t n,
+                                               norm_dtype xt)
+{
+#define NORM_SILU_FOR(t) x ? silu_row_t(out, x, z, n, t, true) : silu_row_t(out, x, z, n, t, false)
+    switch (xt) {
+    case NORM_F16: NORM_SILU_FOR(NORM_F16); return;
+    case NORM_BF16: NORM_SILU_FOR(NORM_BF16); return;
+    default: NORM_SILU_FOR(NORM_F32); return;
+    }
+#undef NORM_SILU_FOR
+}
+
+/* The sum of squares of x * silu(z) (gated RMSNorm, the gate before the norm). When h is
+ * not NULL, x * silu(z) is written there first and summed from there (the same values in
+ * the same order as summing them on the fly). */
 static __attribute__((noinline)) row_sums sum_row_gated(const void *x, const void *z, float *h,
                                                         size_t n, norm_dtype xt)
 {
-    const row_source src = { x, NULL, NULL, h, z };
-#define NORM_SUMS_GATED(t)                                                                \
-    return h ? sum_row_inline(src, n, 0.0f, false, false, true, false, true, t, t)       \
-             : sum_row_inline(src, n, 0.0f, false, false, false, false, true, t, t);
-    switch (xt) {
-    case NORM_F16: NORM_SUMS_GATED(NORM_F16)
-    case NORM_BF16: NORM_SUMS_GATED(NORM_BF16)
-    default: NORM_SUMS_GATED(NORM_F32)
+    if (h) {
+        silu_row(h, x, z, n, xt);
+        return sum_row_any(h, n, 0.0f, SQUARES, NORM_F32);
     }
-#undef NORM_SUMS_GATED
+    const row_source src = { x, NULL, NULL, NULL, z };
+    switch (xt) {
+    case NORM_F16: return sum_row_inline(src, n, 0.0f, false, false, false, false, true, NORM_F16, NORM_F16);
+    case NORM_BF16: return sum_row_inline(src, n, 0.0f, false, false, false, false, true, NORM_BF16, NORM_BF16);
+    default: return sum_row_inline(src, n, 0.0f, false, false, false, false, true, NORM_F32, NORM_F32);
+    }
 }
 
 /* ---------------------------------------------------------------- output */
@@ -338,10 +377,10 @@ typedef struct row_scale {
         }                                                                                 \
     } while (0)
 
-/* v * silu(z) when the gate comes after the norm. */
-static NORM_ALWAYS_INLINE vf gated_output(vf v, vf z, bool gate_out)
+/* v * silu(z) when the gate comes after the norm (z already silu(z) when ready). */
+static NORM_ALWAYS_INLINE vf gated_output(vf v, vf z, bool gate_out, bool ready)
 {
-    return gate_out ? vf_mul(v, silu(z)) : v;
+    return gate_out ? vf_mul(v, ready ? z : silu(z)) : v;
 }
 
 /* y = u * gamma + beta for one vector. */
@@ -378,9 +417,12 @@ static NORM_ALWAYS_INLINE void output_row(void *y, const void *x, const void *g,
                                           size_t n, bool nontemporal, row_scale rs, row_epilogue ep,
                                           enum center_mode mode, bool has_g, bool has_b,
                                           bool unit_offset, bool gate_in, bool gate_out,
-                                          norm_dtype xt, norm_dtype yt, norm_dtype pt)
+                                          bool gate_ready, norm_dtype xt, norm_dtype yt,
+                                          norm_dtype pt)
 {
     const vf c = vf_set1(rs.c), s = vf_set1(rs.s), neg_ds = vf_set1(rs.neg_ds);
+    /* A ready gate is f32 silu(z) values (silu_row). */
+    const norm_dtype zt = gate_ready ? NORM_F32 : xt;
     const void *z = ep.z;
     /* y at i, before it is stored: the source (x, or x * silu(z)), normalised, scaled,
      * shifted, and times silu(z) when the gate comes after. */
@@ -389,7 +431,7 @@ static NORM_ALWAYS_INLINE void output_row(void *y, const void *x, const void *g,
                                        : load_as(x, i, xt),                              \
                                has_g ? load_as(g, i, pt) : s, has_b ? load_as(b, i, pt) : s, \
                                mode, c, s, neg_ds, has_g, has_b, unit_offset),           \
-                 gate_out ? load_as(z, i, xt) : s, gate_out)
+                 gate_out ? load_as(z, i, zt) : s, gate_out, gate_ready)
     /* Partial vectors (an unaligned head, the tail) go through the same vector arithmetic,
      * so a row's result does not depend on where it sits in memory. */
 #define NORM_OUTPUT_PART(i, k)                                                           \
@@ -399,7 +441,7 @@ static NORM_ALWAYS_INLINE void output_row(void *y, const void *x, const void *g,
                                has_g ? load_part_as(g, i, k, pt) : s,                    \
                                has_b ? load_part_as(b, i, k, pt) : s,                    \
                                mode, c, s, neg_ds, has_g, has_b, unit_offset),           \
-                 gate_out ? load_part_as(z, i, k, xt) : s, gate_out)
+                 gate_out ? load_part_as(z, i, k, zt) : s, gate_out, gate_ready)
     size_t i = 0;
     if (yt == NORM_I8) {
         float q_inv = ep.q_inv;
@@ -490,7 +532,7 @@ static NORM_ALWAYS_INLINE void output_row_at(const norm_job *job, size_t r, row_
     row_epilogue ep = { gate_in || gate_out ? gate_row(job, r, xt) : NULL, job->y_inv_scale,
                         job->y_scales ? job->y_scales + r : NULL };
     output_row(y, source_row(job, r, xt), job->gamma, job->beta, job->n, job->nontemporal, rs, ep,
-               mode, has_g, has_b, unit_offset, gate_in, gate_out, xt, yt, pt);
+               mode, has_g, has_b, unit_offset, gate_in, gate_out, false, xt, yt, pt);
 }
 
 /* ---------------------------------------------------------------- the two norms */
@@ -556,7 +598,8 @@ static NORM_ALWAYS_INLINE void rmsnorm_rows(const norm_job *job, bool has_g, boo
     /* With the gate before the norm, x * silu(z) is needed by both passes, and exp is most of
      * the cost: it is kept between them, as f32, in an f32 y row that is not x's (it stays in
      * cache), or else in one of two rows on the stack (two: the pipeline holds row r's while
-     * it sums row r+1), for rows that fit (Mamba-2's groups and Qwen3-Next's heads do). */
+     * it sums row r+1), for rows that fit (Mamba-2's groups and Qwen3-Next's heads do). With
+     * the gate after the norm, the first of those rows holds silu(z) for the row written. */
     _Alignas(64) float scratch[2][NORM_STASH_MAX];
     const bool in_y = gate_in && yt == NORM_F32 && job->y != job->x && !job->nontemporal;
     const bool stash = gate_in && !given && (in_y || n <= NORM_STASH_MAX);
@@ -589,7 +632,14 @@ static NORM_ALWAYS_INLINE void rmsnorm_rows(const norm_job *job, bool has_g, boo
             void *y = (char *)job->y + r * job->y_stride * norm_dtype_size(yt);
             row_epilogue ep = { NULL, job->y_inv_scale, job->y_scales ? job->y_scales + r : NULL };
             output_row(y, NORM_STASH_ROW(r), job->gamma, job->beta, n, job->nontemporal && !in_y, rs,
-                       ep, SCALE_ONLY, has_g, has_b, unit_offset, false, false, NORM_F32, yt, pt);
+                       ep, SCALE_ONLY, has_g, has_b, unit_offset, false, false, false, NORM_F32, yt, pt);
+        } else if (gate_out && n <= NORM_STASH_MAX) {
+            /* The gate after the norm: silu(z) for the row first, in a loop of its own. */
+            silu_row(scratch[0], NULL, gate_row(job, r, xt), n, xt);
+            void *y = (char *)job->y + r * job->y_stride * norm_dtype_size(yt);
+            row_epilogue ep = { scratch[0], job->y_inv_scale, job->y_scales ? job->y_scales + r : NULL };
+            output_row(y, source_row(job, r, xt), job->gamma, job->beta, n, job->nontemporal, rs, ep,
+                       SCALE_ONLY, has_g, has_b, unit_offset, false, true, true, xt, yt, pt);
         } else {
             output_row_at(job, r, rs, SCALE_ONLY, has_g, has_b, unit_offset, gate_in, gate_out, xt, yt, pt);
         }
