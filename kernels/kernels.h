@@ -89,14 +89,8 @@ NORM_INTERNAL void norm_init_kernels_neon(norm_kernels *k);
  */
 NORM_INTERNAL void norm_rmsnorm_row_exact(const norm_job *job, size_t row);
 NORM_INTERNAL void norm_layernorm_row_exact(const norm_job *job, size_t row);
-/* Row `row` of y from its centre and scale (double), with every epilogue: gamma, beta,
- * the unit offset, the gate after the norm, int8 output (static or dynamic scale). */
-NORM_INTERNAL void norm_apply_row_exact(const norm_job *job, size_t row, double center, double scale);
 /* The moments of one row of the job's source (x, the residual add's h, or x * silu(gate)). */
 NORM_INTERNAL norm_moments norm_moments_row_exact(const norm_job *job, size_t row, bool layernorm);
-/* The centre and the scale given moments m: LayerNorm's mean (RMSNorm: 0) and rstd. */
-static inline void norm_scale_from_moments(const norm_job *job, norm_moments m, bool layernorm,
-                                           double *center, double *scale);
 
 /* Bytes per element: f32 4, f16 and bf16 2, int8 1. */
 static inline size_t norm_dtype_size(norm_dtype t) { return t == NORM_F32 ? 4 : t == NORM_I8 ? 1 : 2; }
@@ -107,6 +101,7 @@ static inline double norm_rstd(double ms, double eps, bool eps_outside_sqrt)
     return eps_outside_sqrt ? 1.0 / (sqrt(ms) + eps) : 1.0 / sqrt(ms + eps);
 }
 
+/* The centre and the scale given moments m: LayerNorm's mean (RMSNorm: 0) and rstd. */
 static inline void norm_scale_from_moments(const norm_job *job, norm_moments m, bool layernorm,
                                            double *center, double *scale)
 {

@@ -176,7 +176,9 @@ static row_in source_row(const norm_job *job, size_t row)
     return in;
 }
 
-void norm_apply_row_exact(const norm_job *job, size_t row, double center, double scale)
+/* Row `row` of y from its centre and scale, with every epilogue: gamma, beta, the unit
+ * offset, the gate after the norm, int8 output (static or dynamic scale). */
+static void apply_row(const norm_job *job, size_t row, double center, double scale)
 {
     row_in in = source_row(job, row);
     void *y = (char *)job->y + row * job->y_stride * norm_dtype_size(job->y_type);
@@ -253,7 +255,7 @@ static void row_exact(const norm_job *job, size_t row, bool layernorm)
     norm_moments m = job->moments ? job->moments[row] : norm_moments_row_exact(job, row, layernorm);
     double center, scale;
     norm_scale_from_moments(job, m, layernorm, &center, &scale);
-    norm_apply_row_exact(job, row, center, scale);
+    apply_row(job, row, center, scale);
     norm_store_stats(job, row, center, scale);
 }
 

@@ -123,18 +123,13 @@ typedef struct row_source {
     const void *z;
 } row_source;
 
-/* One vector of the row at i: x, the fused h (stored, then reloaded rounded), or x * silu(z)
- * (stored as f32 to h when fused is also set: see rmsnorm_rows). */
+/* One vector of the row at i: x, the fused h (stored, then reloaded rounded), or x * silu(z). */
 static NORM_ALWAYS_INLINE vf fetch(row_source src, size_t i, bool fused, bool has_b, bool gated,
                                    norm_dtype xt, norm_dtype pt)
 {
     vf v = load_as(src.x, i, xt);
-    if (gated) {
-        v = vf_mul(v, silu(load_as(src.z, i, xt)));
-        if (fused)
-            store_as(src.h, i, v, NORM_F32);
-        return v;
-    }
+    if (gated)
+        return vf_mul(v, silu(load_as(src.z, i, xt)));
     if (!fused)
         return v;
     v = vf_add(v, load_as(src.r, i, xt));
@@ -149,12 +144,8 @@ static NORM_ALWAYS_INLINE vf fetch_part(row_source src, size_t i, size_t k, bool
                                         bool has_b, bool gated, norm_dtype xt, norm_dtype pt)
 {
     vf v = load_part_as(src.x, i, k, xt);
-    if (gated) {
-        v = vf_mul(v, silu(load_part_as(src.z, i, k, xt)));
-        if (fused)
-            store_part_as(src.h, i, v, k, NORM_F32);
-        return v;
-    }
+    if (gated)
+        return vf_mul(v, silu(load_part_as(src.z, i, k, xt)));
     if (!fused)
         return v;
     v = vf_add(v, load_part_as(src.r, i, k, xt));
@@ -631,7 +622,7 @@ static NORM_ALWAYS_INLINE void rmsnorm_rows(const norm_job *job, bool has_g, boo
         if (gate_in && stash) {
             void *y = (char *)job->y + r * job->y_stride * norm_dtype_size(yt);
             row_epilogue ep = { NULL, job->y_inv_scale, job->y_scales ? job->y_scales + r : NULL };
-            output_row(y, NORM_STASH_ROW(r), job->gamma, job->beta, n, job->nontemporal && !in_y, rs,
+            output_row(y, NORM_STASH_ROW(r), job->gamma, job->beta, n, job->nontemporal, rs,
                        ep, SCALE_ONLY, has_g, has_b, unit_offset, false, false, false, NORM_F32, yt, pt);
         } else if (gate_out && n <= NORM_STASH_MAX) {
             /* The gate after the norm: silu(z) for the row first, in a loop of its own. */
