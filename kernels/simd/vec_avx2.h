@@ -14,6 +14,12 @@
 typedef __m256 vf;
 typedef __m256d vd;
 
+/* Makes v a register value the compiler cannot trace back to its load (see NORM_ACCUMULATE). */
+static inline vf vf_pin(vf v)
+{
+    __asm__("" : "+x"(v));
+    return v;
+}
 static inline vf vf_zero(void) { return _mm256_setzero_ps(); }
 static inline vf vf_set1(float v) { return _mm256_set1_ps(v); }
 static inline vf vf_load(const float *p) { return _mm256_loadu_ps(p); }

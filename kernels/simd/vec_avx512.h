@@ -16,6 +16,12 @@
 typedef __m512 vf;
 typedef __m512d vd;
 
+/* Makes v a register value the compiler cannot trace back to its load (see NORM_ACCUMULATE). */
+static inline vf vf_pin(vf v)
+{
+    __asm__("" : "+v"(v));
+    return v;
+}
 static inline vf vf_zero(void) { return _mm512_setzero_ps(); }
 static inline vf vf_set1(float v) { return _mm512_set1_ps(v); }
 static inline vf vf_load(const float *p) { return _mm512_loadu_ps(p); }

@@ -15,6 +15,12 @@
 typedef float32x4_t vf;
 typedef float64x2_t vd;
 
+/* Makes v a register value the compiler cannot trace back to its load (see NORM_ACCUMULATE). */
+static inline vf vf_pin(vf v)
+{
+    __asm__("" : "+w"(v));
+    return v;
+}
 static inline vf vf_zero(void) { return vdupq_n_f32(0.0f); }
 static inline vf vf_set1(float v) { return vdupq_n_f32(v); }
 static inline vf vf_load(const float *p) { return vld1q_f32(p); }
