@@ -359,19 +359,42 @@ norm_status norm_run(const norm_params *params)
     return st != NORM_OK ? st : run_checked(p);
 }
 
+/* Do [a, a + a_len) and [b, b + b_len) share a byte? */
+static bool ranges_meet(const void *a, size_t a_len, const void *b, size_t b_len)
+{
+    return (uintptr_t)a < (uintptr_t)b + b_len && (uintptr_t)b < (uintptr_t)a + a_len;
+}
+
+/* The dense entry points: run_checked's checks, in its order, for what these calls can get
+ * wrong. Dense rows are one contiguous range, so an overlap is a comparison of two ranges.
+ * A one-row call is the latency an engine waits on per token: it pays for nothing else. */
 static norm_status run_dense(norm_kind kind, norm_dtype type, void *y, const void *x,
                              const void *gamma, const void *beta, size_t rows, size_t n, float eps)
 {
-    norm_params p = norm_params_default(kind);
-    p.rows = rows;
-    p.n = n;
-    p.eps = eps;
-    p.y = y;
-    p.x = x;
-    p.gamma = gamma;
-    p.beta = beta;
-    p.x_type = p.y_type = p.param_type = type;
-    return run_checked(&p);
+    if (n == 0)
+        return NORM_ERR_BAD_SIZE;
+    if (!(eps >= 0.0f) || !isfinite(eps))
+        return NORM_ERR_BAD_EPS;
+    if (rows == 0)
+        return NORM_OK;
+    if (!x || !y)
+        return NORM_ERR_NULL_POINTER;
+    const size_t e = norm_dtype_size(type);
+    if (!extent_fits(x, rows, n, n, e) || !extent_fits(y, rows, n, n, e) ||
+        !extent_fits(gamma, 1, 0, n, e) || !extent_fits(beta, 1, 0, n, e))
+        return NORM_ERR_SIZE_OVERFLOW;
+    const size_t bytes = rows * n * e, row_bytes = n * e; /* both fit: checked above */
+    if ((y != x && ranges_meet(y, bytes, x, bytes)) || (gamma && ranges_meet(y, bytes, gamma, row_bytes)) ||
+        (beta && ranges_meet(y, bytes, beta, row_bytes)))
+        return NORM_ERR_OVERLAP;
+    norm_job job = {
+        .y = y, .x = x, .y_stride = n, .x_stride = n, .rows = rows, .n = n,
+        .gamma = gamma, .beta = beta, .eps = eps, .x_type = type, .y_type = type, .param_type = type,
+        .nontemporal = rows * (2 * n * e) >= NONTEMPORAL_BYTES, .y_inv_scale = 1.0f,
+    };
+    const norm_kernels *k = norm_kernels_active();
+    (kind == NORM_RMSNORM ? k->rmsnorm : k->layernorm)[type][type][type](&job);
+    return NORM_OK;
 }
 
 norm_status norm_rmsnorm_f32(float *y, const float *x, const float *gamma, const float *beta,

@@ -1334,6 +1334,78 @@ START_TEST(test_overlap)
 END_TEST
 
 /* Layouts that look close but share no byte must be accepted. */
+/* The dense entry points check their arguments on a path of their own (a one-row call should
+ * pay for nothing else): on random calls, good and bad, they must answer exactly as norm_run
+ * does with the same rows, and write the same bytes. Overlaps are the point: x, y, gamma and
+ * beta land anywhere in a small region, often on each other. */
+START_TEST(test_dense_matches_run)
+{
+    static _Alignas(64) float after_run[ARENA];
+    rng r = rng_for(seed, "dense vs run");
+    const float eps_values[] = { 1e-6f, 0.0f, -1.0f, NAN, INFINITY, 0.5f };
+    const size_t row_counts[] = { 0, 1, 2, 3, SIZE_MAX / 2 };
+    const size_t lengths[] = { 0, 1, 7, 16, 33 };
+    int outcomes[16] = { 0 };
+    for (int iter = 0; iter < 4000; iter++) {
+        norm_kind kind = (norm_kind)rng_below(&r, 2);
+        norm_dtype type = (norm_dtype)rng_below(&r, 3);
+        size_t rows = row_counts[rng_below(&r, 4 + (rng_below(&r, 16) == 0))];
+        size_t n = lengths[rng_below(&r, 5)];
+        float eps = eps_values[rng_below(&r, 2) ? 0 : rng_below(&r, 6)];
+        /* Element offsets in a region of 256 floats (512 halves), so buffers meet often. */
+        size_t e = type == NORM_F32 ? 4 : 2;
+        char *base = (char *)arena;
+#define DENSE_PTR(null_often) \
+    ((null_often) && rng_below(&r, 3) == 0 ? NULL : (void *)(base + rng_below(&r, 1024 / e) * e))
+        void *x = rng_below(&r, 40) == 0 ? NULL : DENSE_PTR(false);
+        void *y = rng_below(&r, 4) == 0 ? x : rng_below(&r, 40) == 0 ? NULL : DENSE_PTR(false);
+        void *gamma = DENSE_PTR(true), *beta = DENSE_PTR(true);
+#undef DENSE_PTR
+        norm_params p = norm_params_default(kind);
+        p.rows = rows;
+        p.n = n;
+        p.eps = eps;
+        p.x = x;
+        p.y = y;
+        p.gamma = gamma;
+        p.beta = beta;
+        p.x_type = p.y_type = p.param_type = type;
+        arena_reset();
+        norm_status want = norm_run(&p);
+        memcpy(after_run, arena, sizeof arena);
+        arena_reset();
+        norm_status got;
+        if (type == NORM_F32)
+            got = kind ? norm_layernorm_f32(y, x, gamma, beta, rows, n, eps)
+                       : norm_rmsnorm_f32(y, x, gamma, beta, rows, n, eps);
+        else if (type == NORM_F16)
+            got = kind ? norm_layernorm_f16(y, x, gamma, beta, rows, n, eps)
+                       : norm_rmsnorm_f16(y, x, gamma, beta, rows, n, eps);
+        else
+            got = kind ? norm_layernorm_bf16(y, x, gamma, beta, rows, n, eps)
+                       : norm_rmsnorm_bf16(y, x, gamma, beta, rows, n, eps);
+        ck_assert_msg(got == want, "iteration %d: kind %d type %d rows %zu n %zu eps %g x %td y %td "
+                      "gamma %td beta %td: dense call gave %s, norm_run %s", iter, kind, type, rows, n,
+                      (double)eps, x ? (char *)x - base : -1, y ? (char *)y - base : -1,
+                      gamma ? (char *)gamma - base : -1, beta ? (char *)beta - base : -1,
+                      norm_status_string(got), norm_status_string(want));
+        /* NaN results compare as bytes: both calls run the same kernel on the same data. */
+        ck_assert_msg(memcmp(arena, after_run, sizeof arena) == 0,
+                      "iteration %d: the dense call and norm_run wrote different bytes", iter);
+        if (got != NORM_OK)
+            ck_assert_msg(memcmp(arena, arena_copy, sizeof arena) == 0, "iteration %d: a refused call wrote", iter);
+        outcomes[got < 16 && got >= 0 ? got : 15]++;
+    }
+    /* The generator must reach the outcomes it exists for. */
+    ck_assert_int_gt(outcomes[NORM_OK], 100);
+    ck_assert_int_gt(outcomes[NORM_ERR_OVERLAP], 100);
+    ck_assert_int_gt(outcomes[NORM_ERR_BAD_EPS], 50);
+    ck_assert_int_gt(outcomes[NORM_ERR_NULL_POINTER], 20);
+    ck_assert_int_gt(outcomes[NORM_ERR_BAD_SIZE], 50);
+    ck_assert_int_gt(outcomes[NORM_ERR_SIZE_OVERFLOW], 5);
+}
+END_TEST
+
 START_TEST(test_disjoint)
 {
     rng r = rng_for(seed, "disjoint");
@@ -2589,6 +2661,7 @@ static Suite *api_suite(void)
     tcase_add_test(tc, test_size_overflow);
     tcase_add_test(tc, test_bad_eps);
     tcase_add_test(tc, test_overlap);
+    tcase_add_test(tc, test_dense_matches_run);
     tcase_add_test(tc, test_disjoint);
     tcase_add_test(tc, test_bad_argument);
     tcase_add_test(tc, test_struct_size);
