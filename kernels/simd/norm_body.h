@@ -183,7 +183,9 @@ static NORM_ALWAYS_INLINE row_sums sum_row_inline(row_source src, size_t n, floa
 
 #define NORM_FOLD_LANES()                                        \
     do {                                                         \
+        _Pragma("GCC unroll 16")                                 \
         for (int w_ = NORM_UNROLL / 2; w_ >= 1; w_ /= 2)         \
+            _Pragma("GCC unroll 16")                             \
             for (int u_ = 0; u_ < w_; u_++) {                    \
                 s1[u_] = vf_add(s1[u_], s1[u_ + w_]);            \
                 s2[u_] = vf_add(s2[u_], s2[u_ + w_]);            \
@@ -193,13 +195,17 @@ static NORM_ALWAYS_INLINE row_sums sum_row_inline(row_source src, size_t n, floa
         d2 = vd_add_vf(d2, s2[0]);                               \
     } while (0)
 
+    /* Every loop over the accumulators is unrolled from the start, so that they are
+     * registers: left as arrays, GCC kept some on the stack (LayerNorm's two sums). */
     for (;;) {
+#pragma GCC unroll 16
         for (int u = 0; u < NORM_UNROLL; u++)
             s1[u] = s2[u] = vf_zero();
         /* Each lane of each accumulator takes at most NORM_FOLD terms per block. */
         size_t block_end = n - i > (size_t)NORM_W * NORM_UNROLL * NORM_FOLD
                                ? i + (size_t)NORM_W * NORM_UNROLL * NORM_FOLD : n;
         for (; i + (size_t)NORM_W * NORM_UNROLL <= block_end; i += (size_t)NORM_W * NORM_UNROLL)
+#pragma GCC unroll 16
             for (int u = 0; u < NORM_UNROLL; u++) {
                 vf t = fetch(src, i + (size_t)u * NORM_W, fused, has_b, gated, xt, pt);
                 NORM_ACCUMULATE(u, t);
