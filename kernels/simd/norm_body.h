@@ -26,10 +26,9 @@
 #define NORM_FN(name) NORM_CAT(name, NORM_SUFFIX)
 
 #define NORM_FOLD 8
-/* LayerNorm rows shorter than this take the pipelined path even when plain: their chain from
- * sums to rstd is longer than their loops (measured on 4096x128: 1.6x the floor pipelined,
- * 1.9x not). */
-#define NORM_PLAIN_LN_MIN 1024
+/* Plain LayerNorm rows shorter than this are summed one row ahead of their output (4096x128:
+ * 1.6x the floor pipelined, 1.9x not); longer ones are faster one row at a time. */
+#define NORM_PLAIN_LN_AHEAD 1024
 #define NORM_STASH_MAX 2048 /* f32 values of x * silu(z) kept on the stack between passes, per row */
 #define NORM_ALWAYS_INLINE inline __attribute__((always_inline))
 
@@ -792,15 +791,23 @@ static NORM_ALWAYS_INLINE void layernorm_plain_rows(const norm_job *job, bool ha
     const bool outside = job->eps_outside_sqrt;
     const row_epilogue none = { NULL, 0.0f, NULL };
     float shift = 0.0f;
+    /* Short rows: the next row's sums before this row's output, because their chain from
+     * sums to rstd is longer than their loops and the processor cannot see that far ahead.
+     * Long rows: one row at a time, which keeps the row in L1 between its two passes. */
+    const bool ahead = n < NORM_PLAIN_LN_AHEAD;
+#define NORM_PLAIN_SUMS(row)                                                                 \
+    (shift == 0.0f ? sum_row_inline((row_source){ (row), NULL, NULL, NULL, NULL }, n, 0.0f,  \
+                                    false, true, false, false, false, xt, pt)                \
+                   : sum_row_any((row), n, shift, SUMS_SHIFTED, xt))
+    row_sums next = rows && ahead ? NORM_PLAIN_SUMS(x) : (row_sums){ 0.0, 0.0 };
     for (size_t r = 0; r < rows; r++, x += x_step, y += y_step) {
-        row_source src = { x, NULL, NULL, NULL, NULL };
-        row_sums sums = shift == 0.0f
-                            ? sum_row_inline(src, n, 0.0f, false, true, false, false, false, xt, pt)
-                            : sum_row_any(x, n, shift, SUMS_SHIFTED, xt);
+        row_sums sums = ahead ? next : NORM_PLAIN_SUMS(x);
         double mean, var;
         float row_shift = shift;
         bool fast = layernorm_stats(x, n, inv_n, &row_shift, sums, eps, &mean, &var, xt);
         shift = fast && mean * mean > 0.25 * var ? (float)mean : 0.0f;
+        if (ahead && r + 1 < rows)
+            next = NORM_PLAIN_SUMS(x + x_step);
         if (!fast) {
             exact_row(job, r, true);
             continue;
@@ -824,6 +831,7 @@ static NORM_ALWAYS_INLINE void layernorm_plain_rows(const norm_job *job, bool ha
                        unit_offset, false, false, false, xt, yt, pt);
         norm_store_stats(job, r, mean, rstd);
     }
+#undef NORM_PLAIN_SUMS
 }
 
 /* The moments of each row (the first step of a split row): the same sums as the norms,
@@ -906,7 +914,7 @@ static void norm_rows_exact(const norm_job *job)
 #define NORM_RMS_GATE_BEFORE_CASE(g, b, off) rmsnorm_rows(job, g, b, off, true, false, xt, yt, pt)
 #define NORM_RMS_GATE_AFTER_CASE(g, b, off) rmsnorm_rows(job, g, b, off, false, true, xt, yt, pt)
 #define NORM_LN_CASE(g, b, off)                                                           \
-    (norm_plain(job) && xt == NORM_F32 && pt == NORM_F32 && job->n >= NORM_PLAIN_LN_MIN   \
+    (norm_plain(job) && xt == NORM_F32 && pt == NORM_F32                                  \
          ? layernorm_plain_rows(job, g, b, off, xt, yt, pt)                               \
          : layernorm_rows(job, g, b, off, xt, yt, pt))
 #define NORM_REGISTER(x, y, p)                                                            \
