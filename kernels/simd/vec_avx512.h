@@ -12,6 +12,7 @@
 #define NORM_W 16
 #define NORM_UNROLL 4
 #define NORM_ALIGN 64
+#define NORM_HAS_RSQRT14 1 /* vd_rsqrt14 */
 
 typedef __m512 vf;
 typedef __m512d vd;
@@ -82,3 +83,5 @@ static inline vd vd_add_vf(vd acc, vf v)
     return _mm512_add_pd(acc, _mm512_add_pd(_mm512_cvtps_pd(lo), _mm512_cvtps_pd(hi)));
 }
 static inline double vd_sum(vd v) { return _mm512_reduce_add_pd(v); }
+/* 1 / sqrt(v) within a relative 2^-14. */
+static inline double vd_rsqrt14(double v) { return _mm_cvtsd_f64(_mm_rsqrt14_sd(_mm_set_sd(v), _mm_set_sd(v))); }
