@@ -27,9 +27,11 @@
 #define NORM_FN(name) NORM_CAT(name, NORM_SUFFIX)
 
 #define NORM_FOLD 8
-/* Plain LayerNorm rows shorter than this are summed one row ahead of their output (4096x128:
- * 1.6x the floor pipelined, 1.9x not); longer ones are faster one row at a time. */
-#define NORM_PLAIN_LN_AHEAD 1024
+/* Rows shorter than this are summed one row ahead of their output, which hides the latency of
+ * their chain from sums to rstd (plain LayerNorm 4096x128: 1.6x the floor pipelined, 1.9x
+ * not); longer ones are faster one row at a time (16x4096: 1.17x -> 1.02x), which keeps the
+ * row in L1 between its two passes. Plain RMSNorm rows need neither: see rmsnorm_plain_rows. */
+#define NORM_AHEAD_BELOW 1024
 #define NORM_STASH_MAX 2048 /* f32 values of x * silu(z) kept on the stack between passes, per row */
 #define NORM_ALWAYS_INLINE inline __attribute__((always_inline))
 
@@ -611,9 +613,10 @@ static bool given_scale(const norm_job *job, size_t r, bool layernorm, double *m
 }
 
 /*
- * Both norms are software-pipelined by one row: the sums of row r+1 are issued before
- * row r is written out, so they overlap the latency of row r's square root and division.
- * On short rows that latency, not the arithmetic, is what bounds the time per row.
+ * Both norms are software-pipelined by one row for rows shorter than NORM_AHEAD_BELOW: the
+ * sums of row r+1 are issued before row r is written out, so they overlap the latency of row
+ * r's chain from its sums to its rstd, which on short rows bounds the time per row. Longer
+ * rows go one at a time, so that a row is still in L1 when its second pass reads it.
  * With given moments there are no sums: each row goes straight to its output.
  */
 static NORM_ALWAYS_INLINE void rmsnorm_rows(const norm_job *job, bool has_g, bool has_b,
@@ -635,8 +638,9 @@ static NORM_ALWAYS_INLINE void rmsnorm_rows(const norm_job *job, bool has_g, boo
     (!stash ? NULL : in_y ? (float *)job->y + (r) * job->y_stride : scratch[(r) & 1])
     if (job->rows == 0)
         return;
+    const bool ahead = n < NORM_AHEAD_BELOW;
     row_sums next = { 0.0, 0.0 };
-    if (!given)
+    if (!given && ahead)
         next = first_sums(job, 0, 0.0f, SQUARES, gate_in, NORM_STASH_ROW(0), xt, pt);
     for (size_t r = 0; r < job->rows; r++) {
         double rstd, mean;
@@ -646,8 +650,8 @@ static NORM_ALWAYS_INLINE void rmsnorm_rows(const norm_job *job, bool has_g, boo
                 continue;
             }
         } else {
-            row_sums sums = next;
-            if (r + 1 < job->rows)
+            row_sums sums = ahead ? next : first_sums(job, r, 0.0f, SQUARES, gate_in, NORM_STASH_ROW(r), xt, pt);
+            if (ahead && r + 1 < job->rows)
                 next = first_sums(job, r + 1, 0.0f, SQUARES, gate_in, NORM_STASH_ROW(r + 1), xt, pt);
             if (!sums_in_range(sums.squares, job->eps)) {
                 exact_row(job, r, false);
@@ -757,8 +761,9 @@ static NORM_ALWAYS_INLINE void layernorm_rows(const norm_job *job, bool has_g, b
     if (job->rows == 0)
         return;
     float shift = 0.0f;
+    const bool ahead = n < NORM_AHEAD_BELOW;
     row_sums next = { 0.0, 0.0 };
-    if (!given)
+    if (!given && ahead)
         next = first_sums(job, 0, shift, SUMS, false, NULL, xt, pt);
     for (size_t r = 0; r < job->rows; r++) {
         double mean, rstd;
@@ -770,10 +775,12 @@ static NORM_ALWAYS_INLINE void layernorm_rows(const norm_job *job, bool has_g, b
         } else {
             double var;
             float row_shift = shift;
+            if (!ahead)
+                next = first_sums(job, r, shift, sums_around(shift), false, NULL, xt, pt);
             bool fast = layernorm_stats(source_row(job, r, xt), n, inv_n, &row_shift, next, job->eps,
                                         &mean, &var, xt);
             shift = fast && mean * mean > 0.25 * var ? (float)mean : 0.0f;
-            if (r + 1 < job->rows)
+            if (ahead && r + 1 < job->rows)
                 next = first_sums(job, r + 1, shift, sums_around(shift), false, NULL, xt, pt);
             if (!fast) {
                 exact_row(job, r, true);
@@ -812,7 +819,7 @@ static NORM_ALWAYS_INLINE void layernorm_plain_rows(const norm_job *job, bool ha
     /* Short rows: the next row's sums before this row's output, because their chain from
      * sums to rstd is longer than their loops and the processor cannot see that far ahead.
      * Long rows: one row at a time, which keeps the row in L1 between its two passes. */
-    const bool ahead = n < NORM_PLAIN_LN_AHEAD;
+    const bool ahead = n < NORM_AHEAD_BELOW;
 #define NORM_PLAIN_SUMS(row)                                                                 \
     (shift == 0.0f ? sum_row_inline((row_source){ (row), NULL, NULL, NULL, NULL }, n, 0.0f,  \
                                     false, true, false, false, false, xt, pt)                \
