@@ -41,7 +41,7 @@ static bool rows_meet(span a, span b)
 /* Do two row sets share a byte? Exact when one side is a single row or the strides are
  * equal (the layouts real callers use, e.g. y interleaved with x in one buffer);
  * otherwise conservatively compares the hulls. */
-static bool rows_overlap(span a, span b)
+static __attribute__((noinline)) bool rows_overlap(span a, span b)
 {
     if (a.rows == 1 && b.rows == 1)
         return true;
@@ -52,7 +52,8 @@ static bool rows_overlap(span a, span b)
     return true;
 }
 
-static inline bool spans_overlap(span a, span b)
+/* Inlined: buffers that are simply apart (the usual case) cost two comparisons. */
+static inline __attribute__((always_inline)) bool spans_overlap(span a, span b)
 {
     return span_end(a) > b.base && span_end(b) > a.base && rows_overlap(a, b);
 }
