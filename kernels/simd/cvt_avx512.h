@@ -107,7 +107,11 @@ static inline __attribute__((always_inline)) __m512i cvt_f32_to_bf16_lanes(vf v)
 typedef __m512i vh_pairs;
 static inline __attribute__((always_inline)) vh_pairs vh_load_pairs(const uint16_t *p)
 {
-    return _mm512_loadu_si512(p);
+    /* Held in a register: GCC would otherwise load it twice, as the memory operand of both
+     * the shift and the mask. */
+    vh_pairs r = _mm512_loadu_si512(p);
+    __asm__("" : "+v"(r));
+    return r;
 }
 static inline __attribute__((always_inline)) vf vf_bf16_even(vh_pairs r)
 {
@@ -146,7 +150,7 @@ static inline __attribute__((always_inline)) void vf_store_bf16(uint16_t *p, vf 
  * integer path takes some twenty instructions; subnormals (which it flushes) take that path. */
 static inline __attribute__((always_inline)) void vh_store_pairs(uint16_t *p, vf even, vf odd)
 {
-    if (__builtin_expect((cvt_subnormal_lanes(even) | cvt_subnormal_lanes(odd)) != 0, 0)) {
+    if (__builtin_expect(!_kortestz_mask16_u8(cvt_subnormal_lanes(even), cvt_subnormal_lanes(odd)), 0)) {
         vh_store_pairs_int(p, even, odd);
         return;
     }
