@@ -700,16 +700,18 @@ static NORM_ALWAYS_INLINE void rmsnorm_rows(const norm_job *job, bool has_g, boo
 }
 
 /*
- * Plain rows (no residual add, gate, given moments, int8 or streaming stores), the common
- * call: the sums are inlined and the job's fields held in locals, so a short row costs its
- * two loops and little else. No explicit pipelining: with nothing but the row's own data
+ * Plain rows (no residual add, gate, given moments or streaming stores; int8 y on long rows),
+ * the common call: the sums are inlined and the job's fields held in locals, so a short row
+ * costs its two loops and little else. No explicit pipelining: with nothing but the row's own data
  * between one row and the next, the processor overlaps them by itself. The arithmetic is
  * that of the general path (the same inline sums and output code), so a row's result does
  * not depend on which path took it.
  */
 static inline bool norm_plain(const norm_job *job)
 {
-    return !job->residual && !job->gate && !job->moments && job->y_type != NORM_I8 && !job->nontemporal;
+    /* Short int8 rows are faster pipelined (4096x128: 1.8x their floor, 3.4x plain). */
+    return !job->residual && !job->gate && !job->moments && !job->nontemporal &&
+           (job->y_type != NORM_I8 || job->n >= NORM_AHEAD_BELOW);
 }
 
 static NORM_ALWAYS_INLINE void rmsnorm_plain_rows(const norm_job *job, bool has_g, bool has_b,
@@ -724,7 +726,8 @@ static NORM_ALWAYS_INLINE void rmsnorm_plain_rows(const norm_job *job, bool has_
     const double inv_n = 1.0 / (double)n, eps = job->eps;
     const bool outside = job->eps_outside_sqrt;
     float *rstd_out = job->rstd;
-    const row_epilogue none = { NULL, 0.0f, NULL, NULL, NULL };
+    const float q_inv = job->y_inv_scale;
+    float *q_scales = job->y_scales;
     for (size_t r = 0; r < rows; r++, x += x_step, y += y_step) {
         row_source src = { x, NULL, NULL, NULL, NULL };
         row_sums sums = sum_row_inline(src, n, 0.0f, false, false, false, false, false, xt, pt);
@@ -734,7 +737,8 @@ static NORM_ALWAYS_INLINE void rmsnorm_plain_rows(const norm_job *job, bool has_
         }
         double rstd = row_rstd(sums.squares * inv_n, eps, outside);
         row_scale rs = { 0.0f, (float)rstd, 0.0f };
-        output_row(y, x, gamma, beta, n, false, rs, none, SCALE_ONLY, has_g, has_b, unit_offset,
+        const row_epilogue ep = { NULL, q_inv, q_scales ? q_scales + r : NULL, NULL, NULL };
+        output_row(y, x, gamma, beta, n, false, rs, ep, SCALE_ONLY, has_g, has_b, unit_offset,
                    false, false, false, xt, yt, pt);
         if (rstd_out)
             rstd_out[r] = (float)rstd;
@@ -833,7 +837,8 @@ static NORM_ALWAYS_INLINE void layernorm_plain_rows(const norm_job *job, bool ha
     const double inv_n = 1.0 / (double)n;
     const float eps = job->eps;
     const bool outside = job->eps_outside_sqrt;
-    const row_epilogue none = { NULL, 0.0f, NULL, NULL, NULL };
+    const float q_inv = job->y_inv_scale;
+    float *q_scales = job->y_scales;
     float shift = 0.0f;
     /* Short rows: the next row's sums before this row's output, because their chain from
      * sums to rstd is longer than their loops and the processor cannot see that far ahead.
@@ -867,11 +872,12 @@ static NORM_ALWAYS_INLINE void layernorm_plain_rows(const norm_job *job, bool ha
             rs = (row_scale){ c, (float)rstd, (float)(-(mean - c) * rstd) };
             mode = CENTER_SHIFTED;
         }
+        const row_epilogue ep = { NULL, q_inv, q_scales ? q_scales + r : NULL, NULL, NULL };
         if (mode == CENTER_FUSED)
-            output_row(y, x, gamma, beta, n, false, rs, none, CENTER_FUSED, has_g, has_b,
+            output_row(y, x, gamma, beta, n, false, rs, ep, CENTER_FUSED, has_g, has_b,
                        unit_offset, false, false, false, xt, yt, pt);
         else
-            output_row(y, x, gamma, beta, n, false, rs, none, CENTER_SHIFTED, has_g, has_b,
+            output_row(y, x, gamma, beta, n, false, rs, ep, CENTER_SHIFTED, has_g, has_b,
                        unit_offset, false, false, false, xt, yt, pt);
         norm_store_stats(job, r, mean, rstd);
     }
