@@ -714,32 +714,53 @@ static inline bool norm_plain(const norm_job *job)
            (job->y_type != NORM_I8 || job->n >= NORM_AHEAD_BELOW);
 }
 
+/* A plain call's fields, read once: stores to y could alias the job, so fields read in the
+ * loop would be read again on every row. */
+typedef struct plain_call {
+    size_t n, rows, x_step, y_step;
+    const void *gamma, *beta;
+    double inv_n;
+    float eps, q_inv;
+    float *q_scales;
+    bool eps_outside_sqrt;
+} plain_call;
+
+static NORM_ALWAYS_INLINE plain_call plain_call_of(const norm_job *job, norm_dtype xt, norm_dtype yt)
+{
+    plain_call c = { job->n, job->rows, job->x_stride * norm_dtype_size(xt),
+                     job->y_stride * norm_dtype_size(yt), job->gamma, job->beta,
+                     1.0 / (double)job->n, job->eps, job->y_inv_scale, job->y_scales,
+                     job->eps_outside_sqrt };
+    return c;
+}
+
+/* Row r's epilogue: its int8 scale, if any. */
+static NORM_ALWAYS_INLINE row_epilogue plain_epilogue(const plain_call *c, size_t r)
+{
+    row_epilogue ep = { NULL, c->q_inv, c->q_scales ? c->q_scales + r : NULL, NULL, NULL };
+    return ep;
+}
+
 static NORM_ALWAYS_INLINE void rmsnorm_plain_rows(const norm_job *job, bool has_g, bool has_b,
                                                   bool unit_offset, norm_dtype xt, norm_dtype yt,
                                                   norm_dtype pt)
 {
-    const size_t n = job->n, rows = job->rows;
-    const size_t x_step = job->x_stride * norm_dtype_size(xt), y_step = job->y_stride * norm_dtype_size(yt);
+    const plain_call c = plain_call_of(job, xt, yt);
+    const size_t n = c.n;
     const char *x = (const char *)job->x;
     char *y = (char *)job->y;
-    const void *gamma = job->gamma, *beta = job->beta;
-    const double inv_n = 1.0 / (double)n, eps = job->eps;
-    const bool outside = job->eps_outside_sqrt;
     float *rstd_out = job->rstd;
-    const float q_inv = job->y_inv_scale;
-    float *q_scales = job->y_scales;
-    for (size_t r = 0; r < rows; r++, x += x_step, y += y_step) {
+    for (size_t r = 0; r < c.rows; r++, x += c.x_step, y += c.y_step) {
         row_source src = { x, NULL, NULL, NULL, NULL };
         row_sums sums = sum_row_inline(src, n, 0.0f, false, false, false, false, false, xt, pt);
-        if (!sums_in_range(sums.squares, (float)eps)) {
+        if (!sums_in_range(sums.squares, c.eps)) {
             exact_row(job, r, false);
             continue;
         }
-        double rstd = row_rstd(sums.squares * inv_n, eps, outside);
+        double rstd = row_rstd(sums.squares * c.inv_n, c.eps, c.eps_outside_sqrt);
         row_scale rs = { 0.0f, (float)rstd, 0.0f };
-        const row_epilogue ep = { NULL, q_inv, q_scales ? q_scales + r : NULL, NULL, NULL };
-        output_row(y, x, gamma, beta, n, false, rs, ep, SCALE_ONLY, has_g, has_b, unit_offset,
-                   false, false, false, xt, yt, pt);
+        output_row(y, x, c.gamma, c.beta, n, false, rs, plain_epilogue(&c, r), SCALE_ONLY, has_g,
+                   has_b, unit_offset, false, false, false, xt, yt, pt);
         if (rstd_out)
             rstd_out[r] = (float)rstd;
     }
@@ -829,16 +850,10 @@ static NORM_ALWAYS_INLINE void layernorm_plain_rows(const norm_job *job, bool ha
                                                     bool unit_offset, norm_dtype xt, norm_dtype yt,
                                                     norm_dtype pt)
 {
-    const size_t n = job->n, rows = job->rows;
-    const size_t x_step = job->x_stride * norm_dtype_size(xt), y_step = job->y_stride * norm_dtype_size(yt);
+    const plain_call c = plain_call_of(job, xt, yt);
+    const size_t n = c.n, rows = c.rows;
     const char *x = (const char *)job->x;
     char *y = (char *)job->y;
-    const void *gamma = job->gamma, *beta = job->beta;
-    const double inv_n = 1.0 / (double)n;
-    const float eps = job->eps;
-    const bool outside = job->eps_outside_sqrt;
-    const float q_inv = job->y_inv_scale;
-    float *q_scales = job->y_scales;
     float shift = 0.0f;
     /* Short rows: the next row's sums before this row's output, because their chain from
      * sums to rstd is longer than their loops and the processor cannot see that far ahead.
@@ -849,35 +864,35 @@ static NORM_ALWAYS_INLINE void layernorm_plain_rows(const norm_job *job, bool ha
                                     false, true, false, false, false, xt, pt)                \
                    : sum_row_any((row), n, shift, SUMS_SHIFTED, xt))
     row_sums next = rows && ahead ? NORM_PLAIN_SUMS(x) : (row_sums){ 0.0, 0.0 };
-    for (size_t r = 0; r < rows; r++, x += x_step, y += y_step) {
+    for (size_t r = 0; r < rows; r++, x += c.x_step, y += c.y_step) {
         row_sums sums = ahead ? next : NORM_PLAIN_SUMS(x);
         double mean, var;
         float row_shift = shift;
-        bool fast = layernorm_stats(x, n, inv_n, &row_shift, sums, eps, &mean, &var, xt);
+        bool fast = layernorm_stats(x, n, c.inv_n, &row_shift, sums, c.eps, &mean, &var, xt);
         shift = fast && mean * mean > 0.25 * var ? (float)mean : 0.0f;
         if (ahead && r + 1 < rows)
-            next = NORM_PLAIN_SUMS(x + x_step);
+            next = NORM_PLAIN_SUMS(x + c.x_step);
         if (!fast) {
             exact_row(job, r, true);
             continue;
         }
-        double rstd = row_rstd(var, eps, outside);
+        double rstd = row_rstd(var, c.eps, c.eps_outside_sqrt);
         row_scale rs;
         enum center_mode mode;
         if (fabs(mean) * rstd <= 1.0) {
             rs = (row_scale){ 0.0f, (float)rstd, (float)(-mean * rstd) };
             mode = CENTER_FUSED;
         } else {
-            float c = (float)mean;
-            rs = (row_scale){ c, (float)rstd, (float)(-(mean - c) * rstd) };
+            float centre = (float)mean;
+            rs = (row_scale){ centre, (float)rstd, (float)(-(mean - centre) * rstd) };
             mode = CENTER_SHIFTED;
         }
-        const row_epilogue ep = { NULL, q_inv, q_scales ? q_scales + r : NULL, NULL, NULL };
+        const row_epilogue ep = plain_epilogue(&c, r);
         if (mode == CENTER_FUSED)
-            output_row(y, x, gamma, beta, n, false, rs, ep, CENTER_FUSED, has_g, has_b,
+            output_row(y, x, c.gamma, c.beta, n, false, rs, ep, CENTER_FUSED, has_g, has_b,
                        unit_offset, false, false, false, xt, yt, pt);
         else
-            output_row(y, x, gamma, beta, n, false, rs, ep, CENTER_SHIFTED, has_g, has_b,
+            output_row(y, x, c.gamma, c.beta, n, false, rs, ep, CENTER_SHIFTED, has_g, has_b,
                        unit_offset, false, false, false, xt, yt, pt);
         norm_store_stats(job, r, mean, rstd);
     }
