@@ -29,8 +29,8 @@
 #define NORM_FOLD 8
 /* Rows shorter than this are summed one row ahead of their output, which hides the latency of
  * their chain from sums to rstd (plain LayerNorm 4096x128: 1.6x the floor pipelined, 1.9x
- * not); longer ones are faster one row at a time (16x4096: 1.17x -> 1.02x), which keeps the
- * row in L1 between its two passes. Plain RMSNorm rows need neither: see rmsnorm_plain_rows. */
+ * not); longer ones are faster one row at a time (fused RMSNorm 16x4096: 1.27x -> 1.10x),
+ * which keeps the row in L1 between its two passes. Plain RMSNorm rows are never pipelined. */
 #define NORM_AHEAD_BELOW 1024
 #define NORM_STASH_MAX 2048 /* f32 values of x * silu(z) kept on the stack between passes, per row */
 #define NORM_ALWAYS_INLINE inline __attribute__((always_inline))
@@ -700,18 +700,20 @@ static NORM_ALWAYS_INLINE void rmsnorm_rows(const norm_job *job, bool has_g, boo
 }
 
 /*
- * Plain rows (no residual add, gate, given moments or streaming stores; int8 y on long rows),
- * the common call: the sums are inlined and the job's fields held in locals, so a short row
- * costs its two loops and little else. No explicit pipelining: with nothing but the row's own data
- * between one row and the next, the processor overlaps them by itself. The arithmetic is
- * that of the general path (the same inline sums and output code), so a row's result does
- * not depend on which path took it.
+ * Plain rows (f32 x and parameters; no residual add, gate, given moments or streaming stores;
+ * int8 y on long rows), the common call: the sums are inlined and the job's fields held in
+ * locals, so a short row costs its two loops and little else. RMSNorm's need no explicit
+ * pipelining (the processor overlaps one row with the next by itself); LayerNorm's short
+ * rows do (layernorm_plain_rows). The arithmetic is that of the general path (the same
+ * inline sums and output code), so a row's result does not depend on which path took it.
  */
-static inline bool norm_plain(const norm_job *job)
+static inline bool norm_plain(const norm_job *job, norm_dtype xt, norm_dtype pt)
 {
-    /* Short int8 rows are faster pipelined (4096x128: 1.8x their floor, 3.4x plain). */
-    return !job->residual && !job->gate && !job->moments && !job->nontemporal &&
-           (job->y_type != NORM_I8 || job->n >= NORM_AHEAD_BELOW);
+    /* Half-precision rows keep the shared out-of-line sums: a plain path for them made the
+     * library 7.9 MB instead of 6.7 and was no faster. Short int8 rows are faster pipelined
+     * (4096x128: 1.8x their floor, 3.4x plain). */
+    return xt == NORM_F32 && pt == NORM_F32 && !job->residual && !job->gate && !job->moments &&
+           !job->nontemporal && (job->y_type != NORM_I8 || job->n >= NORM_AHEAD_BELOW);
 }
 
 /* A plain call's fields, read once: stores to y could alias the job, so fields read in the
@@ -764,6 +766,19 @@ static NORM_ALWAYS_INLINE void rmsnorm_plain_rows(const norm_job *job, bool has_
         if (rstd_out)
             rstd_out[r] = (float)rstd;
     }
+}
+
+/* LayerNorm's output scale and how to apply it: the mean folded into the scale's FMA when it
+ * is small against the spread, else subtracted first, at the mean's f32 value. */
+static inline row_scale layernorm_scale(double mean, double rstd, enum center_mode *mode)
+{
+    if (fabs(mean) * rstd <= 1.0) {
+        *mode = CENTER_FUSED;
+        return (row_scale){ 0.0f, (float)rstd, (float)(-mean * rstd) };
+    }
+    float centre = (float)mean;
+    *mode = CENTER_SHIFTED;
+    return (row_scale){ centre, (float)rstd, (float)(-(mean - centre) * rstd) };
 }
 
 /* LayerNorm's sums around shift: a shift of 0 saves the subtraction. */
@@ -832,14 +847,12 @@ static NORM_ALWAYS_INLINE void layernorm_rows(const norm_job *job, bool has_g, b
             }
             rstd = row_rstd(var, job->eps, job->eps_outside_sqrt);
         }
-        if (fabs(mean) * rstd <= 1.0) {
-            row_scale rs = { 0.0f, (float)rstd, (float)(-mean * rstd) };
+        enum center_mode mode;
+        row_scale rs = layernorm_scale(mean, rstd, &mode);
+        if (mode == CENTER_FUSED)
             output_row_at(job, r, rs, CENTER_FUSED, has_g, has_b, unit_offset, false, false, xt, yt, pt);
-        } else {
-            float c = (float)mean;
-            row_scale rs = { c, (float)rstd, (float)(-(mean - c) * rstd) };
+        else
             output_row_at(job, r, rs, CENTER_SHIFTED, has_g, has_b, unit_offset, false, false, xt, yt, pt);
-        }
         norm_store_stats(job, r, mean, rstd);
     }
 }
@@ -877,16 +890,8 @@ static NORM_ALWAYS_INLINE void layernorm_plain_rows(const norm_job *job, bool ha
             continue;
         }
         double rstd = row_rstd(var, c.eps, c.eps_outside_sqrt);
-        row_scale rs;
         enum center_mode mode;
-        if (fabs(mean) * rstd <= 1.0) {
-            rs = (row_scale){ 0.0f, (float)rstd, (float)(-mean * rstd) };
-            mode = CENTER_FUSED;
-        } else {
-            float centre = (float)mean;
-            rs = (row_scale){ centre, (float)rstd, (float)(-(mean - centre) * rstd) };
-            mode = CENTER_SHIFTED;
-        }
+        row_scale rs = layernorm_scale(mean, rstd, &mode);
         const row_epilogue ep = plain_epilogue(&c, r);
         if (mode == CENTER_FUSED)
             output_row(y, x, c.gamma, c.beta, n, false, rs, ep, CENTER_FUSED, has_g, has_b,
@@ -973,14 +978,12 @@ static void norm_rows_exact(const norm_job *job)
         norm_rmsnorm_row_exact(job, r);
 }
 #define NORM_RMS_CASE(g, b, off)                                                          \
-    (norm_plain(job) && xt == NORM_F32 && pt == NORM_F32                                  \
-         ? rmsnorm_plain_rows(job, g, b, off, xt, yt, pt)                                 \
+    (norm_plain(job, xt, pt) ? rmsnorm_plain_rows(job, g, b, off, xt, yt, pt)            \
          : rmsnorm_rows(job, g, b, off, false, false, xt, yt, pt))
 #define NORM_RMS_GATE_BEFORE_CASE(g, b, off) rmsnorm_rows(job, g, b, off, true, false, xt, yt, pt)
 #define NORM_RMS_GATE_AFTER_CASE(g, b, off) rmsnorm_rows(job, g, b, off, false, true, xt, yt, pt)
 #define NORM_LN_CASE(g, b, off)                                                           \
-    (norm_plain(job) && xt == NORM_F32 && pt == NORM_F32                                  \
-         ? layernorm_plain_rows(job, g, b, off, xt, yt, pt)                               \
+    (norm_plain(job, xt, pt) ? layernorm_plain_rows(job, g, b, off, xt, yt, pt)          \
          : layernorm_rows(job, g, b, off, xt, yt, pt))
 #define NORM_REGISTER(x, y, p)                                                            \
     k->rmsnorm[NORM_DT_##x][NORM_DT_##y][NORM_DT_##p] = NORM_KERNEL_NAME(rmsnorm, x, y, p); \
