@@ -377,7 +377,7 @@ static __attribute__((noinline)) row_sums sum_row_gated(const void *x, const voi
 /* How a row is centred before scaling: */
 enum center_mode {
     SCALE_ONLY,     /* RMSNorm:               u = x * s                        */
-    CENTER_FUSED,   /* LayerNorm, |mean|*s<=1: u = x * s - mean * s  (one FMA)  */
+    CENTER_MEAN,    /* LayerNorm, |mean|*s<=1: u = (x - c) * s, c the f32 mean  */
     CENTER_SHIFTED  /* LayerNorm otherwise:   u = (x - c) * s - (mean - c) * s  */
 };
 
@@ -412,7 +412,7 @@ static NORM_ALWAYS_INLINE vf output_vector(vf x, vf g, vf b, enum center_mode mo
                                           vf neg_ds, bool has_g, bool has_b, bool unit_offset)
 {
     vf u = mode == SCALE_ONLY ? vf_mul(x, s)
-         : mode == CENTER_FUSED ? vf_fmadd(x, s, neg_ds)
+         : mode == CENTER_MEAN ? vf_mul(vf_sub(x, c), s)
                                 : vf_fmadd(vf_sub(x, c), s, neg_ds);
     if (has_g && unit_offset) {
 #if NORM_HAS_FMA
@@ -768,15 +768,18 @@ static NORM_ALWAYS_INLINE void rmsnorm_plain_rows(const norm_job *job, bool has_
     }
 }
 
-/* LayerNorm's output scale and how to apply it: the mean folded into the scale's FMA when it
- * is small against the spread, else subtracted first, at the mean's f32 value. */
+/* LayerNorm's output scale and how to apply it: u = (x - c) * s with c the mean rounded to
+ * f32, plus (mean - c) * s, the part of the mean that c lost, only when that can matter. When
+ * |mean| * s <= 1 it is below 2^-24 and is left out: a subtraction and two multiplies ran
+ * 1.2x faster than the multiply-add and multiply of u = x * s - mean * s on Zen 5 (one 4096
+ * row in L1), where the subtraction goes to an adder that the multiplies leave idle. */
 static inline row_scale layernorm_scale(double mean, double rstd, enum center_mode *mode)
 {
-    if (fabs(mean) * rstd <= 1.0) {
-        *mode = CENTER_FUSED;
-        return (row_scale){ 0.0f, (float)rstd, (float)(-mean * rstd) };
-    }
     float centre = (float)mean;
+    if (fabs(mean) * rstd <= 1.0) {
+        *mode = CENTER_MEAN;
+        return (row_scale){ centre, (float)rstd, 0.0f };
+    }
     *mode = CENTER_SHIFTED;
     return (row_scale){ centre, (float)rstd, (float)(-(mean - centre) * rstd) };
 }
@@ -849,8 +852,8 @@ static NORM_ALWAYS_INLINE void layernorm_rows(const norm_job *job, bool has_g, b
         }
         enum center_mode mode;
         row_scale rs = layernorm_scale(mean, rstd, &mode);
-        if (mode == CENTER_FUSED)
-            output_row_at(job, r, rs, CENTER_FUSED, has_g, has_b, unit_offset, false, false, xt, yt, pt);
+        if (mode == CENTER_MEAN)
+            output_row_at(job, r, rs, CENTER_MEAN, has_g, has_b, unit_offset, false, false, xt, yt, pt);
         else
             output_row_at(job, r, rs, CENTER_SHIFTED, has_g, has_b, unit_offset, false, false, xt, yt, pt);
         norm_store_stats(job, r, mean, rstd);
@@ -893,8 +896,8 @@ static NORM_ALWAYS_INLINE void layernorm_plain_rows(const norm_job *job, bool ha
         enum center_mode mode;
         row_scale rs = layernorm_scale(mean, rstd, &mode);
         const row_epilogue ep = plain_epilogue(&c, r);
-        if (mode == CENTER_FUSED)
-            output_row(y, x, c.gamma, c.beta, n, false, rs, ep, CENTER_FUSED, has_g, has_b,
+        if (mode == CENTER_MEAN)
+            output_row(y, x, c.gamma, c.beta, n, false, rs, ep, CENTER_MEAN, has_g, has_b,
                        unit_offset, false, false, false, xt, yt, pt);
         else
             output_row(y, x, c.gamma, c.beta, n, false, rs, ep, CENTER_SHIFTED, has_g, has_b,
