@@ -17,53 +17,53 @@
 /* The size of norm_params in the first release (through bias); older callers can never send less. */
 #define PARAMS_V1_SIZE (offsetof(norm_params, bias) + sizeof(const void *))
 
-/* A set of `rows` byte ranges [base + i*stride, base + i*stride + len). */
+/* A set of `rows` byte ranges [base + i*stride, base + i*stride + len), and their hull
+ * [base, end), computed once: a call compares each output with every other buffer. */
 typedef struct span {
-    uintptr_t base;
+    uintptr_t base, end;
     size_t stride, rows, len;  /* in bytes */
 } span;
-
-static uintptr_t span_end(span s) { return s.base + (s.rows - 1) * s.stride + s.len; }
 
 static ptrdiff_t floor_div(ptrdiff_t a, ptrdiff_t b) { return a / b - (a % b != 0 && (a < 0) != (b < 0)); }
 
 /* Row k of a meets row i of b iff off - a.len < (k - i) * S < off + b.len, with
  * off = b.base - a.base and S = a.stride; valid when b has a's stride or is a single row. */
-static bool rows_meet(span a, span b)
+static bool rows_meet(const span *a, const span *b)
 {
-    ptrdiff_t off = (ptrdiff_t)(b.base - a.base), S = (ptrdiff_t)a.stride;
-    ptrdiff_t lo = floor_div(off - (ptrdiff_t)a.len, S) + 1;
-    ptrdiff_t hi = floor_div(off + (ptrdiff_t)b.len - 1, S);
-    if (lo < 1 - (ptrdiff_t)b.rows)
-        lo = 1 - (ptrdiff_t)b.rows;
-    if (hi > (ptrdiff_t)a.rows - 1)
-        hi = (ptrdiff_t)a.rows - 1;
+    ptrdiff_t off = (ptrdiff_t)(b->base - a->base), S = (ptrdiff_t)a->stride;
+    ptrdiff_t lo = floor_div(off - (ptrdiff_t)a->len, S) + 1;
+    ptrdiff_t hi = floor_div(off + (ptrdiff_t)b->len - 1, S);
+    if (lo < 1 - (ptrdiff_t)b->rows)
+        lo = 1 - (ptrdiff_t)b->rows;
+    if (hi > (ptrdiff_t)a->rows - 1)
+        hi = (ptrdiff_t)a->rows - 1;
     return lo <= hi;
 }
 
-/* Do two row sets share a byte? Exact when one side is a single row or the strides are
- * equal (the layouts real callers use, e.g. y interleaved with x in one buffer);
- * otherwise conservatively compares the hulls. */
-static __attribute__((noinline)) bool rows_overlap(span a, span b)
+/* Do two row sets whose hulls meet share a byte? Exact when one side is a single row or the
+ * strides are equal (the layouts real callers use, e.g. y interleaved with x in one buffer);
+ * otherwise conservatively true. */
+static __attribute__((noinline)) bool rows_overlap(const span *a, const span *b)
 {
-    if (a.rows == 1 && b.rows == 1)
+    if (a->rows == 1 && b->rows == 1)
         return true;
-    if (b.rows == 1 || a.stride == b.stride)
+    if (b->rows == 1 || a->stride == b->stride)
         return rows_meet(a, b);
-    if (a.rows == 1)
+    if (a->rows == 1)
         return rows_meet(b, a);
     return true;
 }
 
 /* Inlined: buffers that are simply apart (the usual case) cost two comparisons. */
-static inline __attribute__((always_inline)) bool spans_overlap(span a, span b)
+static inline __attribute__((always_inline)) bool spans_overlap(const span *a, const span *b)
 {
-    return span_end(a) > b.base && span_end(b) > a.base && rows_overlap(a, b);
+    return a->end > b->base && b->end > a->base && rows_overlap(a, b);
 }
 
+/* Called only once extent_fits has passed, so the end cannot wrap. */
 static span make_span(const void *p, size_t stride, size_t rows, size_t n, size_t elem)
 {
-    span s = { (uintptr_t)p, stride * elem, rows, n * elem };
+    span s = { (uintptr_t)p, (uintptr_t)p + ((rows - 1) * stride + n) * elem, stride * elem, rows, n * elem };
     return s;
 }
 
@@ -157,51 +157,43 @@ static inline norm_status run_checked(const norm_params *p)
      * only sharing allowed is an output that is exactly an input it replaces element by
      * element: y as x, the residual's write-back as the residual or as x. */
     span out[5], in[7];
-    const void *out_p[5], *in_p[7];
-    size_t out_stride[5], in_stride[7], n_out = 0, n_in = 0;
-#define NORM_ADD(list, n_, ptr, stride, rows, len, elem)                                 \
-    do {                                                                                 \
-        list[n_] = make_span(ptr, stride, rows, len, elem);                              \
-        list##_p[n_] = ptr;                                                              \
-        list##_stride[n_++] = stride;                                                    \
-    } while (0)
-    NORM_ADD(out, n_out, p->y, y_stride, p->rows, p->n, ye);
+    size_t n_out = 0, n_in = 0;
+    out[n_out++] = make_span(p->y, y_stride, p->rows, p->n, ye);
     if (p->residual_out)
-        NORM_ADD(out, n_out, p->residual_out, h_stride, p->rows, p->n, xe);
+        out[n_out++] = make_span(p->residual_out, h_stride, p->rows, p->n, xe);
     if (p->mean)
-        NORM_ADD(out, n_out, p->mean, 0, 1, p->rows, sizeof(float));
+        out[n_out++] = make_span(p->mean, 0, 1, p->rows, sizeof(float));
     if (p->rstd)
-        NORM_ADD(out, n_out, p->rstd, 0, 1, p->rows, sizeof(float));
+        out[n_out++] = make_span(p->rstd, 0, 1, p->rows, sizeof(float));
     if (p->y_scales)
-        NORM_ADD(out, n_out, p->y_scales, 0, 1, p->rows, sizeof(float));
-    NORM_ADD(in, n_in, p->x, x_stride, p->rows, p->n, xe);
+        out[n_out++] = make_span(p->y_scales, 0, 1, p->rows, sizeof(float));
+    in[n_in++] = make_span(p->x, x_stride, p->rows, p->n, xe);
     if (p->residual)
-        NORM_ADD(in, n_in, p->residual, r_stride, p->rows, p->n, xe);
+        in[n_in++] = make_span(p->residual, r_stride, p->rows, p->n, xe);
     if (p->gamma)
-        NORM_ADD(in, n_in, p->gamma, 0, 1, p->n, pe);
+        in[n_in++] = make_span(p->gamma, 0, 1, p->n, pe);
     if (p->beta)
-        NORM_ADD(in, n_in, p->beta, 0, 1, p->n, pe);
+        in[n_in++] = make_span(p->beta, 0, 1, p->n, pe);
     if (p->bias)
-        NORM_ADD(in, n_in, p->bias, 0, 1, p->n, pe);
+        in[n_in++] = make_span(p->bias, 0, 1, p->n, pe);
     if (p->gate)
-        NORM_ADD(in, n_in, p->gate, z_stride, p->rows, p->n, xe);
+        in[n_in++] = make_span(p->gate, z_stride, p->rows, p->n, xe);
     if (p->moments)
-        NORM_ADD(in, n_in, p->moments, 0, 1, p->rows, sizeof(norm_moments));
-#undef NORM_ADD
+        in[n_in++] = make_span(p->moments, 0, 1, p->rows, sizeof(norm_moments));
     for (size_t o = 0; o < n_out; o++) {
         for (size_t i = 0; i < n_in; i++) {
             /* y may be x; the write-back (out[1] when present) may be x or the residual
-             * (in[0], in[1]), all with the same element type and stride. */
+             * (in[0], in[1]), all with the same element type and stride (in bytes, then). */
             bool rows_input = i == 0 || (i == 1 && p->residual);
             bool replaces = rows_input && (o == 0 ? i == 0 && p->x_type == p->y_type
                                                   : o == 1 && p->residual_out);
-            if (replaces && out_p[o] == in_p[i] && out_stride[o] == in_stride[i])
+            if (replaces && out[o].base == in[i].base && out[o].stride == in[i].stride)
                 continue;
-            if (spans_overlap(out[o], in[i]))
+            if (spans_overlap(&out[o], &in[i]))
                 return NORM_ERR_OVERLAP;
         }
         for (size_t o2 = o + 1; o2 < n_out; o2++)
-            if (spans_overlap(out[o], out[o2]))
+            if (spans_overlap(&out[o], &out[o2]))
                 return NORM_ERR_OVERLAP;
     }
 
@@ -216,7 +208,7 @@ static inline norm_status run_checked(const norm_params *p)
         .residual = p->residual, .residual_out = p->residual_out,
         .residual_stride = r_stride, .residual_out_stride = h_stride, .bias = p->bias,
         .gate = p->gate, .gate_stride = z_stride, .gate_before = (p->flags & NORM_GATE_BEFORE_NORM) != 0,
-        .y_inv_scale = p->y_scales ? 0.0f : 1.0f / p->y_scale, .y_scales = p->y_scales,
+        .y_inv_scale = p->y_type == NORM_I8 && !p->y_scales ? 1.0f / p->y_scale : 1.0f, .y_scales = p->y_scales,
         .moments = p->moments,
     };
     const norm_kernels *k = norm_kernels_active();
@@ -297,17 +289,17 @@ norm_status norm_moments_run(const norm_params *params, norm_moments *out)
     if (p->bias)
         in[n_in++] = make_span(p->bias, 0, 1, p->n, pe);
     for (size_t i = 0; i < n_in; i++)
-        if (spans_overlap(o, in[i]))
+        if (spans_overlap(&o, &in[i]))
             return NORM_ERR_OVERLAP;
     if (p->residual_out) {
         /* The write-back may replace x or the residual, as in norm_run. */
         span h = make_span(p->residual_out, h_stride, p->rows, p->n, xe);
-        if (spans_overlap(o, h))
+        if (spans_overlap(&o, &h))
             return NORM_ERR_OVERLAP;
         for (size_t i = 0; i < n_in; i++) {
             bool replaces = (i == 0 && p->residual_out == p->x && h_stride == x_stride) ||
                             (i == 1 && p->residual_out == p->residual && h_stride == r_stride);
-            if (!replaces && spans_overlap(h, in[i]))
+            if (!replaces && spans_overlap(&h, &in[i]))
                 return NORM_ERR_OVERLAP;
         }
     }
@@ -333,7 +325,8 @@ norm_status norm_moments_combine(norm_moments *acc, const norm_moments *part, si
         return NORM_ERR_NULL_POINTER;
     if (!extent_fits(acc, 1, 0, rows, sizeof *acc) || !extent_fits(part, 1, 0, rows, sizeof *part))
         return NORM_ERR_SIZE_OVERFLOW;
-    if (acc != part && spans_overlap(make_span(acc, 0, 1, rows, sizeof *acc), make_span(part, 0, 1, rows, sizeof *part)))
+    span a = make_span(acc, 0, 1, rows, sizeof *acc), b = make_span(part, 0, 1, rows, sizeof *part);
+    if (acc != part && spans_overlap(&a, &b))
         return NORM_ERR_OVERLAP;
     if (!moments_valid(acc, rows, true) || !moments_valid(part, rows, true))
         return NORM_ERR_BAD_MOMENTS;
