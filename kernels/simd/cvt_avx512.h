@@ -101,8 +101,9 @@ static inline __attribute__((always_inline)) __m512i cvt_f32_to_bf16_lanes(vf v)
  * 32-bit lanes hold an even-indexed value in each lane's low half and the next one in its
  * high half, and each half is an f32 after a shift or a mask. An output computed in that
  * split form is rounded and put back together the same way (norm_body.h's output pass, for
- * rows whose x, y and parameters are all bf16). The rounding is the integer path's, so the
- * bits are those of vf_store_bf16. */
+ * rows whose x, y and parameters are all bf16; and the sums pass, for bf16 rows, where
+ * the fused residual add packs h back the same way). The rounding is the integer path's or
+ * vcvtne2ps2bf16's, so the bits are those of vf_store_bf16. */
 #define NORM_BF16_PAIRS 1
 typedef __m512i vh_pairs;
 static inline __attribute__((always_inline)) vh_pairs vh_load_pairs(const uint16_t *p)
@@ -121,10 +122,21 @@ static inline __attribute__((always_inline)) vf vf_bf16_odd(vh_pairs r)
 {
     return _mm512_castsi512_ps(_mm512_and_si512(r, _mm512_set1_epi32((int)0xffff0000u)));
 }
-static inline __attribute__((always_inline)) void vh_store_pairs_int(uint16_t *p, vf even, vf odd)
+/* 2 * NORM_W f32 values split the same way, for an f32 bias added to bf16 pairs. */
+static inline __attribute__((always_inline)) void vf_load_f32_pairs(const float *p, vf *even, vf *odd)
 {
-    _mm512_storeu_si512(p, _mm512_or_si512(cvt_f32_to_bf16_lanes(even),
-                                           _mm512_slli_epi32(cvt_f32_to_bf16_lanes(odd), 16)));
+    const vf lo = _mm512_loadu_ps(p), hi = _mm512_loadu_ps(p + 16);
+    const __m512i evens = _mm512_set_epi32(30, 28, 26, 24, 22, 20, 18, 16, 14, 12, 10, 8, 6, 4, 2, 0);
+    *even = _mm512_permutex2var_ps(lo, evens, hi);
+    *odd = _mm512_permutex2var_ps(lo, _mm512_add_epi32(evens, _mm512_set1_epi32(1)), hi);
+}
+static inline __attribute__((always_inline)) vh_pairs vh_pack_pairs_int(vf even, vf odd)
+{
+    return _mm512_or_si512(cvt_f32_to_bf16_lanes(even), _mm512_slli_epi32(cvt_f32_to_bf16_lanes(odd), 16));
+}
+static inline __attribute__((always_inline)) void vh_store(uint16_t *p, vh_pairs h)
+{
+    _mm512_storeu_si512(p, h);
 }
 
 #if NORM_AVX512_BF16
@@ -148,16 +160,14 @@ static inline __attribute__((always_inline)) void vf_store_bf16(uint16_t *p, vf 
 
 /* One vcvtne2ps2bf16 rounds both halves, and one vpermw interleaves them again, where the
  * integer path takes some twenty instructions; subnormals (which it flushes) take that path. */
-static inline __attribute__((always_inline)) void vh_store_pairs(uint16_t *p, vf even, vf odd)
+static inline __attribute__((always_inline)) vh_pairs vh_pack_pairs(vf even, vf odd)
 {
-    if (__builtin_expect(!_kortestz_mask16_u8(cvt_subnormal_lanes(even), cvt_subnormal_lanes(odd)), 0)) {
-        vh_store_pairs_int(p, even, odd);
-        return;
-    }
+    if (__builtin_expect(!_kortestz_mask16_u8(cvt_subnormal_lanes(even), cvt_subnormal_lanes(odd)), 0))
+        return vh_pack_pairs_int(even, odd);
     const __m512i interleave = _mm512_set_epi16(31, 15, 30, 14, 29, 13, 28, 12, 27, 11, 26, 10, 25, 9, 24, 8,
                                                 23, 7, 22, 6, 21, 5, 20, 4, 19, 3, 18, 2, 17, 1, 16, 0);
     __m512i both = (__m512i)_mm512_cvtne2ps_pbh(odd, even); /* even in the low half, odd in the high */
-    _mm512_storeu_si512(p, _mm512_permutexvar_epi16(interleave, both));
+    return _mm512_permutexvar_epi16(interleave, both);
 }
 
 static inline __attribute__((always_inline)) void vf_store_bf16_part(uint16_t *p, vf v, size_t k)
@@ -170,9 +180,9 @@ static inline __attribute__((always_inline)) void vf_store_bf16(uint16_t *p, vf 
     _mm256_storeu_si256((__m256i_u *)p, _mm512_cvtepi32_epi16(cvt_f32_to_bf16_lanes(v)));
 }
 
-static inline __attribute__((always_inline)) void vh_store_pairs(uint16_t *p, vf even, vf odd)
+static inline __attribute__((always_inline)) vh_pairs vh_pack_pairs(vf even, vf odd)
 {
-    vh_store_pairs_int(p, even, odd);
+    return vh_pack_pairs_int(even, odd);
 }
 
 static inline __attribute__((always_inline)) void vf_store_bf16_part(uint16_t *p, vf v, size_t k)

@@ -178,11 +178,51 @@ static NORM_ALWAYS_INLINE vf fetch_part(row_source src, size_t i, size_t k, bool
     return load_part_as(src.h, i, k, xt);
 }
 
+#ifdef NORM_BF16_PAIRS
+/* 2 * NORM_W values of a bf16 row at i, as even and odd halves (cvt_<isa>.h): x, or the fused
+ * h = x + r (+ b), stored rounded and returned rounded, as fetch() does one vector at a time.
+ * Widening a vector of bf16 is a shuffle, and the fused add needs three per vector (x, r and
+ * the rounded h); pairs need none. */
+static NORM_ALWAYS_INLINE void fetch_pairs(row_source src, size_t i, bool fused, bool has_b,
+                                           norm_dtype pt, vf *even, vf *odd)
+{
+    vh_pairs v = vh_load_pairs((const uint16_t *)src.x + i);
+    if (fused) {
+        vh_pairs r = vh_load_pairs((const uint16_t *)src.r + i);
+        vf e = vf_add(vf_bf16_even(v), vf_bf16_even(r)), o = vf_add(vf_bf16_odd(v), vf_bf16_odd(r));
+        if (has_b) {
+            vf be, bo;
+            if (pt == NORM_BF16) {
+                vh_pairs b = vh_load_pairs((const uint16_t *)src.b + i);
+                be = vf_bf16_even(b);
+                bo = vf_bf16_odd(b);
+            } else {
+                vf_load_f32_pairs((const float *)src.b + i, &be, &bo);
+            }
+            e = vf_add(e, be);
+            o = vf_add(o, bo);
+        }
+        v = vh_pack_pairs(e, o);
+        vh_store((uint16_t *)src.h + i, v);
+    }
+    *even = vf_bf16_even(v);
+    *odd = vf_bf16_odd(v);
+}
+#define NORM_PAIRS_SUMS 1
+#else
+#define NORM_PAIRS_SUMS 0
+#endif
+
 static NORM_ALWAYS_INLINE row_sums sum_row_inline(row_source src, size_t n, float shift, bool shifted,
                                                   bool want_sum, bool fused, bool has_b, bool gated,
                                                   norm_dtype xt, norm_dtype pt)
 {
     const vf c = vf_set1(shift);
+#if NORM_PAIRS_SUMS
+    /* bf16 rows in pairs of vectors, whatever the call (fused or not, shifted or not), so that
+     * a fused row and the same h normalised on its own are summed in the same order. */
+    const bool pairs = xt == NORM_BF16 && !gated;
+#endif
     vf s1[NORM_UNROLL], s2[NORM_UNROLL];
     vd d1 = vd_zero(), d2 = vd_zero();
     size_t i = 0;
@@ -223,12 +263,25 @@ static NORM_ALWAYS_INLINE row_sums sum_row_inline(row_source src, size_t n, floa
         /* Each lane of each accumulator takes at most NORM_FOLD terms per block. */
         size_t block_end = n - i > (size_t)NORM_W * NORM_UNROLL * NORM_FOLD
                                ? i + (size_t)NORM_W * NORM_UNROLL * NORM_FOLD : n;
-        for (; i + (size_t)NORM_W * NORM_UNROLL <= block_end; i += (size_t)NORM_W * NORM_UNROLL)
+        for (; i + (size_t)NORM_W * NORM_UNROLL <= block_end; i += (size_t)NORM_W * NORM_UNROLL) {
+#if NORM_PAIRS_SUMS
+            if (pairs) {
+#pragma GCC unroll 16
+                for (int u = 0; u < NORM_UNROLL; u += 2) {
+                    vf even, odd;
+                    fetch_pairs(src, i + (size_t)u * NORM_W, fused, has_b, pt, &even, &odd);
+                    NORM_ACCUMULATE(u, even);
+                    NORM_ACCUMULATE(u + 1, odd);
+                }
+                continue;
+            }
+#endif
 #pragma GCC unroll 16
             for (int u = 0; u < NORM_UNROLL; u++) {
                 vf t = fetch(src, i + (size_t)u * NORM_W, fused, has_b, gated, xt, pt);
                 NORM_ACCUMULATE(u, t);
             }
+        }
         if (block_end < n) {
             NORM_FOLD_LANES();
             continue;
@@ -534,7 +587,7 @@ static NORM_ALWAYS_INLINE void output_row(void *y, const void *x, const void *g,
                 vf odd = output_vector(vf_bf16_odd(xr), has_g ? vf_bf16_odd(gr) : s,
                                        has_b ? vf_bf16_odd(br) : s, mode, c, s, neg_ds, has_g,
                                        has_b, unit_offset);
-                vh_store_pairs((uint16_t *)y + i, even, odd);
+                vh_store((uint16_t *)y + i, vh_pack_pairs(even, odd));
             }
         }
 #endif
