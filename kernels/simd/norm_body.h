@@ -224,7 +224,10 @@ static NORM_ALWAYS_INLINE row_sums sum_row_inline(row_source src, size_t n, floa
     const bool pairs = xt == NORM_BF16 && !gated;
 #endif
     vf s1[NORM_UNROLL], s2[NORM_UNROLL];
+    /* The first fold starts the f64 sums rather than adding to zero: on a short row that add
+     * is on the chain from the last load to rstd (4096x128: -3%). */
     vd d1 = vd_zero(), d2 = vd_zero();
+    bool first = true;
     size_t i = 0;
 
     /* With two sums, GCC would load each vector twice, as a memory operand of the add and
@@ -250,8 +253,9 @@ static NORM_ALWAYS_INLINE row_sums sum_row_inline(row_source src, size_t n, floa
                 s2[u_] = vf_add(s2[u_], s2[u_ + w_]);            \
             }                                                    \
         if (want_sum)                                            \
-            d1 = vd_add_vf(d1, s1[0]);                           \
-        d2 = vd_add_vf(d2, s2[0]);                               \
+            d1 = first ? vd_from_vf(s1[0]) : vd_add(d1, vd_from_vf(s1[0])); \
+        d2 = first ? vd_from_vf(s2[0]) : vd_add(d2, vd_from_vf(s2[0]));     \
+        first = false;                                           \
     } while (0)
 
     /* Every loop over the accumulators is unrolled from the start, so that they are

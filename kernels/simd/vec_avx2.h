@@ -99,12 +99,14 @@ static inline void vf_store_part(float *p, vf v, size_t k)
 }
 
 static inline vd vd_zero(void) { return _mm256_setzero_pd(); }
-static inline vd vd_add_vf(vd acc, vf v)
+/* The lanes of v in double, pairwise summed down to the width of a vd. */
+static inline vd vd_from_vf(vf v)
 {
     __m256d lo = _mm256_cvtps_pd(_mm256_castps256_ps128(v));
     __m256d hi = _mm256_cvtps_pd(_mm256_extractf128_ps(v, 1));
-    return _mm256_add_pd(acc, _mm256_add_pd(lo, hi));
+    return _mm256_add_pd(lo, hi);
 }
+static inline vd vd_add(vd a, vd b) { return _mm256_add_pd(a, b); }
 static inline double vd_sum(vd v)
 {
     __m128d s = _mm_add_pd(_mm256_castpd256_pd128(v), _mm256_extractf128_pd(v, 1));

@@ -76,12 +76,14 @@ static inline vf vf_keep_first(vf v, size_t k) { return _mm512_maskz_mov_ps(tail
 static inline void vh_stream(uint16_t *p, const uint16_t *buf) { _mm256_stream_si256((__m256i *)p, _mm256_load_si256((const __m256i *)buf)); }
 
 static inline vd vd_zero(void) { return _mm512_setzero_pd(); }
-static inline vd vd_add_vf(vd acc, vf v)
+/* The lanes of v in double, pairwise summed down to the width of a vd. */
+static inline vd vd_from_vf(vf v)
 {
     __m256 lo = _mm512_castps512_ps256(v);
     __m256 hi = _mm256_castpd_ps(_mm512_extractf64x4_pd(_mm512_castps_pd(v), 1));
-    return _mm512_add_pd(acc, _mm512_add_pd(_mm512_cvtps_pd(lo), _mm512_cvtps_pd(hi)));
+    return _mm512_add_pd(_mm512_cvtps_pd(lo), _mm512_cvtps_pd(hi));
 }
+static inline vd vd_add(vd a, vd b) { return _mm512_add_pd(a, b); }
 static inline double vd_sum(vd v) { return _mm512_reduce_add_pd(v); }
 /* 1 / sqrt(v) within a relative 2^-14. */
 static inline double vd_rsqrt14(double v) { return _mm_cvtsd_f64(_mm_rsqrt14_sd(_mm_set_sd(v), _mm_set_sd(v))); }

@@ -93,8 +93,7 @@ static inline void vf_store_part(float *p, vf v, size_t k)
 }
 
 static inline vd vd_zero(void) { return vdupq_n_f64(0.0); }
-static inline vd vd_add_vf(vd acc, vf v)
-{
-    return vaddq_f64(acc, vaddq_f64(vcvt_f64_f32(vget_low_f32(v)), vcvt_high_f64_f32(v)));
-}
+/* The lanes of v in double, pairwise summed down to the width of a vd. */
+static inline vd vd_from_vf(vf v) { return vaddq_f64(vcvt_f64_f32(vget_low_f32(v)), vcvt_high_f64_f32(v)); }
+static inline vd vd_add(vd a, vd b) { return vaddq_f64(a, b); }
 static inline double vd_sum(vd v) { return vaddvq_f64(v); }

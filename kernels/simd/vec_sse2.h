@@ -90,10 +90,12 @@ static inline void vh_stream(uint16_t *p, const uint16_t *buf)
 }
 
 static inline vd vd_zero(void) { return _mm_setzero_pd(); }
-static inline vd vd_add_vf(vd acc, vf v)
+/* The lanes of v in double, pairwise summed down to the width of a vd. */
+static inline vd vd_from_vf(vf v)
 {
     __m128d lo = _mm_cvtps_pd(v);
     __m128d hi = _mm_cvtps_pd(_mm_movehl_ps(v, v));
-    return _mm_add_pd(acc, _mm_add_pd(lo, hi));
+    return _mm_add_pd(lo, hi);
 }
+static inline vd vd_add(vd a, vd b) { return _mm_add_pd(a, b); }
 static inline double vd_sum(vd v) { return _mm_cvtsd_f64(v) + _mm_cvtsd_f64(_mm_unpackhi_pd(v, v)); }
