@@ -32,7 +32,10 @@
  * not); longer ones are faster one row at a time (fused RMSNorm 16x4096: 1.27x -> 1.10x),
  * which keeps the row in L1 between its two passes. Plain RMSNorm rows are never pipelined. */
 #define NORM_AHEAD_BELOW 1024
-#define NORM_STASH_MAX 2048 /* f32 values of x * silu(z) kept on the stack between passes, per row */
+/* f32 values of silu(z) or x * silu(z) kept on the stack between passes (16 KiB): one row of
+ * up to this many, or two pipelined rows (shorter than NORM_AHEAD_BELOW) of half. */
+#define NORM_STASH 4096
+_Static_assert(NORM_AHEAD_BELOW <= NORM_STASH / 2, "two pipelined rows fit the stash");
 #define NORM_ALWAYS_INLINE inline __attribute__((always_inline))
 
 /* ---------------------------------------------------------------- typed memory access */
@@ -138,21 +141,18 @@ static NORM_ALWAYS_INLINE vf silu_from(vf z, vf t)
 
 static NORM_ALWAYS_INLINE vf silu(vf z) { return silu_from(z, exp_neg_abs(z)); }
 
-/* Where a row's values come from: x itself; h = x + r (+ b) rounded to x's type, which is
- * stored to h on the way (the fused residual add); or x * silu(z) (the gate before the norm). */
+/* Where a row's values come from: x itself; or h = x + r (+ b) rounded to x's type, which
+ * is stored to h on the way (the fused residual add). */
 typedef struct row_source {
     const void *x, *r, *b;
     void *h;
-    const void *z;
 } row_source;
 
-/* One vector of the row at i: x, the fused h (stored, then reloaded rounded), or x * silu(z). */
-static NORM_ALWAYS_INLINE vf fetch(row_source src, size_t i, bool fused, bool has_b, bool gated,
+/* One vector of the row at i: x, or the fused h (stored, then reloaded rounded). */
+static NORM_ALWAYS_INLINE vf fetch(row_source src, size_t i, bool fused, bool has_b,
                                    norm_dtype xt, norm_dtype pt)
 {
     vf v = load_as(src.x, i, xt);
-    if (gated)
-        return vf_mul(v, silu(load_as(src.z, i, xt)));
     if (!fused)
         return v;
     v = vf_add(v, load_as(src.r, i, xt));
@@ -162,13 +162,11 @@ static NORM_ALWAYS_INLINE vf fetch(row_source src, size_t i, bool fused, bool ha
     return xt == NORM_F32 ? v : load_as(src.h, i, xt);
 }
 
-/* The k (< NORM_W) elements at i, zero beyond (silu(0) is 0). */
+/* The k (< NORM_W) elements at i, zero beyond. */
 static NORM_ALWAYS_INLINE vf fetch_part(row_source src, size_t i, size_t k, bool fused,
-                                        bool has_b, bool gated, norm_dtype xt, norm_dtype pt)
+                                        bool has_b, norm_dtype xt, norm_dtype pt)
 {
     vf v = load_part_as(src.x, i, k, xt);
-    if (gated)
-        return vf_mul(v, silu(load_part_as(src.z, i, k, xt)));
     if (!fused)
         return v;
     v = vf_add(v, load_part_as(src.r, i, k, xt));
@@ -214,14 +212,14 @@ static NORM_ALWAYS_INLINE void fetch_pairs(row_source src, size_t i, bool fused,
 #endif
 
 static NORM_ALWAYS_INLINE row_sums sum_row_inline(row_source src, size_t n, float shift, bool shifted,
-                                                  bool want_sum, bool fused, bool has_b, bool gated,
+                                                  bool want_sum, bool fused, bool has_b,
                                                   norm_dtype xt, norm_dtype pt)
 {
     const vf c = vf_set1(shift);
 #if NORM_PAIRS_SUMS
     /* bf16 rows in pairs of vectors, whatever the call (fused or not, shifted or not), so that
      * a fused row and the same h normalised on its own are summed in the same order. */
-    const bool pairs = xt == NORM_BF16 && !gated;
+    const bool pairs = xt == NORM_BF16;
 #endif
     vf s1[NORM_UNROLL], s2[NORM_UNROLL];
     /* The first fold starts the f64 sums rather than adding to zero: on a short row that add
@@ -282,7 +280,7 @@ static NORM_ALWAYS_INLINE row_sums sum_row_inline(row_source src, size_t n, floa
 #endif
 #pragma GCC unroll 16
             for (int u = 0; u < NORM_UNROLL; u++) {
-                vf t = fetch(src, i + (size_t)u * NORM_W, fused, has_b, gated, xt, pt);
+                vf t = fetch(src, i + (size_t)u * NORM_W, fused, has_b, xt, pt);
                 NORM_ACCUMULATE(u, t);
             }
         }
@@ -294,12 +292,12 @@ static NORM_ALWAYS_INLINE row_sums sum_row_inline(row_source src, size_t n, floa
 #pragma GCC unroll 16
         for (int u = 0; u < NORM_UNROLL - 1; u++)
             if (i + NORM_W <= n) {
-                vf t = fetch(src, i, fused, has_b, gated, xt, pt);
+                vf t = fetch(src, i, fused, has_b, xt, pt);
                 NORM_ACCUMULATE(u, t);
                 i += NORM_W;
             }
         if (i < n) {
-            vf t = fetch_part(src, i, n - i, fused, has_b, gated, xt, pt);
+            vf t = fetch_part(src, i, n - i, fused, has_b, xt, pt);
             if (shifted)
                 t = vf_keep_first(vf_sub(t, c), n - i); /* padding lanes must add nothing */
             if (want_sum)
@@ -323,12 +321,12 @@ enum sums_kind { SQUARES, SUMS, SUMS_SHIFTED };
 static __attribute__((noinline)) row_sums sum_row_any(const void *x, size_t n, float shift,
                                                       enum sums_kind what, norm_dtype xt)
 {
-    row_source src = { x, NULL, NULL, NULL, NULL };
+    row_source src = { x, NULL, NULL, NULL };
 #define NORM_SUMS_FOR(t)                                                                  \
     switch (what) {                                                                       \
-    case SQUARES: return sum_row_inline(src, n, 0.0f, false, false, false, false, false, t, t); \
-    case SUMS: return sum_row_inline(src, n, 0.0f, false, true, false, false, false, t, t); \
-    default: return sum_row_inline(src, n, shift, true, true, false, false, false, t, t); \
+    case SQUARES: return sum_row_inline(src, n, 0.0f, false, false, false, false, t, t); \
+    case SUMS: return sum_row_inline(src, n, 0.0f, false, true, false, false, t, t); \
+    default: return sum_row_inline(src, n, shift, true, true, false, false, t, t); \
     }
     switch (xt) {
     case NORM_F16: NORM_SUMS_FOR(NORM_F16)
@@ -345,12 +343,12 @@ static __attribute__((noinline)) row_sums sum_row_fused(const void *x, const voi
                                                         float shift, enum sums_kind what,
                                                         norm_dtype xt, norm_dtype pt)
 {
-    const row_source src = { x, r, b, h, NULL };
+    const row_source src = { x, r, b, h };
 #define NORM_SUMS_FOR(t, p, with_bias)                                                    \
     switch (what) {                                                                       \
-    case SQUARES: return sum_row_inline(src, n, 0.0f, false, false, true, with_bias, false, t, p); \
-    case SUMS: return sum_row_inline(src, n, 0.0f, false, true, true, with_bias, false, t, p); \
-    default: return sum_row_inline(src, n, shift, true, true, true, with_bias, false, t, p); \
+    case SQUARES: return sum_row_inline(src, n, 0.0f, false, false, true, with_bias, t, p); \
+    case SUMS: return sum_row_inline(src, n, 0.0f, false, true, true, with_bias, t, p); \
+    default: return sum_row_inline(src, n, shift, true, true, true, with_bias, t, p); \
     }
 #define NORM_SUMS_BIAS(t, p)                                                              \
     if (b) {                                                                              \
@@ -421,12 +419,17 @@ static __attribute__((noinline)) row_sums sum_row_gated(const void *x, const voi
         silu_row(h, x, z, n, xt);
         return sum_row_any(h, n, 0.0f, SQUARES, NORM_F32);
     }
-    const row_source src = { x, NULL, NULL, NULL, z };
-    switch (xt) {
-    case NORM_F16: return sum_row_inline(src, n, 0.0f, false, false, false, false, true, NORM_F16, NORM_F16);
-    case NORM_BF16: return sum_row_inline(src, n, 0.0f, false, false, false, false, true, NORM_BF16, NORM_BF16);
-    default: return sum_row_inline(src, n, 0.0f, false, false, false, false, true, NORM_F32, NORM_F32);
+    /* Nowhere to keep the row: x * silu(z) a stash at a time, summed, and computed again by
+     * the output pass. (In one loop with the sums, silu's calls to exp were 1.5-2x slower.) */
+    _Alignas(64) float part[NORM_STASH / 2];
+    const size_t xs = norm_dtype_size(xt);
+    row_sums total = { 0.0, 0.0 };
+    for (size_t at = 0; at < n; at += NORM_STASH / 2) {
+        size_t len = n - at < NORM_STASH / 2 ? n - at : NORM_STASH / 2;
+        silu_row(part, (const char *)x + at * xs, (const char *)z + at * xs, len, xt);
+        total.squares += sum_row_any(part, len, 0.0f, SQUARES, NORM_F32).squares;
     }
+    return total;
 }
 
 /* ---------------------------------------------------------------- output */
@@ -704,17 +707,19 @@ static NORM_ALWAYS_INLINE void rmsnorm_rows(const norm_job *job, bool has_g, boo
     const bool given = job->moments != NULL;
     /* With the gate before the norm, x * silu(z) is needed by both passes, and exp is most of
      * the cost: it is kept between them, as f32, in an f32 y row that is not x's (it stays in
-     * cache), or else in one of two rows on the stack (two: the pipeline holds row r's while
-     * it sums row r+1), for rows that fit (Mamba-2's groups and Qwen3-Next's heads do). With
-     * the gate after the norm, the first of those rows holds silu(z) for the row written. */
-    _Alignas(64) float scratch[2][NORM_STASH_MAX];
+     * cache), or else on the stack (two rows when pipelined: row r's is kept while row r+1 is
+     * summed), for rows that fit (Mamba-2's groups and Qwen3-Next's heads do); longer rows
+     * compute it twice, a stash at a time. With the gate after the norm, the stash holds
+     * silu(z) for the part of the row being written. */
+    _Alignas(64) float scratch[NORM_STASH];
+    const bool ahead = n < NORM_AHEAD_BELOW;
     const bool in_y = gate_in && yt == NORM_F32 && job->y != job->x && !job->nontemporal;
-    const bool stash = gate_in && !given && (in_y || n <= NORM_STASH_MAX);
-#define NORM_STASH_ROW(r) \
-    (!stash ? NULL : in_y ? (float *)job->y + (r) * job->y_stride : scratch[(r) & 1])
+    const bool stash = gate_in && !given && (in_y || n <= NORM_STASH);
+#define NORM_STASH_ROW(r)                                                         \
+    (!stash ? NULL : in_y ? (float *)job->y + (r) * job->y_stride                 \
+                  : scratch + (ahead ? ((r) & 1) * (NORM_STASH / 2) : 0))
     if (job->rows == 0)
         return;
-    const bool ahead = n < NORM_AHEAD_BELOW;
     row_sums next = { 0.0, 0.0 };
     if (!given && ahead)
         next = first_sums(job, 0, 0.0f, SQUARES, gate_in, NORM_STASH_ROW(0), xt, pt);
@@ -741,13 +746,29 @@ static NORM_ALWAYS_INLINE void rmsnorm_rows(const norm_job *job, bool has_g, boo
             row_epilogue ep = { NULL, job->y_inv_scale, job->y_scales ? job->y_scales + r : NULL, NULL, NULL };
             output_row(y, NORM_STASH_ROW(r), job->gamma, job->beta, n, job->nontemporal, rs,
                        ep, SCALE_ONLY, has_g, has_b, unit_offset, false, false, false, NORM_F32, yt, pt);
-        } else if (gate_out && n <= NORM_STASH_MAX) {
-            /* The gate after the norm: silu(z) for the row first, in a loop of its own. */
-            silu_row(scratch[0], NULL, gate_row(job, r, xt), n, xt);
-            void *y = (char *)job->y + r * job->y_stride * norm_dtype_size(yt);
-            row_epilogue ep = { scratch[0], job->y_inv_scale, job->y_scales ? job->y_scales + r : NULL, NULL, NULL };
-            output_row(y, source_row(job, r, xt), job->gamma, job->beta, n, job->nontemporal, rs, ep,
-                       SCALE_ONLY, has_g, has_b, unit_offset, false, true, true, xt, yt, pt);
+        } else if ((gate_in || gate_out) && (n <= NORM_STASH || !job->y_scales)) {
+            /* silu(z) (or x * silu(z)) first, in a loop of its own, for as much of the row as
+             * the stash holds, then that part of the output. (A dynamic int8 scale needs the
+             * whole row's outputs at once: longer rows compute silu in the output loop.) */
+            const size_t xs = norm_dtype_size(xt), ys = norm_dtype_size(yt), ps = norm_dtype_size(pt);
+            const char *src = (const char *)source_row(job, r, xt), *z = (const char *)gate_row(job, r, xt);
+            char *y = (char *)job->y + r * job->y_stride * ys;
+            const char *g = (const char *)job->gamma, *b = (const char *)job->beta;
+            row_epilogue ep = { gate_out ? scratch : NULL, job->y_inv_scale,
+                                job->y_scales ? job->y_scales + r : NULL, NULL, NULL };
+            for (size_t at = 0; at < n; at += NORM_STASH) {
+                size_t len = n - at < NORM_STASH ? n - at : NORM_STASH;
+                const void *gp = has_g ? g + at * ps : NULL, *bp = has_b ? b + at * ps : NULL;
+                if (gate_in) {
+                    silu_row(scratch, src + at * xs, z + at * xs, len, xt);
+                    output_row(y + at * ys, scratch, gp, bp, len, job->nontemporal, rs, ep, SCALE_ONLY,
+                               has_g, has_b, unit_offset, false, false, false, NORM_F32, yt, pt);
+                } else {
+                    silu_row(scratch, NULL, z + at * xs, len, xt);
+                    output_row(y + at * ys, src + at * xs, gp, bp, len, job->nontemporal, rs, ep, SCALE_ONLY,
+                               has_g, has_b, unit_offset, false, true, true, xt, yt, pt);
+                }
+            }
         } else {
             output_row_at(job, r, rs, SCALE_ONLY, has_g, has_b, unit_offset, gate_in, gate_out, xt, yt, pt);
         }
@@ -810,8 +831,8 @@ static NORM_ALWAYS_INLINE void rmsnorm_plain_rows(const norm_job *job, bool has_
     char *y = (char *)job->y;
     float *rstd_out = job->rstd;
     for (size_t r = 0; r < c.rows; r++, x += c.x_step, y += c.y_step) {
-        row_source src = { x, NULL, NULL, NULL, NULL };
-        row_sums sums = sum_row_inline(src, n, 0.0f, false, false, false, false, false, xt, pt);
+        row_source src = { x, NULL, NULL, NULL };
+        row_sums sums = sum_row_inline(src, n, 0.0f, false, false, false, false, xt, pt);
         if (!sums_in_range(sums.squares, c.eps)) {
             exact_row(job, r, false);
             continue;
@@ -933,8 +954,8 @@ static NORM_ALWAYS_INLINE void layernorm_plain_rows(const norm_job *job, bool ha
      * Long rows: one row at a time, which keeps the row in L1 between its two passes. */
     const bool ahead = n < NORM_AHEAD_BELOW;
 #define NORM_PLAIN_SUMS(row)                                                                 \
-    (shift == 0.0f ? sum_row_inline((row_source){ (row), NULL, NULL, NULL, NULL }, n, 0.0f,  \
-                                    false, true, false, false, false, xt, pt)                \
+    (shift == 0.0f ? sum_row_inline((row_source){ (row), NULL, NULL, NULL }, n, 0.0f,        \
+                                    false, true, false, false, xt, pt)                       \
                    : sum_row_any((row), n, shift, SUMS_SHIFTED, xt))
     row_sums next = rows && ahead ? NORM_PLAIN_SUMS(x) : (row_sums){ 0.0, 0.0 };
     for (size_t r = 0; r < rows; r++, x += c.x_step, y += c.y_step) {
