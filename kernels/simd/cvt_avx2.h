@@ -51,4 +51,57 @@ static inline __attribute__((always_inline)) void vf_store_bf16(uint16_t *p, vf 
     _mm_storeu_si128((__m128i_u *)p, _mm_packus_epi32(_mm256_castsi256_si128(r), _mm256_extracti128_si256(r, 1)));
 }
 
+/* bf16 rows two vectors at a time, as cvt_avx512.h describes: 2 * NORM_W values loaded as
+ * NORM_W 32-bit lanes are an even-indexed value in each lane's low half and the next one in
+ * its high half, each an f32 after a shift or a mask, and results go back the same way. The
+ * one-vector path above spends a shuffle on every widening and two on every narrowing
+ * (vpmovzxwd, vpackusdw and its extract): this one spends none. */
+#define NORM_BF16_PAIRS 1
+typedef __m256i vh_pairs;
+static inline __attribute__((always_inline)) vh_pairs vh_load_pairs(const uint16_t *p)
+{
+    vh_pairs r = _mm256_loadu_si256((const __m256i_u *)p);
+    __asm__("" : "+x"(r)); /* one load, not one per use */
+    return r;
+}
+static inline __attribute__((always_inline)) vf vf_bf16_even(vh_pairs r)
+{
+    return _mm256_castsi256_ps(_mm256_slli_epi32(r, 16));
+}
+static inline __attribute__((always_inline)) vf vf_bf16_odd(vh_pairs r)
+{
+    return _mm256_castsi256_ps(_mm256_and_si256(r, _mm256_set1_epi32((int)0xffff0000u)));
+}
+/* 2 * NORM_W f32 values split the same way, for an f32 bias added to bf16 pairs. */
+static inline __attribute__((always_inline)) void vf_load_f32_pairs(const float *p, vf *even, vf *odd)
+{
+    const vf lo = _mm256_loadu_ps(p), hi = _mm256_loadu_ps(p + 8);
+    /* Within each 128-bit half: lo's two evens (odds), then hi's; then the halves' middle
+     * 64-bit quarters swap. */
+    *even = _mm256_castpd_ps(_mm256_permute4x64_pd(_mm256_castps_pd(_mm256_shuffle_ps(lo, hi, 0x88)), 0xd8));
+    *odd = _mm256_castpd_ps(_mm256_permute4x64_pd(_mm256_castps_pd(_mm256_shuffle_ps(lo, hi, 0xdd)), 0xd8));
+}
+/* Both halves rounded to nearest even as vf_store_bf16 rounds, NaNs quieted the same way,
+ * the even results in the low halves of the lanes and the odd ones in the high halves. */
+static inline __attribute__((always_inline)) vh_pairs vh_pack_pairs(vf even, vf odd)
+{
+    const __m256i ue = _mm256_castps_si256(even), uo = _mm256_castps_si256(odd);
+    const __m256i one = _mm256_set1_epi32(1), half = _mm256_set1_epi32(0x7fff);
+    const __m256i top = _mm256_set1_epi32((int)0xffff0000u);
+    const __m256i magnitude = _mm256_set1_epi32(0x7fffffff), inf = _mm256_set1_epi32(0x7f800000);
+    __m256i re = _mm256_srli_epi32(
+        _mm256_add_epi32(ue, _mm256_add_epi32(_mm256_and_si256(_mm256_srli_epi32(ue, 16), one), half)), 16);
+    __m256i ro = _mm256_and_si256(
+        _mm256_add_epi32(uo, _mm256_add_epi32(_mm256_and_si256(_mm256_srli_epi32(uo, 16), one), half)), top);
+    re = _mm256_blendv_epi8(re, _mm256_or_si256(_mm256_srli_epi32(ue, 16), _mm256_set1_epi32(0x0040)),
+                            _mm256_cmpgt_epi32(_mm256_and_si256(ue, magnitude), inf));
+    ro = _mm256_blendv_epi8(ro, _mm256_or_si256(_mm256_and_si256(uo, top), _mm256_set1_epi32(0x00400000)),
+                            _mm256_cmpgt_epi32(_mm256_and_si256(uo, magnitude), inf));
+    return _mm256_or_si256(re, ro);
+}
+static inline __attribute__((always_inline)) void vh_store(uint16_t *p, vh_pairs h)
+{
+    _mm256_storeu_si256((__m256i_u *)p, h);
+}
+
 #include "cvt_part_generic.h"
