@@ -177,6 +177,18 @@ static NORM_ALWAYS_INLINE vf fetch_part(row_source src, size_t i, size_t k, bool
 }
 
 #ifdef NORM_BF16_PAIRS
+/* 2 * NORM_W parameters (bf16 or f32) at p[i], as the even and odd halves of bf16 pairs. */
+static NORM_ALWAYS_INLINE void load_pairs_as(const void *p, size_t i, norm_dtype t, vf *even, vf *odd)
+{
+    if (t == NORM_BF16) {
+        vh_pairs r = vh_load_pairs((const uint16_t *)p + i);
+        *even = vf_bf16_even(r);
+        *odd = vf_bf16_odd(r);
+    } else {
+        vf_load_f32_pairs((const float *)p + i, even, odd);
+    }
+}
+
 /* 2 * NORM_W values of a bf16 row at i, as even and odd halves (cvt_<isa>.h): x, or the fused
  * h = x + r (+ b), stored rounded and returned rounded, as fetch() does one vector at a time.
  * Widening a vector of bf16 is a shuffle, and the fused add needs three per vector (x, r and
@@ -190,13 +202,7 @@ static NORM_ALWAYS_INLINE void fetch_pairs(row_source src, size_t i, bool fused,
         vf e = vf_add(vf_bf16_even(v), vf_bf16_even(r)), o = vf_add(vf_bf16_odd(v), vf_bf16_odd(r));
         if (has_b) {
             vf be, bo;
-            if (pt == NORM_BF16) {
-                vh_pairs b = vh_load_pairs((const uint16_t *)src.b + i);
-                be = vf_bf16_even(b);
-                bo = vf_bf16_odd(b);
-            } else {
-                vf_load_f32_pairs((const float *)src.b + i, &be, &bo);
-            }
+            load_pairs_as(src.b, i, pt, &be, &bo);
             e = vf_add(e, be);
             o = vf_add(o, bo);
         }
@@ -581,19 +587,20 @@ static NORM_ALWAYS_INLINE void output_row(void *y, const void *x, const void *g,
         vf_stream_fence();
     } else {
 #ifdef NORM_BF16_PAIRS
-        /* All-bf16 rows: no widening or narrowing shuffles (cvt_<isa>.h). */
-        if (xt == NORM_BF16 && yt == NORM_BF16 && (pt == NORM_BF16 || (!has_g && !has_b)) &&
-            !gate_in && !gate_out) {
+        /* bf16 rows: no widening or narrowing shuffles (cvt_<isa>.h); f32 parameters are
+         * split into the same even and odd halves. */
+        if (xt == NORM_BF16 && yt == NORM_BF16 && !gate_in && !gate_out) {
             for (; i + 2 * NORM_W <= n; i += 2 * NORM_W) {
                 vh_pairs xr = vh_load_pairs((const uint16_t *)x + i);
-                vh_pairs gr = has_g ? vh_load_pairs((const uint16_t *)g + i) : xr;
-                vh_pairs br = has_b ? vh_load_pairs((const uint16_t *)b + i) : xr;
-                vf even = output_vector(vf_bf16_even(xr), has_g ? vf_bf16_even(gr) : s,
-                                        has_b ? vf_bf16_even(br) : s, mode, c, s, neg_ds, has_g,
-                                        has_b, unit_offset);
-                vf odd = output_vector(vf_bf16_odd(xr), has_g ? vf_bf16_odd(gr) : s,
-                                       has_b ? vf_bf16_odd(br) : s, mode, c, s, neg_ds, has_g,
-                                       has_b, unit_offset);
+                vf ge = s, go = s, be = s, bo = s;
+                if (has_g)
+                    load_pairs_as(g, i, pt, &ge, &go);
+                if (has_b)
+                    load_pairs_as(b, i, pt, &be, &bo);
+                vf even = output_vector(vf_bf16_even(xr), ge, be, mode, c, s, neg_ds, has_g, has_b,
+                                        unit_offset);
+                vf odd = output_vector(vf_bf16_odd(xr), go, bo, mode, c, s, neg_ds, has_g, has_b,
+                                       unit_offset);
                 vh_store((uint16_t *)y + i, vh_pack_pairs(even, odd));
             }
         }
