@@ -381,38 +381,46 @@ static __attribute__((noinline)) row_sums sum_row_fused(const void *x, const voi
 #undef NORM_SUMS_FOR
 }
 
-/* silu(z), or x * silu(z) when x is not NULL, for a whole row, as f32, in two passes: the
- * exponentials alone first (a loop that does nothing but call exp lets consecutive calls
- * overlap, with nothing live across them to spill), then the rest from L1. Done in one loop
- * with the norm, each call's latency and spills were exposed: 1.5-2x slower. */
+/* x * silu(z) for a whole row, as f32, in two passes: the exponentials alone first (a loop
+ * that does nothing but call exp lets consecutive calls overlap, with nothing live across them
+ * to spill), then the rest from L1. Done in one loop with the norm, each call's latency and
+ * spills were exposed: 1.5-2x slower. With exp_only, the first pass alone: out = exp(-|z|). */
 static NORM_ALWAYS_INLINE void silu_row_t(float *out, const void *x, const void *z, size_t n,
-                                          norm_dtype xt, bool with_x)
+                                          norm_dtype xt, bool exp_only)
 {
     size_t i = 0, k = n % NORM_W, whole = n - k;
     for (; i < whole; i += NORM_W)
         vf_store(out + i, exp_neg_abs(load_as(z, i, xt)));
     if (k)
         vf_store_part(out + i, exp_neg_abs(load_part_as(z, i, k, xt)), k);
-    for (i = 0; i < whole; i += NORM_W) {
-        vf v = silu_from(load_as(z, i, xt), vf_load(out + i));
-        vf_store(out + i, with_x ? vf_mul(load_as(x, i, xt), v) : v);
-    }
-    if (k) {
-        vf v = silu_from(load_part_as(z, i, k, xt), vf_load_part(out + i, k));
-        vf_store_part(out + i, with_x ? vf_mul(load_part_as(x, i, k, xt), v) : v, k);
-    }
+    if (exp_only)
+        return;
+    for (i = 0; i < whole; i += NORM_W)
+        vf_store(out + i, vf_mul(load_as(x, i, xt), silu_from(load_as(z, i, xt), vf_load(out + i))));
+    if (k)
+        vf_store_part(out + i, vf_mul(load_part_as(x, i, k, xt),
+                                      silu_from(load_part_as(z, i, k, xt), vf_load_part(out + i, k))), k);
 }
 
 static __attribute__((noinline)) void silu_row(float *out, const void *x, const void *z, size_t n,
                                                norm_dtype xt)
 {
-#define NORM_SILU_FOR(t) x ? silu_row_t(out, x, z, n, t, true) : silu_row_t(out, x, z, n, t, false)
     switch (xt) {
-    case NORM_F16: NORM_SILU_FOR(NORM_F16); return;
-    case NORM_BF16: NORM_SILU_FOR(NORM_BF16); return;
-    default: NORM_SILU_FOR(NORM_F32); return;
+    case NORM_F16: silu_row_t(out, x, z, n, NORM_F16, false); return;
+    case NORM_BF16: silu_row_t(out, x, z, n, NORM_BF16, false); return;
+    default: silu_row_t(out, x, z, n, NORM_F32, false); return;
     }
-#undef NORM_SILU_FOR
+}
+
+/* exp(-|z|) for a row: the gate after the norm forms silu(z) from it in the output pass, one
+ * loop fewer than finishing silu here and reading it back. */
+static __attribute__((noinline)) void exp_row(float *out, const void *z, size_t n, norm_dtype xt)
+{
+    switch (xt) {
+    case NORM_F16: silu_row_t(out, NULL, z, n, NORM_F16, true); return;
+    case NORM_BF16: silu_row_t(out, NULL, z, n, NORM_BF16, true); return;
+    default: silu_row_t(out, NULL, z, n, NORM_F32, true); return;
+    }
 }
 
 /* The sum of squares of x * silu(z) (gated RMSNorm, the gate before the norm). When h is
@@ -467,10 +475,10 @@ typedef struct row_scale {
         }                                                                                 \
     } while (0)
 
-/* v * silu(z) when the gate comes after the norm (z already silu(z) when ready). */
-static NORM_ALWAYS_INLINE vf gated_output(vf v, vf z, bool gate_out, bool ready)
+/* v * silu(z) when the gate comes after the norm; t = exp(-|z|) when it was computed ahead. */
+static NORM_ALWAYS_INLINE vf gated_output(vf v, vf z, vf t, bool gate_out, bool exp_ready)
 {
-    return gate_out ? vf_mul(v, ready ? z : silu(z)) : v;
+    return gate_out ? vf_mul(v, exp_ready ? silu_from(z, t) : silu(z)) : v;
 }
 
 /* y = u * gamma + beta for one vector. */
@@ -499,6 +507,7 @@ static NORM_ALWAYS_INLINE vf output_vector(vf x, vf g, vf b, enum center_mode mo
 /* What a row's output pass applies besides the norm itself. */
 typedef struct row_epilogue {
     const void *z;     /* the gate's row, or NULL */
+    const float *exp_z; /* exp(-|z|) for that row, computed ahead (silu_row), or NULL */
     float q_inv;       /* int8 output: 1 / s */
     float *q_scale;    /* int8 output with a dynamic scale: where s goes, or NULL */
     /* Streaming stores (rows larger than the caches): the next row's x and residual (or
@@ -513,13 +522,12 @@ static NORM_ALWAYS_INLINE void output_row(void *y, const void *x, const void *g,
                                           size_t n, bool nontemporal, row_scale rs, row_epilogue ep,
                                           enum center_mode mode, bool has_g, bool has_b,
                                           bool unit_offset, bool gate_in, bool gate_out,
-                                          bool gate_ready, norm_dtype xt, norm_dtype yt,
+                                          bool exp_ready, norm_dtype xt, norm_dtype yt,
                                           norm_dtype pt)
 {
     const vf c = vf_set1(rs.c), s = vf_set1(rs.s), neg_ds = vf_set1(rs.neg_ds);
-    /* A ready gate is f32 silu(z) values (silu_row). */
-    const norm_dtype zt = gate_ready ? NORM_F32 : xt;
     const void *z = ep.z;
+    const float *t = ep.exp_z;
     /* y at i, before it is stored: the source (x, or x * silu(z)), normalised, scaled,
      * shifted, and times silu(z) when the gate comes after. */
 #define NORM_OUTPUT(i)                                                                   \
@@ -527,7 +535,8 @@ static NORM_ALWAYS_INLINE void output_row(void *y, const void *x, const void *g,
                                        : load_as(x, i, xt),                              \
                                has_g ? load_as(g, i, pt) : s, has_b ? load_as(b, i, pt) : s, \
                                mode, c, s, neg_ds, has_g, has_b, unit_offset),           \
-                 gate_out ? load_as(z, i, zt) : s, gate_out, gate_ready)
+                 gate_out ? load_as(z, i, xt) : s, exp_ready ? vf_load(t + i) : s, gate_out,   \
+                 exp_ready)
     /* Partial vectors (an unaligned head, the tail) go through the same vector arithmetic,
      * so a row's result does not depend on where it sits in memory. */
 #define NORM_OUTPUT_PART(i, k)                                                           \
@@ -537,7 +546,8 @@ static NORM_ALWAYS_INLINE void output_row(void *y, const void *x, const void *g,
                                has_g ? load_part_as(g, i, k, pt) : s,                    \
                                has_b ? load_part_as(b, i, k, pt) : s,                    \
                                mode, c, s, neg_ds, has_g, has_b, unit_offset),           \
-                 gate_out ? load_part_as(z, i, k, zt) : s, gate_out, gate_ready)
+                 gate_out ? load_part_as(z, i, k, xt) : s,                               \
+                 exp_ready ? vf_load_part(t + i, k) : s, gate_out, exp_ready)
     size_t i = 0;
     if (yt == NORM_I8) {
         float q_inv = ep.q_inv;
@@ -642,11 +652,13 @@ static NORM_ALWAYS_INLINE void output_row_at(const norm_job *job, size_t r, row_
     void *y = (char *)job->y + r * job->y_stride * norm_dtype_size(yt);
     const bool prefetch = job->nontemporal && r + 1 < job->rows;
     const size_t es = norm_dtype_size(xt);
-    row_epilogue ep = { gate_in || gate_out ? gate_row(job, r, xt) : NULL, job->y_inv_scale,
-                        job->y_scales ? job->y_scales + r : NULL,
-                        prefetch ? (const char *)job->x + (r + 1) * job->x_stride * es : NULL,
-                        prefetch && job->residual
-                            ? (const char *)job->residual + (r + 1) * job->residual_stride * es : NULL };
+    row_epilogue ep = {
+        .z = gate_in || gate_out ? gate_row(job, r, xt) : NULL, .q_inv = job->y_inv_scale,
+        .q_scale = job->y_scales ? job->y_scales + r : NULL,
+        .next_x = prefetch ? (const char *)job->x + (r + 1) * job->x_stride * es : NULL,
+        .next_r = prefetch && job->residual
+                      ? (const char *)job->residual + (r + 1) * job->residual_stride * es : NULL,
+    };
     output_row(y, source_row(job, r, xt), job->gamma, job->beta, job->n, job->nontemporal, rs, ep,
                mode, has_g, has_b, unit_offset, gate_in, gate_out, false, xt, yt, pt);
 }
@@ -750,19 +762,20 @@ static NORM_ALWAYS_INLINE void rmsnorm_rows(const norm_job *job, bool has_g, boo
         row_scale rs = { 0.0f, (float)rstd, 0.0f };
         if (gate_in && stash) {
             void *y = (char *)job->y + r * job->y_stride * norm_dtype_size(yt);
-            row_epilogue ep = { NULL, job->y_inv_scale, job->y_scales ? job->y_scales + r : NULL, NULL, NULL };
+            row_epilogue ep = { .q_inv = job->y_inv_scale, .q_scale = job->y_scales ? job->y_scales + r : NULL };
             output_row(y, NORM_STASH_ROW(r), job->gamma, job->beta, n, job->nontemporal, rs,
                        ep, SCALE_ONLY, has_g, has_b, unit_offset, false, false, false, NORM_F32, yt, pt);
         } else if ((gate_in || gate_out) && (n <= NORM_STASH || !job->y_scales)) {
-            /* silu(z) (or x * silu(z)) first, in a loop of its own, for as much of the row as
-             * the stash holds, then that part of the output. (A dynamic int8 scale needs the
-             * whole row's outputs at once: longer rows compute silu in the output loop.) */
+            /* x * silu(z) (gate before), or exp(-|z|) (gate after; the output pass forms silu
+             * from it), first, in loops of their own, for as much of the row as the stash holds,
+             * then that part of the output. (A dynamic int8 scale needs the whole row's outputs
+             * at once: longer rows compute silu in the output loop.) */
             const size_t xs = norm_dtype_size(xt), ys = norm_dtype_size(yt), ps = norm_dtype_size(pt);
             const char *src = (const char *)source_row(job, r, xt), *z = (const char *)gate_row(job, r, xt);
             char *y = (char *)job->y + r * job->y_stride * ys;
             const char *g = (const char *)job->gamma, *b = (const char *)job->beta;
-            row_epilogue ep = { gate_out ? scratch : NULL, job->y_inv_scale,
-                                job->y_scales ? job->y_scales + r : NULL, NULL, NULL };
+            row_epilogue ep = { .exp_z = gate_out ? scratch : NULL, .q_inv = job->y_inv_scale,
+                                .q_scale = job->y_scales ? job->y_scales + r : NULL };
             for (size_t at = 0; at < n; at += NORM_STASH) {
                 size_t len = n - at < NORM_STASH ? n - at : NORM_STASH;
                 const void *gp = has_g ? g + at * ps : NULL, *bp = has_b ? b + at * ps : NULL;
@@ -771,7 +784,8 @@ static NORM_ALWAYS_INLINE void rmsnorm_rows(const norm_job *job, bool has_g, boo
                     output_row(y + at * ys, scratch, gp, bp, len, job->nontemporal, rs, ep, SCALE_ONLY,
                                has_g, has_b, unit_offset, false, false, false, NORM_F32, yt, pt);
                 } else {
-                    silu_row(scratch, NULL, z + at * xs, len, xt);
+                    exp_row(scratch, z + at * xs, len, xt);
+                    ep.z = z + at * xs;
                     output_row(y + at * ys, src + at * xs, gp, bp, len, job->nontemporal, rs, ep, SCALE_ONLY,
                                has_g, has_b, unit_offset, false, true, true, xt, yt, pt);
                 }
@@ -824,7 +838,7 @@ static NORM_ALWAYS_INLINE plain_call plain_call_of(const norm_job *job, norm_dty
 /* Row r's epilogue: its int8 scale, if any. */
 static NORM_ALWAYS_INLINE row_epilogue plain_epilogue(const plain_call *c, size_t r)
 {
-    row_epilogue ep = { NULL, c->q_inv, c->q_scales ? c->q_scales + r : NULL, NULL, NULL };
+    row_epilogue ep = { .q_inv = c->q_inv, .q_scale = c->q_scales ? c->q_scales + r : NULL };
     return ep;
 }
 
