@@ -766,13 +766,15 @@ START_TEST(test_gate_tails)
 }
 END_TEST
 
-/* Long rows: several blocks of every loop, odd lengths; 65541 one order per combination. */
+/* Long rows: several blocks of every loop, odd lengths; 65541 one order per combination.
+ * 1000 is pipelined (half the kernels' stash per row), 3001 fills most of the stash, 4099 and
+ * 65541 are longer than it (silu a stash at a time). */
 START_TEST(test_gate_large)
 {
-    static const size_t sizes[] = { 1000, 4099, 65541 };
+    static const size_t sizes[] = { 1000, 3001, 4099, 65541 };
     GATE_SETUP("large");
     ginputs in = ginputs_alloc(c, 2, 65541);
-    for (size_t k = 0; k < 3; k++)
+    for (size_t k = 0; k < sizeof sizes / sizeof sizes[0]; k++)
         for (int gate = G_AFTER; gate <= G_BEFORE; gate++) {
             size_t n = sizes[k];
             if (n > 10000 && (quick || gate != 1 + (_i % 32) % 2))

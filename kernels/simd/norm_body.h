@@ -507,7 +507,7 @@ static NORM_ALWAYS_INLINE vf output_vector(vf x, vf g, vf b, enum center_mode mo
 /* What a row's output pass applies besides the norm itself. */
 typedef struct row_epilogue {
     const void *z;     /* the gate's row, or NULL */
-    const float *exp_z; /* exp(-|z|) for that row, computed ahead (silu_row), or NULL */
+    const float *exp_z; /* exp(-|z|) for that row, computed ahead (exp_row), or NULL */
     float q_inv;       /* int8 output: 1 / s */
     float *q_scale;    /* int8 output with a dynamic scale: where s goes, or NULL */
     /* Streaming stores (rows larger than the caches): the next row's x and residual (or
