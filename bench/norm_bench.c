@@ -87,6 +87,8 @@ static const struct { const char *shape; double floor_max, speedup_min; } fused_
 static const char *const gated_shapes = "1x4096,16x4096,4096x128,2048x1024";
 static const char *const gated_quick_shapes = "1x4096,16x4096,4096x128";
 static const char *const gated_types = "f32,bf16";
+/* --fused: the row types (its targets are for f32 and bf16). */
+static const char *const fused_types = "f32,bf16";
 static const char *const split_shapes = "1x4096,16x4096,1x65536";
 
 /* --gated: the issue's target for gated RMSNorm, in either order, on every shape: within 1.5x
@@ -125,7 +127,8 @@ static void usage(FILE *f)
         "                    %s (the default shapes and types of this mode)\n"
         "  --fused           the fused residual add: norm_run with a residual (h = x + r, written\n"
         "                    back to r, then normalised) against the unfused add pass + norm_run\n"
-        "                    and against its own floor, with the issue's targets for it\n"
+        "                    and against its own floor, with the issue's targets for it;\n"
+        "                    --types default %s\n"
         "  --gated           gated RMSNorm, y = rmsnorm(x) * gamma * silu(z) and, with the gate\n"
         "                    before the norm, y = rmsnorm(x * silu(z)) * gamma, against the\n"
         "                    unfused sequence (norm, then a silu pass; or a silu pass, then the\n"
@@ -151,7 +154,7 @@ static void usage(FILE *f)
         "  --json FILE       also write the results as JSON\n"
         "  --quick           %d rounds of %.0f ms, small shapes only (%s)\n"
         "  --help            show this and exit\n",
-        default_shapes, half_report_shapes, GATED_FLOOR_MAX, gated_types, gated_shapes, gated_quick_shapes,
+        default_shapes, half_report_shapes, fused_types, GATED_FLOOR_MAX, gated_types, gated_shapes, gated_quick_shapes,
         split_shapes, DEFAULT_ROUNDS, SHAPE_BUDGET_S, DEFAULT_MIN_MS, QUICK_ROUNDS, QUICK_MIN_MS,
         quick_shapes);
 }
@@ -504,6 +507,8 @@ static void parse_args(options *o, int argc, char **argv)
         if (!types)
             types = gated_types;
     }
+    if (o->fused && !types)
+        types = fused_types;
     if (o->split && !shapes_given)
         shapes = split_shapes;
     if (quick) {
