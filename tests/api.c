@@ -1333,7 +1333,6 @@ START_TEST(test_overlap)
 }
 END_TEST
 
-/* Layouts that look close but share no byte must be accepted. */
 /* The dense entry points check their arguments on a path of their own (a one-row call should
  * pay for nothing else): on random calls, good and bad, they must answer exactly as norm_run
  * does with the same rows, and write the same bytes. Overlaps are the point: x, y, gamma and
@@ -1406,6 +1405,7 @@ START_TEST(test_dense_matches_run)
 }
 END_TEST
 
+/* Layouts that look close but share no byte must be accepted. */
 START_TEST(test_disjoint)
 {
     rng r = rng_for(seed, "disjoint");

@@ -35,7 +35,8 @@ static inline __attribute__((always_inline)) vf vf_widen_bf16(const uint16_t *p)
     return _mm256_castsi256_ps(_mm256_slli_epi32(_mm256_cvtepu16_epi32(_mm_loadu_si128((const __m128i_u *)p)), 16));
 }
 
-static inline __attribute__((always_inline)) void vf_store_bf16(uint16_t *p, vf v)
+/* f32 -> bf16 by integer rounding, one result in the low half of each 32-bit lane. */
+static inline __attribute__((always_inline)) __m256i cvt_f32_to_bf16_lanes(vf v)
 {
     const __m256i u = _mm256_castps_si256(v);
     const __m256i hi = _mm256_srli_epi32(u, 16);
@@ -46,7 +47,12 @@ static inline __attribute__((always_inline)) void vf_store_bf16(uint16_t *p, vf 
     const __m256i is_nan = _mm256_cmpgt_epi32(_mm256_and_si256(u, _mm256_set1_epi32(0x7fffffff)),
                                               _mm256_set1_epi32(0x7f800000));
     const __m256i nan = _mm256_or_si256(hi, _mm256_set1_epi32(0x0040));
-    const __m256i r = _mm256_blendv_epi8(rounded, nan, is_nan);
+    return _mm256_blendv_epi8(rounded, nan, is_nan);
+}
+
+static inline __attribute__((always_inline)) void vf_store_bf16(uint16_t *p, vf v)
+{
+    const __m256i r = cvt_f32_to_bf16_lanes(v);
     /* Every lane is < 2^16, so unsigned saturation packs them unchanged. */
     _mm_storeu_si128((__m128i_u *)p, _mm_packus_epi32(_mm256_castsi256_si128(r), _mm256_extracti128_si256(r, 1)));
 }
@@ -81,23 +87,11 @@ static inline __attribute__((always_inline)) void vf_load_f32_pairs(const float 
     *even = _mm256_castpd_ps(_mm256_permute4x64_pd(_mm256_castps_pd(_mm256_shuffle_ps(lo, hi, 0x88)), 0xd8));
     *odd = _mm256_castpd_ps(_mm256_permute4x64_pd(_mm256_castps_pd(_mm256_shuffle_ps(lo, hi, 0xdd)), 0xd8));
 }
-/* Both halves rounded to nearest even as vf_store_bf16 rounds, NaNs quieted the same way,
- * the even results in the low halves of the lanes and the odd ones in the high halves. */
+/* Both halves rounded as vf_store_bf16 rounds, the even results in the low halves of the
+ * lanes and the odd ones in the high halves. */
 static inline __attribute__((always_inline)) vh_pairs vh_pack_pairs(vf even, vf odd)
 {
-    const __m256i ue = _mm256_castps_si256(even), uo = _mm256_castps_si256(odd);
-    const __m256i one = _mm256_set1_epi32(1), half = _mm256_set1_epi32(0x7fff);
-    const __m256i top = _mm256_set1_epi32((int)0xffff0000u);
-    const __m256i magnitude = _mm256_set1_epi32(0x7fffffff), inf = _mm256_set1_epi32(0x7f800000);
-    __m256i re = _mm256_srli_epi32(
-        _mm256_add_epi32(ue, _mm256_add_epi32(_mm256_and_si256(_mm256_srli_epi32(ue, 16), one), half)), 16);
-    __m256i ro = _mm256_and_si256(
-        _mm256_add_epi32(uo, _mm256_add_epi32(_mm256_and_si256(_mm256_srli_epi32(uo, 16), one), half)), top);
-    re = _mm256_blendv_epi8(re, _mm256_or_si256(_mm256_srli_epi32(ue, 16), _mm256_set1_epi32(0x0040)),
-                            _mm256_cmpgt_epi32(_mm256_and_si256(ue, magnitude), inf));
-    ro = _mm256_blendv_epi8(ro, _mm256_or_si256(_mm256_and_si256(uo, top), _mm256_set1_epi32(0x00400000)),
-                            _mm256_cmpgt_epi32(_mm256_and_si256(uo, magnitude), inf));
-    return _mm256_or_si256(re, ro);
+    return _mm256_or_si256(cvt_f32_to_bf16_lanes(even), _mm256_slli_epi32(cvt_f32_to_bf16_lanes(odd), 16));
 }
 static inline __attribute__((always_inline)) void vh_store(uint16_t *p, vh_pairs h)
 {

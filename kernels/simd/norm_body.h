@@ -729,7 +729,7 @@ static NORM_ALWAYS_INLINE void rmsnorm_rows(const norm_job *job, bool has_g, boo
      * cache), or else on the stack (two rows when pipelined: row r's is kept while row r+1 is
      * summed), for rows that fit (Mamba-2's groups and Qwen3-Next's heads do); longer rows
      * compute it twice, a stash at a time. With the gate after the norm, the stash holds
-     * silu(z) for the part of the row being written. */
+     * exp(-|z|) for the part of the row being written. */
     _Alignas(64) float scratch[NORM_STASH];
     const bool ahead = n < NORM_AHEAD_BELOW;
     const bool in_y = gate_in && yt == NORM_F32 && job->y != job->x && !job->nontemporal;
