@@ -356,8 +356,15 @@ norm_status norm_run(const norm_params *params)
     return st != NORM_OK ? st : run_checked(p);
 }
 
+/* Do [a, a + a_len) and [b, b + b_len) share a byte? spans_overlap on one-row spans says the
+ * same, but building the spans cost a 16-element dense call 16 -> 18.5 ns. */
+static bool ranges_meet(const void *a, size_t a_len, const void *b, size_t b_len)
+{
+    return (uintptr_t)a < (uintptr_t)b + b_len && (uintptr_t)b < (uintptr_t)a + a_len;
+}
+
 /* The dense entry points: run_checked's checks, in its order, for what these calls can get
- * wrong. Dense rows are one contiguous range, so an overlap is a comparison of two hulls.
+ * wrong. Dense rows are one contiguous range, so an overlap is a comparison of two ranges.
  * A one-row call is the latency an engine waits on per token: it pays for nothing else. */
 static norm_status run_dense(norm_kind kind, norm_dtype type, void *y, const void *x,
                              const void *gamma, const void *beta, size_t rows, size_t n, float eps)
@@ -374,10 +381,9 @@ static norm_status run_dense(norm_kind kind, norm_dtype type, void *y, const voi
     if (!extent_fits(x, rows, n, n, e) || !extent_fits(y, rows, n, n, e) ||
         !extent_fits(gamma, 1, 0, n, e) || !extent_fits(beta, 1, 0, n, e))
         return NORM_ERR_SIZE_OVERFLOW;
-    const span ys = make_span(y, 0, 1, rows * n, e), xs = make_span(x, 0, 1, rows * n, e);
-    const span gs = make_span(gamma, 0, 1, n, e), bs = make_span(beta, 0, 1, n, e);
-    if ((y != x && spans_overlap(&ys, &xs)) || (gamma && spans_overlap(&ys, &gs)) ||
-        (beta && spans_overlap(&ys, &bs)))
+    const size_t bytes = rows * n * e, row_bytes = n * e; /* both fit: checked above */
+    if ((y != x && ranges_meet(y, bytes, x, bytes)) || (gamma && ranges_meet(y, bytes, gamma, row_bytes)) ||
+        (beta && ranges_meet(y, bytes, beta, row_bytes)))
         return NORM_ERR_OVERLAP;
     norm_job job = {
         .y = y, .x = x, .y_stride = n, .x_stride = n, .rows = rows, .n = n,
