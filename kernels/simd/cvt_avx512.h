@@ -7,8 +7,9 @@
  * vcvtneps2bf16. That instruction rounds to nearest even and quiets NaNs exactly as
  * kernels/scalar/half.h does, but it treats f32 subnormal inputs as zero (DAZ, whatever
  * MXCSR says) where IEEE rounding, and half.h, keep them as bf16 subnormals (or round them
- * up to the smallest normal). A vector holding a nonzero f32 subnormal therefore takes the
- * integer path; both paths agree on every other lane, so no blend is needed.
+ * up to the smallest normal). A vector whose result holds a zero (a zero input, or a flushed
+ * subnormal) therefore takes the integer path; both paths agree on every other lane, so no
+ * blend is needed.
  *
  * Only AVX-512F instructions are used besides vcvtneps2bf16 (no BW/VL): the 16-bit tails
  * are a 32-bit masked load (fault suppression covers the masked-off elements) plus, for an
@@ -140,17 +141,16 @@ static inline __attribute__((always_inline)) void vh_store(uint16_t *p, vh_pairs
 }
 
 #if NORM_AVX512_BF16
-/* Lanes holding a nonzero f32 subnormal, which vcvtneps2bf16 would flush to zero. */
-static inline __attribute__((always_inline)) __mmask16 cvt_subnormal_lanes(vf v)
-{
-    return _mm512_fpclass_ps_mask(v, 0x20); /* AVX512DQ, which every AVX512_BF16 CPU has */
-}
-
+/* vcvtneps2bf16 gives a zero only for a zero or a subnormal, which it flushes: a vector whose
+ * result holds a zero is converted again by the integer path, which keeps the subnormals (and
+ * the zeros). Testing the result is one instruction; testing the input for subnormals took two
+ * per pair of vectors and made the bf16 output loop 10% slower (Zen 5). */
 static inline __attribute__((always_inline)) __m256i cvt_f32_to_bf16_bits(vf v)
 {
-    if (__builtin_expect(cvt_subnormal_lanes(v) != 0, 0))
+    __m256i h = (__m256i)_mm512_cvtneps_pbh(v);
+    if (__builtin_expect(_mm512_testn_epi16_mask(_mm512_zextsi256_si512(h), _mm512_set1_epi16(0x7fff)) & 0xffffu, 0))
         return _mm512_cvtepi32_epi16(cvt_f32_to_bf16_lanes(v));
-    return (__m256i)_mm512_cvtneps_pbh(v);
+    return h;
 }
 
 static inline __attribute__((always_inline)) void vf_store_bf16(uint16_t *p, vf v)
@@ -159,16 +159,29 @@ static inline __attribute__((always_inline)) void vf_store_bf16(uint16_t *p, vf 
 }
 
 /* One vcvtne2ps2bf16 rounds both halves, and one vpermw interleaves them again, where the
- * integer path takes some twenty instructions; subnormals (which it flushes) take that path. */
+ * integer path takes some twenty instructions; a result holding a zero takes that path, as in
+ * cvt_f32_to_bf16_bits. */
 static inline __attribute__((always_inline)) vh_pairs vh_pack_pairs(vf even, vf odd)
 {
-    if (__builtin_expect(!_kortestz_mask16_u8(cvt_subnormal_lanes(even), cvt_subnormal_lanes(odd)), 0))
-        return vh_pack_pairs_int(even, odd);
     const __m512i interleave = _mm512_set_epi16(31, 15, 30, 14, 29, 13, 28, 12, 27, 11, 26, 10, 25, 9, 24, 8,
                                                 23, 7, 22, 6, 21, 5, 20, 4, 19, 3, 18, 2, 17, 1, 16, 0);
     __m512i both = (__m512i)_mm512_cvtne2ps_pbh(odd, even); /* even in the low half, odd in the high */
+    if (__builtin_expect(_mm512_testn_epi16_mask(both, _mm512_set1_epi16(0x7fff)) != 0, 0))
+        return vh_pack_pairs_int(even, odd);
     return _mm512_permutexvar_epi16(interleave, both);
 }
+
+/* Sums over bf16 pairs with vdpbf16ps: acc + a.even * b.even + a.odd * b.odd in each lane,
+ * the products exact (8-bit significands) and each sum rounded to nearest, as two multiply-
+ * adds would; but bf16 subnormal inputs, and products and sums below 2^-126, count as zero
+ * (norm_body.h's sum_row_dot says why that is harmless there). One instruction per 32 values,
+ * where the pairs path needs two conversions and two multiply-adds. */
+#define NORM_BF16_DOT 1
+static inline __attribute__((always_inline)) vf vf_dot_pairs(vf acc, vh_pairs a, vh_pairs b)
+{
+    return _mm512_dpbf16_ps(acc, (__m512bh)a, (__m512bh)b);
+}
+static inline __attribute__((always_inline)) vh_pairs vh_ones(void) { return _mm512_set1_epi16(0x3f80); }
 
 static inline __attribute__((always_inline)) void vf_store_bf16_part(uint16_t *p, vf v, size_t k)
 {
