@@ -52,7 +52,7 @@ static void detect(void)
     /* F16C converts f16 rows in the AVX2 kernels. */
     supported[NORM_ISA_AVX2] = NORM_HAVE_AVX2 && f.avx2 && f.fma3 && f.f16c;
     supported[NORM_ISA_AVX512] = NORM_HAVE_AVX512 && f.avx512f;
-    /* The bf16 stores also use BW (vptestnmw), and the compiler may use DQ and VL
+    /* The bf16 stores also use BW (vptestnmw) and DQ (vfpclassps), and the compiler may use VL
      * alongside BF16; every CPU with BF16 has all three. */
     have_avx512bf16 = supported[NORM_ISA_AVX512] && NORM_HAVE_AVX512BF16 && f.avx512_bf16 &&
                       f.avx512bw && f.avx512vl && f.avx512dq;

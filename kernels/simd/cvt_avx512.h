@@ -7,8 +7,8 @@
  * vcvtneps2bf16. That instruction rounds to nearest even and quiets NaNs exactly as
  * kernels/scalar/half.h does, but it treats f32 subnormal inputs as zero (DAZ, whatever
  * MXCSR says) where IEEE rounding, and half.h, keep them as bf16 subnormals (or round them
- * up to the smallest normal). A vector whose result holds a zero (a zero input, or a flushed
- * subnormal) therefore takes the integer path; both paths agree on every other lane, so no
+ * up to the smallest normal). A vector that held a subnormal (looked for only where the result
+ * holds a zero) therefore takes the integer path; both paths agree on every other lane, so no
  * blend is needed.
  *
  * Only AVX-512F instructions are used besides vcvtneps2bf16 (no BW/VL): the 16-bit tails
@@ -141,14 +141,26 @@ static inline __attribute__((always_inline)) void vh_store(uint16_t *p, vh_pairs
 }
 
 #if NORM_AVX512_BF16
-/* vcvtneps2bf16 gives a zero only for a zero or a subnormal, which it flushes: a vector whose
- * result holds a zero is converted again by the integer path, which keeps the subnormals (and
- * the zeros). Testing the result is one instruction; testing the input for subnormals took two
- * per pair of vectors and made the bf16 output loop 10% slower (Zen 5). */
+/* vcvtneps2bf16 gives a zero only for a zero or a subnormal, which it flushes. So only a vector
+ * whose result holds a zero is tested for subnormals, and only one that holds a subnormal is
+ * converted again by the integer path. Testing the result is one instruction; testing every
+ * input for subnormals took two per pair of vectors and made the bf16 output loop 10% slower
+ * (Zen 5). Rows of zeros (padding) pay the second test, not the integer path. */
+static inline __attribute__((always_inline)) __mmask32 cvt_bf16_zero_lanes(__m512i h)
+{
+    return _mm512_testn_epi16_mask(h, _mm512_set1_epi16(0x7fff));
+}
+
+static inline __attribute__((always_inline)) __mmask16 cvt_subnormal_lanes(vf v)
+{
+    return _mm512_fpclass_ps_mask(v, 0x20); /* AVX512DQ, which every AVX512_BF16 CPU has */
+}
+
 static inline __attribute__((always_inline)) __m256i cvt_f32_to_bf16_bits(vf v)
 {
     __m256i h = (__m256i)_mm512_cvtneps_pbh(v);
-    if (__builtin_expect(_mm512_testn_epi16_mask(_mm512_zextsi256_si512(h), _mm512_set1_epi16(0x7fff)) & 0xffffu, 0))
+    if (__builtin_expect((cvt_bf16_zero_lanes(_mm512_zextsi256_si512(h)) & 0xffffu) != 0, 0) &&
+        cvt_subnormal_lanes(v) != 0)
         return _mm512_cvtepi32_epi16(cvt_f32_to_bf16_lanes(v));
     return h;
 }
@@ -159,14 +171,15 @@ static inline __attribute__((always_inline)) void vf_store_bf16(uint16_t *p, vf 
 }
 
 /* One vcvtne2ps2bf16 rounds both halves, and one vpermw interleaves them again, where the
- * integer path takes some twenty instructions; a result holding a zero takes that path, as in
- * cvt_f32_to_bf16_bits. */
+ * integer path takes some twenty instructions; a result that holds a flushed subnormal takes
+ * that path, found as in cvt_f32_to_bf16_bits. */
 static inline __attribute__((always_inline)) vh_pairs vh_pack_pairs(vf even, vf odd)
 {
     const __m512i interleave = _mm512_set_epi16(31, 15, 30, 14, 29, 13, 28, 12, 27, 11, 26, 10, 25, 9, 24, 8,
                                                 23, 7, 22, 6, 21, 5, 20, 4, 19, 3, 18, 2, 17, 1, 16, 0);
     __m512i both = (__m512i)_mm512_cvtne2ps_pbh(odd, even); /* even in the low half, odd in the high */
-    if (__builtin_expect(_mm512_testn_epi16_mask(both, _mm512_set1_epi16(0x7fff)) != 0, 0))
+    if (__builtin_expect(cvt_bf16_zero_lanes(both) != 0, 0) &&
+        !_kortestz_mask16_u8(cvt_subnormal_lanes(even), cvt_subnormal_lanes(odd)))
         return vh_pack_pairs_int(even, odd);
     return _mm512_permutexvar_epi16(interleave, both);
 }
