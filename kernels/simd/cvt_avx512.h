@@ -11,7 +11,8 @@
  * holds a zero) therefore takes the integer path; both paths agree on every other lane, so no
  * blend is needed.
  *
- * Only AVX-512F instructions are used besides vcvtneps2bf16 (no BW/VL): the 16-bit tails
+ * Only AVX-512F instructions are used besides the NORM_AVX512_BF16 variant's own (vcvtneps2bf16,
+ * vdpbf16ps, and the BW and DQ tests of its results; no VL): the 16-bit tails
  * are a 32-bit masked load (fault suppression covers the masked-off elements) plus, for an
  * odd count, the last element on its own; and a masked vpmovdw store, which writes 16-bit
  * elements under a 16-lane mask.
@@ -185,8 +186,8 @@ static inline __attribute__((always_inline)) vh_pairs vh_pack_pairs(vf even, vf 
 }
 
 /* Sums over bf16 pairs with vdpbf16ps: acc + a.even * b.even + a.odd * b.odd in each lane,
- * the products exact (8-bit significands) and each sum rounded to nearest, as two multiply-
- * adds would; but bf16 subnormal inputs, and products and sums below 2^-126, count as zero
+ * the products exact (8-bit significands), rounded to nearest at most twice, as two multiply-
+ * adds would be; but bf16 subnormal inputs, and products and sums below 2^-126, count as zero
  * (norm_body.h's sum_row_dot says why that is harmless there). One instruction per 32 values,
  * where the pairs path needs two conversions and two multiply-adds. */
 #define NORM_BF16_DOT 1
