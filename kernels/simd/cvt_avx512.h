@@ -104,8 +104,8 @@ static inline __attribute__((always_inline)) __m512i cvt_f32_to_bf16_lanes(vf v)
  * high half, and each half is an f32 after a shift or a mask. An output computed in that
  * split form is rounded and put back together the same way (norm_body.h's output pass, for
  * rows whose x and y are bf16, f32 parameters split alike by vf_load_f32_pairs; and the sums
- * pass, for bf16 rows, where the fused residual add packs h back the same way). The rounding is the integer path's or
- * vcvtne2ps2bf16's, so the bits are those of vf_store_bf16. */
+ * pass, for bf16 rows, where the fused residual add packs h back the same way). The rounding
+ * is the integer path's or vcvtne2ps2bf16's, so the bits are those of vf_store_bf16. */
 #define NORM_BF16_PAIRS 1
 typedef __m512i vh_pairs;
 static inline __attribute__((always_inline)) vh_pairs vh_load_pairs(const uint16_t *p)

@@ -251,6 +251,12 @@ static NORM_ALWAYS_INLINE row_sums sum_row_dot(row_source src, size_t n, bool wa
     vd d1 = vd_zero(), d2 = vd_zero();
     bool first = true;
     size_t i = 0;
+#define NORM_DOT_ACCUMULATE(u, v)                                \
+    do {                                                         \
+        if (want_sum)                                            \
+            s1[u] = vf_dot_pairs(s1[u], (v), ones);              \
+        s2[u] = vf_dot_pairs(s2[u], (v), (v));                   \
+    } while (0)
     for (;;) {
 #pragma GCC unroll 16
         for (int u = 0; u < accs; u++)
@@ -260,9 +266,7 @@ static NORM_ALWAYS_INLINE row_sums sum_row_dot(row_source src, size_t n, bool wa
 #pragma GCC unroll 16
             for (int u = 0; u < accs; u++) {
                 vh_pairs v = fetch_packed_pairs(src, i + (size_t)u * step, fused, has_b, pt);
-                if (want_sum)
-                    s1[u] = vf_dot_pairs(s1[u], v, ones);
-                s2[u] = vf_dot_pairs(s2[u], v, v);
+                NORM_DOT_ACCUMULATE(u, v);
             }
         }
         bool last = block_end == n;
@@ -272,9 +276,7 @@ static NORM_ALWAYS_INLINE row_sums sum_row_dot(row_source src, size_t n, bool wa
             for (int u = 0; u < accs - 1; u++)
                 if (i + step <= n) {
                     vh_pairs v = fetch_packed_pairs(src, i, fused, has_b, pt);
-                    if (want_sum)
-                        s1[u] = vf_dot_pairs(s1[u], v, ones);
-                    s2[u] = vf_dot_pairs(s2[u], v, v);
+                    NORM_DOT_ACCUMULATE(u, v);
                     i += step;
                 }
             for (; i < n; i += NORM_W) {
@@ -299,6 +301,7 @@ static NORM_ALWAYS_INLINE row_sums sum_row_dot(row_source src, size_t n, bool wa
         if (last)
             break;
     }
+#undef NORM_DOT_ACCUMULATE
     row_sums r = { want_sum ? vd_sum(d1) : 0.0, vd_sum(d2) };
     return r;
 }
