@@ -100,6 +100,10 @@ typedef struct norm_moments {
  * The general entry point's arguments. Always start from norm_params_default(): it
  * records the size of the struct your code was compiled with, so that later versions of
  * the library can append fields without breaking binaries built against this header.
+ * The library accepts the struct_size of every released header (0.1.0: 128 bytes on LP64,
+ * through rstd; 0.1.1: through bias; this one), and a larger one from a newer header (a
+ * multiple of the struct's alignment, at most 512 bytes) when every field it does not know
+ * is zero; any other struct_size is NORM_ERR_BAD_ARGUMENT.
  */
 typedef struct norm_params {
     size_t struct_size;      /* set by norm_params_default() */

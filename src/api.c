@@ -14,8 +14,16 @@
  * ran at 1.5x the rows/s of f32, with it at 1.66x (f16: 1.97x). */
 #define NONTEMPORAL_BYTES ((size_t)32 << 20)
 
-/* The size of norm_params in the first release (through bias); older callers can never send less. */
-#define PARAMS_V1_SIZE (offsetof(norm_params, bias) + sizeof(const void *))
+/* The sizes of norm_params that released headers declared; each is a prefix of this
+ * version's layout (fields are only ever appended): 0.1.0 ended at rstd, 0.1.1 at the
+ * residual add's bias. */
+#define PARAMS_0_1_0_SIZE offsetof(norm_params, residual)
+#define PARAMS_0_1_1_SIZE (offsetof(norm_params, bias) + sizeof(const void *))
+/* A struct from a newer header is read up to its struct_size, so that size is bounded (as
+ * Linux bounds the extensible structs of clone3 and openat2): a garbage struct_size, such as
+ * an uninitialised field, is refused instead of sending the check of the unknown tail into
+ * unmapped memory. No released or planned layout comes near it. */
+#define PARAMS_MAX_SIZE 512
 
 /* A set of `rows` byte ranges [base + i*stride, base + i*stride + len), and their hull
  * [base, end), computed once: a call compares each output with every other buffer. */
@@ -218,23 +226,28 @@ static inline norm_status run_checked(const norm_params *p)
     return NORM_OK;
 }
 
-/* A caller's struct as this version's: older layouts (struct_size a released size) are
- * zero-extended, newer ones accepted when everything this version does not know is zero. */
+/* A caller's struct as this version's: a released older layout is zero-extended; a newer
+ * one (larger, aligned, at most PARAMS_MAX_SIZE) is accepted when every byte this version
+ * does not know is zero. Nothing past the smaller of struct_size and sizeof(norm_params)
+ * is read unless struct_size passes those bounds. */
 static norm_status params_as_current(const norm_params *params, norm_params *copy, const norm_params **p)
 {
     if (!params)
         return NORM_ERR_NULL_POINTER;
-    if (params->struct_size >= sizeof(norm_params)) {
-        for (size_t i = sizeof(norm_params); i < params->struct_size; i++)
+    const size_t size = params->struct_size;
+    if (size >= sizeof(norm_params)) {
+        if (size > PARAMS_MAX_SIZE || size % _Alignof(norm_params) != 0)
+            return NORM_ERR_BAD_ARGUMENT;
+        for (size_t i = sizeof(norm_params); i < size; i++)
             if (((const unsigned char *)params)[i] != 0)
                 return NORM_ERR_BAD_ARGUMENT;
         *p = params;
         return NORM_OK;
     }
-    if (params->struct_size != PARAMS_V1_SIZE)
+    if (size != PARAMS_0_1_0_SIZE && size != PARAMS_0_1_1_SIZE)
         return NORM_ERR_BAD_ARGUMENT;
     memset(copy, 0, sizeof *copy);
-    memcpy(copy, params, PARAMS_V1_SIZE);
+    memcpy(copy, params, size);
     *p = copy;
     return NORM_OK;
 }

@@ -1539,11 +1539,54 @@ START_TEST(test_struct_size)
 }
 END_TEST
 
+/* A garbage struct_size (an uninitialised field) is refused without reading past the struct:
+ * each call is made on a struct flush against a PROT_NONE page, where reading the "unknown
+ * tail" up to such a size faults. Sizes past the bound, and sizes no header can have
+ * (not a multiple of the struct's alignment), are refused even when the tail is readable. */
+START_TEST(test_struct_size_garbage)
+{
+    const size_t garbage[] = { (size_t)-1, (size_t)-8, SIZE_MAX / 2, (size_t)1 << 32, 4096, 520,
+                               sizeof(norm_params) + 1, sizeof(norm_params) + 4 };
+    for (size_t i = 0; i < sizeof garbage / sizeof garbage[0]; i++) {
+        for (int kind = 0; kind < 2; kind++) {
+            norm_params src = valid_params((norm_kind)kind);
+            src.struct_size = garbage[i];
+            guarded g;
+            unsigned char *b = guard_alloc_bytes(&g, sizeof src, GUARD_AFTER);
+            ck_assert_ptr_nonnull(b);
+            memcpy(b, &src, sizeof src);
+            expect_untouched_((arena_reset(), norm_run((const norm_params *)(void *)b)),
+                              NORM_ERR_BAD_ARGUMENT, "norm_run, garbage struct_size at a page end", __LINE__);
+            norm_params m = mrun_params((norm_kind)kind);
+            m.struct_size = garbage[i];
+            memcpy(b, &m, sizeof m);
+            expect_untouched_((arena_reset(), norm_moments_run((const norm_params *)(void *)b, MOUT)),
+                              NORM_ERR_BAD_ARGUMENT, "norm_moments_run, garbage struct_size at a page end",
+                              __LINE__);
+            guard_free(&g);
+        }
+    }
+    /* The largest accepted size, zero-tailed, works. */
+    union {
+        norm_params p;
+        unsigned char bytes[512];
+    } big;
+    memset(&big, 0, sizeof big);
+    big.p = valid_params(NORM_LAYERNORM);
+    big.p.struct_size = sizeof big;
+    arena_reset();
+    ck_assert_int_eq(norm_run(&big.p), NORM_OK);
+    expect_rows("struct_size 512", true, Y, N, arena_copy, ROWS, N, G, B, big.p.eps, false, MEAN, RSTD);
+}
+END_TEST
+
 /* The first release's struct (through bias) is accepted and zero-extended: the library must
  * not read one byte past it. The struct is followed by 0xAB garbage (which, read as the later
  * fields, would be a gate, scales and moments at wild addresses), then placed flush against a
  * PROT_NONE page. Sizes between the releases' are refused. */
 #define PARAMS_V1_SIZE (offsetof(norm_params, bias) + sizeof(const void *))
+/* 0.1.0's struct ended at rstd (128 bytes on LP64); tests/abi runs a binary built with it. */
+#define PARAMS_V0_SIZE offsetof(norm_params, residual)
 
 START_TEST(test_struct_size_v1)
 {
@@ -1599,7 +1642,24 @@ START_TEST(test_struct_size_v1)
         guard_free(&g);
 
         /* Sizes other than a release's, below sizeof: refused, even with nothing to do. */
-        const size_t bad[] = { PARAMS_V1_SIZE - 1, PARAMS_V1_SIZE - sizeof(void *), PARAMS_V1_SIZE + 1,
+        /* 0.1.0's size, plain calls only (it had no residual add), at a page end. */
+        {
+            norm_params v0 = valid_params((norm_kind)kind);
+            v0.struct_size = PARAMS_V0_SIZE;
+            v0.flags = 0;
+            guarded g0;
+            unsigned char *b0 = guard_alloc_bytes(&g0, PARAMS_V0_SIZE, GUARD_AFTER);
+            ck_assert_ptr_nonnull(b0);
+            memcpy(b0, &v0, PARAMS_V0_SIZE);
+            arena_reset();
+            ck_assert_int_eq(norm_run((const norm_params *)(void *)b0), NORM_OK);
+            expect_rows("0.1.0-sized struct at a page end", kind, Y, N, arena_copy, ROWS, N, G, B, v0.eps, false,
+                        v0.mean, RSTD);
+            guard_free(&g0);
+        }
+
+        const size_t bad[] = { PARAMS_V0_SIZE - 1, PARAMS_V0_SIZE + sizeof(void *), offsetof(norm_params, rstd),
+                               PARAMS_V1_SIZE - 1, PARAMS_V1_SIZE - sizeof(void *), PARAMS_V1_SIZE + 1,
                                offsetof(norm_params, gate_stride), offsetof(norm_params, y_scale),
                                offsetof(norm_params, moments), sizeof(norm_params) - 1 };
         for (size_t i = 0; i < sizeof bad / sizeof bad[0]; i++) {
@@ -2665,6 +2725,7 @@ static Suite *api_suite(void)
     tcase_add_test(tc, test_disjoint);
     tcase_add_test(tc, test_bad_argument);
     tcase_add_test(tc, test_struct_size);
+    tcase_add_test(tc, test_struct_size_garbage);
     tcase_add_test(tc, test_half_errors);
     tcase_add_test(tc, test_fused_errors);
     tcase_add_test(tc, test_struct_size_v1);
