@@ -42,7 +42,11 @@ typedef enum norm_status {
     NORM_ERR_BAD_ARGUMENT,     /* unknown flag, kind, ISA or params struct size */
     NORM_ERR_ISA_UNAVAILABLE,  /* the requested ISA is not compiled in or not supported by this CPU */
     NORM_ERR_BAD_SCALE,        /* int8 output: y_scale not finite and > 0, or both/neither of y_scale and y_scales */
-    NORM_ERR_BAD_MOMENTS       /* a norm_moments row with a negative or non-finite count or m2 */
+    NORM_ERR_BAD_MOMENTS       /* a norm_moments row whose count is not finite and > 0 (0 for
+                                * norm_moments_combine's empty slice), or whose m2 is negative;
+                                * a NaN mean or m2, or an m2 of +Inf (what a row holding NaN
+                                * or Inf gives), is accepted: that row comes out NaN (+Inf m2:
+                                * scaled by rstd 0), the other rows as usual */
 } norm_status;
 
 /* The kernel tiers, in increasing order of preference on their architecture. */
@@ -72,8 +76,10 @@ typedef enum norm_dtype {
 
 /* Flags for norm_params.flags. */
 enum {
-    /* RMSNorm only: y = x / (sqrt(mean(x^2)) + eps), the formula of the project's origin
-     * document, instead of the default eps inside the root. */
+    /* eps outside the root: RMSNorm y = x / (sqrt(mean(x^2)) + eps), the formula of the
+     * project's origin document, and LayerNorm y = (x - mean) / (sqrt(var) + eps) (as in
+     * implementations that add eps to the standard deviation), instead of the default eps
+     * inside the root. */
     NORM_EPS_OUTSIDE_SQRT = 1u << 0,
     /* Scale by (1 + gamma) instead of gamma, as Gemma's RMSNorm does. With gamma NULL
      * (gamma = 0, as Gemma initialises it) the scale is 1. */
