@@ -10,10 +10,12 @@
  * Tcases: "oracle" (the scalar kernels against the long-double reference) and one per
  * runnable tier (that tier against the reference, and against the oracle on rows whose
  * result is NaN/Inf), all on f32 rows; then, per kernel variant, "<variant>/half"
- * (checkasm_half.c): every other type combination, f16 and bf16 rows in and out; and last,
+ * (checkasm_half.c): every other type combination, f16 and bf16 rows in and out; then,
  * per variant, "<variant>/fused" (checkasm_fused.c): the fused residual add and the unit
- * offset, every type combination. A tier or variant that is not compiled in or that this CPU
- * lacks gets no tcase.
+ * offset, every type combination; "<variant>/moments" (checkasm_moments.c) and
+ * "<variant>/gate" (checkasm_gate.c); and last "<variant>/rows" (checkasm_rows.c): every output
+ * of a row the same bits whatever other rows share the call, and wherever the row is. A tier
+ * or variant that is not compiled in or that this CPU lacks gets no tcase.
  *
  * Environment: NORM_TEST_SEED (replay), NORM_TEST_QUICK=1 (emulated runs), and Check's own
  * CK_FORK=no (needed under qemu; nothing here relies on fork isolation).
@@ -694,6 +696,10 @@ static Suite *checkasm_suite(bool runnable[NORM_ISA_COUNT])
     /* Then gated RMSNorm and int8 output (checkasm_gate.c). */
     for (int v = 0; v < HALF_NVARIANTS; v++)
         gate_add_tcase(s, v);
+    /* Then row independence: a row's outputs the same bits in any batch, alone, at any address
+     * (checkasm_rows.c). */
+    for (int v = 0; v < HALF_NVARIANTS; v++)
+        rows_add_tcase(s, v);
     return s;
 }
 
@@ -733,6 +739,7 @@ int main(void)
     fused_print_summary();
     moments_print_summary();
     gate_print_summary();
+    rows_print_summary();
     printf("%s: contract |y - y_ref| <= 2^-20 * (|gamma| * (1 + |x_hat|) + |beta|) (f32 outputs), "
            "1 ulp (f16/bf16 outputs); %s in %.2f s\n", PROGRAM, failed ? "FAILED" : "all tiers pass",
            (double)(t1.tv_sec - t0.tv_sec) + 1e-9 * (double)(t1.tv_nsec - t0.tv_nsec));

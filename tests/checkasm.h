@@ -1,9 +1,10 @@
 /*
  * What checkasm.c (f32 rows), checkasm_half.c (every other type combination),
- * checkasm_fused.c (the engine fusions), checkasm_moments.c (split rows) and checkasm_gate.c
- * (gated RMSNorm, int8 output) share: the run's settings, the tcases the others add to
- * checkasm.c's suite, and the helpers they build their cases from (checkasm_util.c), kept
- * in one place so that every file lays out, fills and checks its buffers the same way.
+ * checkasm_fused.c (the engine fusions), checkasm_moments.c (split rows), checkasm_gate.c
+ * (gated RMSNorm, int8 output) and checkasm_rows.c (row independence) share: the run's
+ * settings, the tcases the others add to checkasm.c's suite, and the helpers they build their
+ * cases from (checkasm_util.c), kept in one place so that every file lays out, fills and
+ * checks its buffers the same way.
  */
 #ifndef NORM_TEST_CHECKASM_H
 #define NORM_TEST_CHECKASM_H
@@ -64,6 +65,15 @@ bool gate_add_tcase(Suite *s, int v);
 
 /* One summary line per variant: worst err/bound, and the int8 rounding exceptions. */
 void gate_print_summary(void);
+
+/* Adds variant v's tcase for row independence (checkasm_rows.c): every output of a row the same
+ * bits in a batch, alone at another address and in the batch reversed, for every kernel of the
+ * table (the norms, gated RMSNorm, int8 output, the moments kernels) and every type combination,
+ * less the functions an earlier variant's tcase already tests. Returns false if v cannot run here. */
+bool rows_add_tcase(Suite *s, int v);
+
+/* One summary line per variant and kernel kind: cases, and those whose rows differed. */
+void rows_print_summary(void);
 
 /* ---- helpers shared by the three files (checkasm_util.c) --------------------------------- */
 
