@@ -2688,6 +2688,89 @@ START_TEST(test_threads)
 }
 END_TEST
 
+/* Two things wrong at once: the status is the first one's, in the order each entry point
+ * checks them. norm_run: kind/flags/types, the parameters' type, fields that go together,
+ * the int8 scale, n, eps, strides (of every buffer, given or not), then with rows to do:
+ * required pointers, extents, the given moments, overlaps. */
+START_TEST(test_precedence)
+{
+    for (int kind = 0; kind < 2; kind++) {
+        const norm_kind k = (norm_kind)kind;
+        norm_params p = valid_params(k);
+        p.flags = 0x80;
+        p.param_type = NORM_F16; /* with f32 x: unsupported */
+        EXPECT_UNTOUCHED(norm_run(&p), NORM_ERR_BAD_ARGUMENT);
+        p = valid_params(k);
+        p.param_type = NORM_F16;
+        p.bias = BIAS; /* without the residual */
+        EXPECT_UNTOUCHED(norm_run(&p), NORM_ERR_UNSUPPORTED_TYPE);
+        p = i8_params(k, false);
+        p.y_scale = -1.0f;
+        p.bias = BIAS;
+        EXPECT_UNTOUCHED(norm_run(&p), NORM_ERR_BAD_ARGUMENT);
+        p.bias = NULL;
+        p.n = 0;
+        EXPECT_UNTOUCHED(norm_run(&p), NORM_ERR_BAD_SCALE);
+        p = valid_params(k);
+        p.n = 0;
+        p.eps = NAN;
+        EXPECT_UNTOUCHED(norm_run(&p), NORM_ERR_BAD_SIZE);
+        p = valid_params(k);
+        p.eps = -1.0f;
+        p.x_stride = N - 1;
+        EXPECT_UNTOUCHED(norm_run(&p), NORM_ERR_BAD_EPS);
+        /* The stride of a buffer not given still has to be one. */
+        p = valid_params(k);
+        p.gate_stride = N - 1;
+        p.x = NULL;
+        EXPECT_UNTOUCHED(norm_run(&p), NORM_ERR_BAD_STRIDE);
+        p.rows = 0;
+        EXPECT_UNTOUCHED(norm_run(&p), NORM_ERR_BAD_STRIDE);
+        p.gate_stride = 0;
+        EXPECT_UNTOUCHED(norm_run(&p), NORM_OK);
+        p = fused_params(k);
+        p.residual_out = NULL;
+        p.residual_stride = SIZE_MAX / 2;
+        EXPECT_UNTOUCHED(norm_run(&p), NORM_ERR_NULL_POINTER);
+        /* An overflowing extent is refused before the given moments are read. */
+        p = moments_params(k);
+        p.y_stride = SIZE_MAX / 2;
+        arena_reset();
+        MOM[0].count = -1.0;
+        EXPECT_UNCHANGED(norm_run(&p), NORM_ERR_SIZE_OVERFLOW);
+        p.y_stride = 0;
+        p.y = X + 1;
+        EXPECT_UNCHANGED(norm_run(&p), NORM_ERR_BAD_MOMENTS);
+
+        /* norm_moments_run: kind/flags/types, the bias's type, fields, n, strides, then
+         * pointers, extents, overlaps. */
+        norm_params q = mrun_params(k);
+        q.flags = NORM_UNIT_OFFSET;
+        q.param_type = NORM_BF16;
+        EXPECT_UNTOUCHED(norm_moments_run(&q, MOUT), NORM_ERR_BAD_ARGUMENT);
+        q = mrun_params(k);
+        q.param_type = NORM_BF16;
+        q.y = Y;
+        EXPECT_UNTOUCHED(norm_moments_run(&q, MOUT), NORM_ERR_UNSUPPORTED_TYPE);
+        q.param_type = NORM_F32;
+        q.n = 0;
+        EXPECT_UNTOUCHED(norm_moments_run(&q, MOUT), NORM_ERR_BAD_ARGUMENT);
+        q.y = NULL;
+        q.x_stride = N - 1;
+        EXPECT_UNTOUCHED(norm_moments_run(&q, MOUT), NORM_ERR_BAD_SIZE);
+        q = mrun_params(k);
+        q.residual_out_stride = N - 1;
+        EXPECT_UNTOUCHED(norm_moments_run(&q, NULL), NORM_ERR_BAD_STRIDE);
+        q.residual_out_stride = 0;
+        q.rows = SIZE_MAX / 2;
+        EXPECT_UNTOUCHED(norm_moments_run(&q, NULL), NORM_ERR_NULL_POINTER);
+        q.x_stride = SIZE_MAX / 2;
+        q.rows = 2;
+        EXPECT_UNTOUCHED(norm_moments_run(&q, (norm_moments *)(void *)X), NORM_ERR_SIZE_OVERFLOW);
+    }
+}
+END_TEST
+
 /* ---- main --------------------------------------------------------------------------------- */
 
 static Suite *api_suite(void)
@@ -2735,6 +2818,7 @@ static Suite *api_suite(void)
     tcase_add_test(tc, test_moments_run_errors);
     tcase_add_test(tc, test_moments_combine_errors);
     tcase_add_test(tc, test_strings);
+    tcase_add_test(tc, test_precedence);
     /* Last: it has faulted (reading given moments past their end), which ends a CK_FORK=no run. */
     tcase_add_test(tc, test_moments_size_overflow);
     suite_add_tcase(s, tc);
