@@ -21,6 +21,7 @@
 #include <stdint.h>
 
 #include "kernels.h"
+#include "scalar/half.h"
 
 #define NORM_CAT_(a, b) a##_##b
 #define NORM_CAT(a, b) NORM_CAT_(a, b)
@@ -500,6 +501,122 @@ static __attribute__((noinline)) row_sums sum_row_fused(const void *x, const voi
     }
 #undef NORM_SUMS_BIAS
 #undef NORM_SUMS_FOR
+}
+
+/*
+ * LayerNorm's shift for a row, from that row alone, so that a row's bits never depend on the
+ * rows around it: the mean of its first m = sample_size(n) elements, or 0 when that mean is
+ * small against their spread (the sums then need no subtraction). The sample is summed around
+ * its first element, so the estimate is good for any mean (the contract's 10^6 deviations
+ * included). layernorm_stats accepts sums around the shift when |mean - shift| is at most half
+ * the row's deviation, and sums the row again around its mean otherwise. m = 4 sqrt(n), at
+ * least 64, keeps that rare: a Gaussian row's estimate is off by sigma / sqrt(m) <= sigma / 8,
+ * and an outlier channel A in the sample moves it by A / m while it raises the row's deviation
+ * to at least A / sqrt(n), so |mean - shift| stays below a quarter of the deviation.
+ */
+static inline size_t sample_size(size_t n)
+{
+    size_t m = (size_t)(4.0 * sqrt((double)n));
+    m = m < 64 ? 64 : m;
+    return m < n ? m : n;
+}
+
+/* Element i of a row of type t, as f32 (the scalar conversions, bit-identical to the vector ones). */
+static inline float element_f32(const void *p, size_t i, norm_dtype t)
+{
+    return t == NORM_F16    ? norm_f16_to_f32(((const uint16_t *)p)[i])
+           : t == NORM_BF16 ? norm_bf16_to_f32(((const uint16_t *)p)[i])
+                            : ((const float *)p)[i];
+}
+
+/* f rounded to type t and back. */
+static inline float round_to(float f, norm_dtype t)
+{
+    return t == NORM_F16 ? norm_f16_to_f32(norm_f32_to_f16(f))
+           : t == NORM_BF16 ? norm_bf16_to_f32(norm_f32_to_bf16(f)) : f;
+}
+
+/* One vector of the row at i (k < NORM_W elements if part): x, or the fused h = x + r (+ b)
+ * rounded to x's type as fetch() computes it, but not stored (h may be x itself, which the
+ * sums pass still has to read). */
+static NORM_ALWAYS_INLINE vf peek(row_source src, size_t i, size_t k, bool part, bool fused, bool has_b,
+                                  norm_dtype xt, norm_dtype pt)
+{
+    vf v = part ? load_part_as(src.x, i, k, xt) : load_as(src.x, i, xt);
+    if (!fused)
+        return v;
+    v = vf_add(v, part ? load_part_as(src.r, i, k, xt) : load_as(src.r, i, xt));
+    if (has_b)
+        v = vf_add(v, part ? load_part_as(src.b, i, k, pt) : load_as(src.b, i, pt));
+    if (xt == NORM_F32)
+        return v;
+    _Alignas(NORM_ALIGN) uint16_t h[NORM_W];
+    store_as(h, 0, v, xt);
+    return load_as(h, 0, xt);
+}
+
+/* The shift of the row at src, from its first m elements (sample_size). */
+static NORM_ALWAYS_INLINE float row_shift(row_source src, size_t m, bool fused, bool has_b,
+                                          norm_dtype xt, norm_dtype pt)
+{
+    float first = element_f32(src.x, 0, xt);
+    if (fused) {
+        first += element_f32(src.r, 0, xt);
+        if (has_b)
+            first += element_f32(src.b, 0, pt);
+        first = round_to(first, xt);
+    }
+    const vf x0 = vf_set1(first);
+    vf s1a = vf_zero(), s1b = vf_zero(), s2a = vf_zero(), s2b = vf_zero();
+    size_t i = 0;
+    for (; i + 2 * NORM_W <= m; i += 2 * NORM_W) {
+        vf a = vf_sub(peek(src, i, 0, false, fused, has_b, xt, pt), x0);
+        vf b = vf_sub(peek(src, i + NORM_W, 0, false, fused, has_b, xt, pt), x0);
+        s1a = vf_add(s1a, a);
+        s1b = vf_add(s1b, b);
+        s2a = vf_fmadd(a, a, s2a);
+        s2b = vf_fmadd(b, b, s2b);
+    }
+    if (i + NORM_W <= m) {
+        vf a = vf_sub(peek(src, i, 0, false, fused, has_b, xt, pt), x0);
+        s1a = vf_add(s1a, a);
+        s2a = vf_fmadd(a, a, s2a);
+        i += NORM_W;
+    }
+    if (i < m) {
+        vf b = vf_keep_first(vf_sub(peek(src, i, m - i, true, fused, has_b, xt, pt), x0), m - i);
+        s1b = vf_add(s1b, b);
+        s2b = vf_fmadd(b, b, s2b);
+    }
+    const double inv_m = 1.0 / (double)m;
+    double d = vd_sum(vd_from_vf(vf_add(s1a, s1b))) * inv_m;
+    double spread = vd_sum(vd_from_vf(vf_add(s2a, s2b))) * inv_m - d * d;
+    double c = first + d;
+    /* Centred rows (|mean| <= a quarter of the deviation) keep the sums without a shift. */
+    return 16.0 * c * c <= spread ? 0.0f : (float)c;
+}
+
+/* row_shift out of line, for x or the fused h. */
+static __attribute__((noinline)) float row_shift_any(const void *x, const void *r, const void *b, size_t m,
+                                                     norm_dtype xt, norm_dtype pt)
+{
+    const row_source src = { x, r, b, NULL };
+#define NORM_SHIFT_FOR(t, p)                                                              \
+    return !r ? row_shift(src, m, false, false, t, t)                                     \
+              : b ? row_shift(src, m, true, true, t, p) : row_shift(src, m, true, false, t, t)
+    switch (xt) {
+    case NORM_F16:
+        if (pt == NORM_F16)
+            NORM_SHIFT_FOR(NORM_F16, NORM_F16);
+        NORM_SHIFT_FOR(NORM_F16, NORM_F32);
+    case NORM_BF16:
+        if (pt == NORM_BF16)
+            NORM_SHIFT_FOR(NORM_BF16, NORM_BF16);
+        NORM_SHIFT_FOR(NORM_BF16, NORM_F32);
+    default:
+        NORM_SHIFT_FOR(NORM_F32, NORM_F32);
+    }
+#undef NORM_SHIFT_FOR
 }
 
 /* x * silu(z) for a whole row, as f32, in two passes: the exponentials alone first (a loop
@@ -1030,24 +1147,41 @@ static NORM_ALWAYS_INLINE bool layernorm_stats(const void *x, size_t n, double i
     return sums_in_range(sums.squares, eps) && d * d <= 0.25 * *var;
 }
 
+/* Row r's shift (row_shift, of h for the fused residual add). */
+static NORM_ALWAYS_INLINE float layernorm_shift(const norm_job *job, size_t r, norm_dtype xt, norm_dtype pt)
+{
+    const size_t es = norm_dtype_size(xt);
+    return row_shift_any((const char *)job->x + r * job->x_stride * es,
+                         job->residual ? (const char *)job->residual + r * job->residual_stride * es : NULL,
+                         job->residual ? job->bias : NULL, sample_size(job->n), xt, pt);
+}
+
+static NORM_ALWAYS_INLINE row_sums layernorm_sums(const norm_job *job, size_t r, float shift, norm_dtype xt,
+                                                  norm_dtype pt)
+{
+    return first_sums(job, r, shift, sums_around(shift), false, NULL, xt, pt);
+}
+
 static NORM_ALWAYS_INLINE void layernorm_rows(const norm_job *job, bool has_g, bool has_b,
                                               bool unit_offset, norm_dtype xt, norm_dtype yt,
                                               norm_dtype pt)
 {
-    /* The first row is not shifted (activations are mostly centred, and working out a shift
-     * first would delay the row); each later row is shifted by the row before's mean if that
-     * was large against its spread (rows of a batch look alike). */
-    const size_t n = job->n;
+    const size_t n = job->n, rows = job->rows;
     const double inv_n = 1.0 / (double)n;
     const bool given = job->moments != NULL;
-    if (job->rows == 0)
+    if (rows == 0)
         return;
-    float shift = 0.0f;
-    const bool ahead = n < NORM_AHEAD_BELOW;
+    /* Short rows: sums one row ahead and shifts two rows ahead, as layernorm_plain_rows. */
+    const bool ahead = n < NORM_AHEAD_BELOW && !given;
     row_sums next = { 0.0, 0.0 };
-    if (!given && ahead)
-        next = first_sums(job, 0, shift, SUMS, false, NULL, xt, pt);
-    for (size_t r = 0; r < job->rows; r++) {
+    float next_shift = 0.0f, later_shift = 0.0f;
+    if (ahead) {
+        next_shift = layernorm_shift(job, 0, xt, pt);
+        next = layernorm_sums(job, 0, next_shift, xt, pt);
+        if (rows > 1)
+            later_shift = layernorm_shift(job, 1, xt, pt);
+    }
+    for (size_t r = 0; r < rows; r++) {
         double mean, rstd;
         if (given) {
             if (!given_scale(job, r, true, &mean, &rstd)) {
@@ -1056,14 +1190,19 @@ static NORM_ALWAYS_INLINE void layernorm_rows(const norm_job *job, bool has_g, b
             }
         } else {
             double var;
-            float row_shift = shift;
-            if (!ahead)
-                next = first_sums(job, r, shift, sums_around(shift), false, NULL, xt, pt);
-            bool fast = layernorm_stats(source_row(job, r, xt), n, inv_n, &row_shift, next, job->eps,
+            if (!ahead) {
+                next_shift = layernorm_shift(job, r, xt, pt);
+                next = layernorm_sums(job, r, next_shift, xt, pt);
+            }
+            float shift = next_shift;
+            bool fast = layernorm_stats(source_row(job, r, xt), n, inv_n, &shift, next, job->eps,
                                         &mean, &var, xt);
-            shift = fast && mean * mean > 0.25 * var ? (float)mean : 0.0f;
-            if (ahead && r + 1 < job->rows)
-                next = first_sums(job, r + 1, shift, sums_around(shift), false, NULL, xt, pt);
+            if (ahead && r + 1 < rows) {
+                next_shift = later_shift;
+                next = layernorm_sums(job, r + 1, next_shift, xt, pt);
+                if (r + 2 < rows)
+                    later_shift = layernorm_shift(job, r + 2, xt, pt);
+            }
             if (!fast) {
                 exact_row(job, r, true);
                 continue;
@@ -1080,8 +1219,8 @@ static NORM_ALWAYS_INLINE void layernorm_rows(const norm_job *job, bool has_g, b
     }
 }
 
-/* LayerNorm's plain rows: as layernorm_rows (the same shifts, so the same results), with
- * the unshifted sums inlined. */
+/* LayerNorm's plain rows: as layernorm_rows (the same shifts and sums, so the same results),
+ * with the shift and the sums inlined. */
 static NORM_ALWAYS_INLINE void layernorm_plain_rows(const norm_job *job, bool has_g, bool has_b,
                                                     bool unit_offset, norm_dtype xt, norm_dtype yt,
                                                     norm_dtype pt)
@@ -1090,24 +1229,42 @@ static NORM_ALWAYS_INLINE void layernorm_plain_rows(const norm_job *job, bool ha
     const size_t n = c.n, rows = c.rows;
     const char *x = (const char *)job->x;
     char *y = (char *)job->y;
-    float shift = 0.0f;
     /* Short rows: the next row's sums before this row's output, because their chain from
-     * sums to rstd is longer than their loops and the processor cannot see that far ahead.
-     * Long rows: one row at a time, which keeps the row in L1 between its two passes. */
+     * sums to rstd is longer than their loops and the processor cannot see that far ahead;
+     * and the shift of the row after that, so that its sample is off the next sums' chain
+     * (a float carried across the loop costs no accumulator registers). Long rows: one row at
+     * a time, which keeps the row in L1 between its two passes. */
     const bool ahead = n < NORM_AHEAD_BELOW;
-#define NORM_PLAIN_SUMS(row)                                                                 \
-    (shift == 0.0f ? sum_row_inline((row_source){ (row), NULL, NULL, NULL }, n, 0.0f,        \
-                                    false, true, false, false, xt, pt)                       \
-                   : sum_row_any((row), n, shift, SUMS_SHIFTED, xt))
-    row_sums next = rows && ahead ? NORM_PLAIN_SUMS(x) : (row_sums){ 0.0, 0.0 };
+    const size_t m = sample_size(n);
+#define NORM_PLAIN_SHIFT(row) row_shift((row_source){ (row), NULL, NULL, NULL }, m, false, false, xt, pt)
+#define NORM_PLAIN_SUMS(row, shift)                                                          \
+    ((shift) == 0.0f                                                                         \
+         ? sum_row_inline((row_source){ (row), NULL, NULL, NULL }, n, 0.0f, false, true,     \
+                          false, false, xt, pt)                                              \
+         : sum_row_inline((row_source){ (row), NULL, NULL, NULL }, n, (shift), true, true,   \
+                          false, false, xt, pt))
+    float next_shift = 0.0f, later_shift = 0.0f;
+    row_sums next = { 0.0, 0.0 };
+    if (rows && ahead) {
+        next_shift = NORM_PLAIN_SHIFT(x);
+        next = NORM_PLAIN_SUMS(x, next_shift);
+        if (rows > 1)
+            later_shift = NORM_PLAIN_SHIFT(x + c.x_step);
+    }
     for (size_t r = 0; r < rows; r++, x += c.x_step, y += c.y_step) {
-        row_sums sums = ahead ? next : NORM_PLAIN_SUMS(x);
+        if (!ahead) {
+            next_shift = NORM_PLAIN_SHIFT(x);
+            next = NORM_PLAIN_SUMS(x, next_shift);
+        }
         double mean, var;
-        float row_shift = shift;
-        bool fast = layernorm_stats(x, n, c.inv_n, &row_shift, sums, c.eps, &mean, &var, xt);
-        shift = fast && mean * mean > 0.25 * var ? (float)mean : 0.0f;
-        if (ahead && r + 1 < rows)
-            next = NORM_PLAIN_SUMS(x + c.x_step);
+        float shift = next_shift;
+        bool fast = layernorm_stats(x, n, c.inv_n, &shift, next, c.eps, &mean, &var, xt);
+        if (ahead && r + 1 < rows) {
+            next_shift = later_shift;
+            next = NORM_PLAIN_SUMS(x + c.x_step, next_shift);
+            if (r + 2 < rows)
+                later_shift = NORM_PLAIN_SHIFT(x + 2 * c.x_step);
+        }
         if (!fast) {
             exact_row(job, r, true);
             continue;
@@ -1125,6 +1282,7 @@ static NORM_ALWAYS_INLINE void layernorm_plain_rows(const norm_job *job, bool ha
         norm_store_stats(job, r, mean, rstd);
     }
 #undef NORM_PLAIN_SUMS
+#undef NORM_PLAIN_SHIFT
 }
 
 /* The moments of each row (the first step of a split row): the same sums as the norms,
@@ -1139,9 +1297,9 @@ static NORM_ALWAYS_INLINE void moments_rows(const norm_job *job, bool layernorm,
         norm_moments m = { (double)n, 0.0, 0.0 };
         bool fast;
         if (layernorm) {
-            float shift = 0.0f;
+            float shift = layernorm_shift(job, r, xt, pt);
             double var;
-            row_sums sums = first_sums(job, r, 0.0f, SUMS, false, NULL, xt, pt);
+            row_sums sums = layernorm_sums(job, r, shift, xt, pt);
             fast = layernorm_stats(source_row(job, r, xt), n, inv_n, &shift, sums, 0.0f, &m.mean, &var, xt);
             m.m2 = var * (double)n;
         } else {
