@@ -25,6 +25,11 @@
  * against a norm plus a separate silu pass; int8 output (static and dynamic scale) against a
  * norm to f32 plus a separate quantize pass; and a row split into k slices (norm_moments_run,
  * norm_moments_combine, norm_run with the combined moments) against one call on whole rows.
+ *
+ * With --dist it times each of those on rows of other statistics than zero-mean noise, the
+ * inputs users have (per-row offsets, a mean far above the spread, a few huge outlier channels,
+ * constant rows), one distribution after another, and judges the targets on the worst: a kernel
+ * that is fast on N(0,1) rows only has not met them.
  */
 #ifndef _GNU_SOURCE
 #  define _POSIX_C_SOURCE 200809L /* clock_gettime, sysconf */
@@ -95,13 +100,38 @@ static const char *const split_shapes = "1x4096,16x4096,1x65536";
  * of its own floor. */
 #define GATED_FLOOR_MAX 1.5
 
-/* --int8: the static scale. The inputs are roughly N(0,1) and gamma near 1, so y beyond 4 clips
- * (a few values in a million), as a calibrated scale would clip outliers. */
+/* --int8: the static scale. Normalised rows have an RMS of 1 and gamma is near 1, so on gauss rows
+ * y beyond 4 clips (a few values in a million, more with beta), as a calibrated scale would clip
+ * outliers; on outliers rows it clips the outlier channels. */
 #define INT8_STATIC_SCALE (4.0f / 127.0f)
+
+/* The plain norms' targets, f32 rows on the default tier, every shape: time / floor at most this. */
+static const double norm_targets[2] = { [NORM_RMSNORM] = 1.15, [NORM_LAYERNORM] = 1.30 };
 
 /* --split: a row is normalised in k slices, for each k here. */
 static const size_t split_ks[] = { 2, 4 };
 #define NSPLIT_KS (sizeof split_ks / sizeof *split_ks)
+
+/* --dist: what x's rows look like. The noise is the same roughly N(0,1) draw in all of them (so
+ * gauss is the rows every run had before --dist); the others add to it or replace it, row by row. */
+typedef enum row_dist {
+    DIST_GAUSS,    /* zero-mean noise */
+    DIST_OFFSET,   /* noise plus an offset of the row's own, uniform in [0, DIST_OFFSET_MAX] */
+    DIST_MEAN1E3,  /* noise plus DIST_MEAN: the mean far above the spread */
+    DIST_OUTLIERS, /* noise, but for DIST_NOUTLIERS channels of magnitude DIST_OUTLIER_MIN..MAX */
+    DIST_CONST,    /* every element the row's own nonzero value */
+    NDISTS
+} row_dist;
+
+static const char *const dist_names[NDISTS] = { "gauss", "offset", "mean1e3", "outliers", "const" };
+
+#define DIST_OFFSET_MAX 5.0f     /* standard deviations of the noise */
+#define DIST_MEAN 1000.0f
+/* LLM activations carry a few huge channels, the same ones in every row (a feature of the model),
+ * each of its own sign: 100 to 1000 times the others, at fixed indices spread over the row. */
+#define DIST_NOUTLIERS 4
+#define DIST_OUTLIER_MIN 100.0f
+#define DIST_OUTLIER_MAX 1000.0f
 
 /* ---------------------------------------------------------------- errors and usage */
 
@@ -117,22 +147,35 @@ static void usage(FILE *f)
         "  --isa LIST        time only these tiers, e.g. avx2 or scalar,avx2\n"
         "                    (default: every tier compiled in and supported)\n"
         "  --op OP           rmsnorm or layernorm (default: both)\n"
-        "  --beta            also add a beta shift (default: gamma only)\n"
+        "  --beta            also add a beta shift, random in [-1, 1] (default: gamma only;\n"
+        "                    gamma is random near 1 either way, and the floor has no beta)\n"
+        "  --dist LIST       what x's rows look like, a comma list of these, or 'all':\n"
+        "                      gauss     zero-mean noise, roughly N(0,1) (the default)\n"
+        "                      offset    noise plus an offset per row, uniform in [0, %.0f]\n"
+        "                      mean1e3   noise plus %.0f: the mean %.0f standard deviations\n"
+        "                      outliers  noise, but for %d channels (the same in every row, at\n"
+        "                                3, n/3, n/2+1 and n-5) of magnitude %.0f to %.0f, each\n"
+        "                                channel of its own sign\n"
+        "                      const     every element the same nonzero value, one per row\n"
+        "                    With --fused they are in x, so in h = x + r. With more than one,\n"
+        "                    each is timed in turn and every line says which, and the\n"
+        "                    summary judges the targets (f32 rows: RMSNorm within %.2fx of\n"
+        "                    the floor, LayerNorm within %.2fx) on each shape's worst one\n"
         "  --types LIST      element types to time, e.g. bf16,f16,bf16:f32 (default f32).\n"
         "                    Each is x:y:gamma: t means x, y and gamma all t; x:y means\n"
         "                    gamma of x's type; gamma must be f32 or x's type. f32 is always\n"
         "                    timed too, as the baseline of the vs-f32 ratios. 'all' times the\n"
         "                    15 combinations the library takes\n"
-        "  --half-report     the issue's f16/bf16 targets: rows/s of bf16 and f16 vs f32 on\n"
+        "  --half-report     the f16/bf16 targets: rows/s of bf16 and f16 vs f32 on\n"
         "                    %s (the default shapes and types of this mode)\n"
         "  --fused           the fused residual add: norm_run with a residual (h = x + r, written\n"
         "                    back to r, then normalised) against the unfused add pass + norm_run\n"
-        "                    and against its own floor, with the issue's targets for it;\n"
+        "                    and against its own floor, with the targets for it;\n"
         "                    --types default %s\n"
         "  --gated           gated RMSNorm, y = rmsnorm(x) * gamma * silu(z) and, with the gate\n"
         "                    before the norm, y = rmsnorm(x * silu(z)) * gamma, against the\n"
         "                    unfused sequence (norm, then a silu pass; or a silu pass, then the\n"
-        "                    norm) and against its own floor, with the issue's target (within\n"
+        "                    norm) and against its own floor, with the target (within\n"
         "                    %.1fx of the floor). --types: f32 or bf16 rows (x, z, y; gamma of\n"
         "                    their type or f32), default %s. Default shapes:\n"
         "                      %s\n"
@@ -148,13 +191,16 @@ static void usage(FILE *f)
         "                      %s\n"
         "                    --half-report, --fused, --gated, --int8, --split: one per run\n"
         "  --rounds N        timing rounds per shape; the median is reported\n"
-        "                    (default %d, fewer for shapes too slow to fit %.0f s per type)\n"
+        "                    (default %d, fewer for shapes too slow to fit %.0f s per type\n"
+        "                    and distribution)\n"
         "  --min-ms M        shortest timed sample, in ms (default %.0f)\n"
         "  --csv FILE        also write the results as CSV\n"
         "  --json FILE       also write the results as JSON\n"
         "  --quick           %d rounds of %.0f ms, small shapes only (%s)\n"
         "  --help            show this and exit\n",
-        default_shapes, half_report_shapes, fused_types, GATED_FLOOR_MAX, gated_types, gated_shapes, gated_quick_shapes,
+        default_shapes, (double)DIST_OFFSET_MAX, (double)DIST_MEAN, (double)DIST_MEAN, DIST_NOUTLIERS,
+        (double)DIST_OUTLIER_MIN, (double)DIST_OUTLIER_MAX, norm_targets[NORM_RMSNORM], norm_targets[NORM_LAYERNORM],
+        half_report_shapes, fused_types, GATED_FLOOR_MAX, gated_types, gated_shapes, gated_quick_shapes,
         split_shapes, DEFAULT_ROUNDS, SHAPE_BUDGET_S, DEFAULT_MIN_MS, QUICK_ROUNDS, QUICK_MIN_MS,
         quick_shapes);
 }
@@ -209,6 +255,8 @@ typedef struct options {
     bool isa[NORM_ISA_COUNT];    /* tiers to time */
     bool op[2];                  /* indexed by norm_kind */
     bool beta;
+    bool dist[NDISTS];           /* --dist: the row distributions to time, each in turn */
+    size_t ndists;
     int rounds;
     bool rounds_given;
     double min_ms;
@@ -407,6 +455,32 @@ static void parse_types(options *o, const char *list)
         usage_error("--types needs at least one type");
 }
 
+/* --dist: names from dist_names, or "all". They are timed in dist_names' order, each once. */
+static void parse_dists(options *o, const char *list)
+{
+    char *copy = strdup(list);
+    if (!copy)
+        die("out of memory");
+    memset(o->dist, 0, sizeof o->dist);
+    for (char *save, *tok = strtok_r(copy, ",", &save); tok; tok = strtok_r(NULL, ",", &save)) {
+        int d = 0;
+        while (d < NDISTS && strcmp(tok, dist_names[d]) != 0)
+            d++;
+        if (strcmp(tok, "all") == 0)
+            memset(o->dist, 1, sizeof o->dist);
+        else if (d == NDISTS)
+            usage_error("unknown distribution '%s' (known: gauss offset mean1e3 outliers const, or all)", tok);
+        else
+            o->dist[d] = true;
+    }
+    free(copy);
+    o->ndists = 0;
+    for (int d = 0; d < NDISTS; d++)
+        o->ndists += o->dist[d];
+    if (o->ndists == 0)
+        usage_error("--dist needs at least one distribution");
+}
+
 /* The value of "--name VALUE" or "--name=VALUE"; advances *i past it. */
 static const char *option_value(int argc, char **argv, int *i, const char *name)
 {
@@ -429,7 +503,7 @@ static bool is_option(const char *arg, const char *name)
 static void parse_args(options *o, int argc, char **argv)
 {
     bool quick = false, shapes_given = false, min_ms_given = false;
-    const char *shapes = default_shapes, *types = NULL;
+    const char *shapes = default_shapes, *types = NULL, *dists = "gauss";
     for (int t = 0; t < NORM_ISA_COUNT; t++)
         o->isa[t] = norm_isa_available((norm_isa)t);
     o->op[NORM_RMSNORM] = o->op[NORM_LAYERNORM] = true;
@@ -457,6 +531,8 @@ static void parse_args(options *o, int argc, char **argv)
             o->split = true;
         } else if (is_option(a, "--types")) {
             types = option_value(argc, argv, &i, "--types");
+        } else if (is_option(a, "--dist")) {
+            dists = option_value(argc, argv, &i, "--dist");
         } else if (is_option(a, "--shapes")) {
             shapes = option_value(argc, argv, &i, "--shapes");
             shapes_given = true;
@@ -522,6 +598,7 @@ static void parse_args(options *o, int argc, char **argv)
     }
     parse_shapes(o, shapes);
     parse_types(o, types ? types : "f32");
+    parse_dists(o, dists);
 }
 
 /* ---------------------------------------------------------------- machine facts */
@@ -596,6 +673,7 @@ static const char *human_bytes(double bytes, char *buf, size_t size)
 
 typedef struct workload {
     size_t rows, n;
+    row_dist dist;           /* what x was drawn from (fill_workload) */
     void *x[NTYPES];         /* x in every type a combination reads, indexed by norm_dtype; else NULL */
     void *y;                 /* one output buffer, large enough for every combination */
     void *gamma[NTYPES];     /* gamma and beta likewise; beta is NULL unless --beta */
@@ -767,12 +845,80 @@ static void free_workload(workload *w)
     memset(w, 0, sizeof *w);
 }
 
-/* The same values in every type: drawn in f32, then rounded to f16 and bf16. */
-static void fill_workload(workload *w)
+/* Outlier channel k of a row of n: 3, n/3, n/2+1 and n-5, clamped to the row (short rows have
+ * fewer, distinct, outlier channels). */
+static size_t outlier_channel(size_t k, size_t n)
 {
-    uint64_t seed = 0x9E3779B97F4A7C15ULL;
+    size_t at[DIST_NOUTLIERS] = { 3, n / 3, n / 2 + 1, n > 5 ? n - 5 : 0 };
+    return at[k] < n ? at[k] : n - 1;
+}
+
+/* What a row of a distribution adds to the noise (offset, mean1e3) or puts in its place (const),
+ * and the values of its outlier channels. */
+typedef struct row_draw {
+    float shift;
+    float outlier[DIST_NOUTLIERS];
+} row_draw;
+
+/* Draws a row's parameters from the distribution's own generator, so that the noise, the
+ * residual, gamma and beta are the same draws whatever the distribution. */
+static row_draw draw_row(row_dist d, uint64_t *s)
+{
+    row_draw r = { 0 };
+    switch (d) {
+    case DIST_OFFSET: r.shift = 0.5f * DIST_OFFSET_MAX * (1.0f + rng_uniform(s)); break;
+    case DIST_MEAN1E3: r.shift = DIST_MEAN; break;
+    case DIST_OUTLIERS:
+        for (size_t k = 0; k < DIST_NOUTLIERS; k++) { /* even channels positive, odd ones negative */
+            float mag = 0.5f * (DIST_OUTLIER_MIN + DIST_OUTLIER_MAX) +
+                        0.5f * (DIST_OUTLIER_MAX - DIST_OUTLIER_MIN) * rng_uniform(s);
+            r.outlier[k] = k % 2 ? -mag : mag;
+        }
+        break;
+    case DIST_CONST: { /* |value| in [0.25, 2): nonzero, of order 1 like the noise, either sign */
+        float u = rng_uniform(s);
+        r.shift = copysignf(0.25f + 1.75f * fabsf(u), u);
+        break;
+    }
+    default: break;
+    }
+    return r;
+}
+
+/* Element col of a row: the noise, shifted, replaced, or an outlier channel's value. */
+static float dist_value(row_dist d, const row_draw *r, size_t col, size_t n, float noise)
+{
+    switch (d) {
+    case DIST_OFFSET:
+    case DIST_MEAN1E3: return r->shift + noise;
+    case DIST_CONST: return r->shift;
+    case DIST_OUTLIERS:
+        for (size_t k = 0; k < DIST_NOUTLIERS; k++)
+            if (col == outlier_channel(k, n))
+                return r->outlier[k];
+        return noise;
+    default: return noise;
+    }
+}
+
+/* The same values in every type: drawn in f32, then rounded to f16 and bf16. x is drawn from
+ * the distribution d (gauss: exactly the rows of every run before --dist). The residual of
+ * --fused stays zero-mean noise, so that h = x + r has x's statistics (each timed call adds x
+ * to r once more: h tends to a multiple of x); but with constant rows r is the row's constant
+ * too, so that h is constant as well. */
+static void fill_workload(workload *w, row_dist d)
+{
+    uint64_t seed = 0x9E3779B97F4A7C15ULL, dseed = 0xBF58476D1CE4E5B9ULL;
+    row_draw row = { 0 };
+    w->dist = d;
     for (size_t i = 0; i < w->rows * w->n; i++) {
+        size_t col = i % w->n;
+        if (col == 0)
+            row = draw_row(d, &dseed);
         float v = rng_normalish(&seed), rv = 2.0f * rng_normalish(&seed);
+        v = dist_value(d, &row, col, w->n, v);
+        if (d == DIST_CONST)
+            rv = v;
         for (int t = 0; t < NTYPES; t++) {
             if (w->x[t])
                 store_value(w->x[t], (norm_dtype)t, i, v);
@@ -793,10 +939,12 @@ static void fill_workload(workload *w)
             memcpy(w->r0[t], w->r[t], w->rows * w->n * dtype_size((norm_dtype)t));
             memcpy(w->r_floor[t], w->r[t], w->rows * w->n * dtype_size((norm_dtype)t));
         }
+    /* Beta of the order of the normalised values, as a trained shift is, rather than one lost in
+     * their last bits: how a kernel adds it then shows in the check. */
     bool beta = w->beta[NORM_F32] || w->beta[NORM_F16] || w->beta[NORM_BF16];
     for (size_t i = 0; i < w->n; i++) {
         float g = 1.0f + 0.1f * rng_uniform(&seed); /* near 1, like a trained scale */
-        float b = beta ? 0.1f * rng_uniform(&seed) : 0.0f;
+        float b = beta ? rng_uniform(&seed) : 0.0f;
         for (int t = 0; t < NTYPES; t++) {
             if (w->gamma[t])
                 store_value(w->gamma[t], (norm_dtype)t, i, g);
@@ -806,6 +954,7 @@ static void fill_workload(workload *w)
     }
 }
 
+/* The buffers of a shape, unfilled: fill_workload draws them, once per distribution. */
 static bool make_workload(workload *w, shape s, const options *o)
 {
     size_t count = s.rows * s.n;
@@ -839,7 +988,6 @@ static bool make_workload(workload *w, shape s, const options *o)
         free_workload(w);
         return false;
     }
-    fill_workload(w);
     return true;
 }
 
@@ -1459,6 +1607,12 @@ static bool outputs_match(const candidate *c, const workload *w, const float *wa
     return outputs_within(c, w, want, label, 1.0, false, "the scalar tier");
 }
 
+/* Is the plain C loop held to the scalar tier's results on these rows? On gauss rows, yes. On the
+ * others it is not: it is the loop a user would write, f32 sums and all, and where the mean is
+ * far from zero or the spread is nil (mean1e3, const: there the error of the mean is multiplied
+ * by 1/sqrt(eps)) those sums lose the precision the library keeps. It is still timed. */
+static bool plain_checked(const workload *w) { return w->dist == DIST_GAUSS; }
+
 /* Runs every norm candidate of one type combination once more (with --split, every split
  * sequence too) and compares it with the scalar tier on the same types, which is the
  * library's oracle. Returns the number of candidates that disagree. */
@@ -1475,7 +1629,7 @@ static int check_outputs(const candidate *c, size_t count, const workload *w, co
         bool computed = false;
         for (size_t k = 0; k < count; k++) {
             if ((c[k].kind != CAND_PLAIN && c[k].kind != CAND_LIB && c[k].kind != CAND_SPLIT) ||
-                c[k].op != (norm_kind)op)
+                c[k].op != (norm_kind)op || (c[k].kind == CAND_PLAIN && !plain_checked(w)))
                 continue;
             if (!computed) {
                 time_calls(&scalar, w, 1);
@@ -1676,6 +1830,7 @@ static int check_int8(const candidate *c, size_t count, const workload *w, const
 typedef struct record {
     char shape[48];
     size_t shape_index, rows, n;
+    row_dist dist;           /* x's distribution */
     combo types;
     cand_kind kind;
     norm_kind norm_op;       /* CAND_PLAIN, CAND_LIB, CAND_FUSED, CAND_UNFUSED */
@@ -1706,13 +1861,13 @@ static void add_record(report *rep, const record *r)
 }
 
 /* A library tier's record, or NULL if that was not timed. */
-static const record *find_tier(const report *rep, size_t shape_index, const combo *types, norm_kind op,
-                               norm_isa isa)
+static const record *find_tier(const report *rep, size_t shape_index, row_dist d, const combo *types,
+                               norm_kind op, norm_isa isa)
 {
     for (size_t i = 0; i < rep->count; i++) {
         const record *r = &rep->recs[i];
-        if (r->kind == CAND_LIB && r->shape_index == shape_index && strcmp(r->types.name, types->name) == 0 &&
-            r->norm_op == op && r->isa == isa)
+        if (r->kind == CAND_LIB && r->shape_index == shape_index && r->dist == d &&
+            strcmp(r->types.name, types->name) == 0 && r->norm_op == op && r->isa == isa)
             return r;
     }
     return NULL;
@@ -1723,7 +1878,8 @@ static const record *find_tier(const report *rep, size_t shape_index, const comb
 static double ratio_to_f32(const report *rep, const record *r)
 {
     combo f32 = make_combo(NORM_F32, NORM_F32, NORM_F32);
-    const record *base = r->kind == CAND_LIB ? find_tier(rep, r->shape_index, &f32, r->norm_op, r->isa) : NULL;
+    const record *base =
+        r->kind == CAND_LIB ? find_tier(rep, r->shape_index, r->dist, &f32, r->norm_op, r->isa) : NULL;
     return base ? base->median / r->median : NAN;
 }
 
@@ -1731,9 +1887,9 @@ static double ratio_to_f32(const report *rep, const record *r)
 static record make_record(const report *rep, const candidate *c, const workload *w, size_t shape_index,
                           double floor_ns, bool memcpy_floor, norm_isa marked)
 {
-    record r = { .shape_index = shape_index, .rows = w->rows, .n = w->n, .types = c->types, .kind = c->kind,
-                 .norm_op = c->op, .isa = c->isa, .impl = impl_name(c), .median = c->median, .min = c->min,
-                 .variant = c->variant, .vs_unfused = NAN, .vs_one_call = NAN };
+    record r = { .shape_index = shape_index, .rows = w->rows, .n = w->n, .dist = w->dist, .types = c->types,
+                 .kind = c->kind, .norm_op = c->op, .isa = c->isa, .impl = impl_name(c), .median = c->median,
+                 .min = c->min, .variant = c->variant, .vs_unfused = NAN, .vs_one_call = NAN };
     snprintf(r.shape, sizeof r.shape, "%zux%zu", w->rows, w->n);
     bool rms = c->op == NORM_RMSNORM;
     bool fused = c->kind == CAND_FFLOOR || c->kind == CAND_FUSED || c->kind == CAND_UNFUSED;
@@ -1777,8 +1933,27 @@ static record make_record(const report *rep, const candidate *c, const workload 
     return r;
 }
 
-static void print_table_head(const char *shape_name, const combo *t, bool show_types, const workload *w,
-                             bool memcpy_floor, double floor_ns, size_t llc)
+/* With more than one distribution, every line of the tables leads with its own ("  outliers";
+ * "  dist" heads the column); with one, they look as they did before --dist. */
+static void print_dist_cell(const options *o, const char *text)
+{
+    if (o->ndists > 1)
+        printf("  %-8s", text);
+}
+
+/* A table's name for the workload: "16x4096", and ", dist outliers" unless x is gauss, the only
+ * distribution timed (as in every run before --dist). */
+static const char *workload_name(const workload *w, const options *o, char *buf, size_t size)
+{
+    if (o->ndists > 1 || w->dist != DIST_GAUSS)
+        snprintf(buf, size, "%zux%zu, dist %s", w->rows, w->n, dist_names[w->dist]);
+    else
+        snprintf(buf, size, "%zux%zu", w->rows, w->n);
+    return buf;
+}
+
+static void print_table_head(const options *o, const char *shape_name, const combo *t, bool show_types,
+                             const workload *w, bool memcpy_floor, double floor_ns, size_t llc)
 {
     char open[64] = " (", a[32], b[32], sizes[96];
     double count = (double)(w->rows * w->n);
@@ -1795,30 +1970,36 @@ static void print_table_head(const char *shape_name, const combo *t, bool show_t
         snprintf(sizes, sizeof sizes, "x is %s and y %s", a, b);
     printf("  %s: together they %s the %s last-level cache\n", sizes, memcpy_floor ? "exceed" : "fit in",
            human_bytes((double)llc, b, sizeof b));
+    print_dist_cell(o, "dist");
     printf("  %-10s %-14s %10s %8s %8s\n", "op", "impl", "ns/row", "GB/s", "x floor");
 }
 
-static void print_row(const record *r)
+static void print_row(const options *o, const record *r)
 {
     char impl[32];
     snprintf(impl, sizeof impl, "%s%s", r->impl, r->is_default ? " *" : "");
+    print_dist_cell(o, dist_names[r->dist]);
     printf("  %-10s %-14s %10.1f %8.1f %8.2f\n", r->op, impl, r->median, r->gbps, r->ratio);
 }
 
 /* Half types have no plain C loop (a user would need conversions of their own): say so. */
-static void print_no_plain(norm_kind op)
+static void print_no_plain(const options *o, const workload *w, norm_kind op)
 {
+    print_dist_cell(o, dist_names[w->dist]);
     printf("  %-10s %-14s %10s %8s %8s\n", op_name(op), "plain-C", "-", "-", "-");
 }
 
 /* How the shape was sampled, and whether its outputs passed the check. */
-static void print_table_foot(const candidate *c, size_t count, int rounds, double min_ms, int bad)
+static void print_table_foot(const candidate *c, size_t count, const workload *w, int rounds, double min_ms,
+                             int bad)
 {
+    bool plain = false;
     size_t lo = SIZE_MAX, hi = 0;
     char calls[64];
     for (size_t k = 0; k < count; k++) {
         lo = c[k].iters < lo ? c[k].iters : lo;
         hi = c[k].iters > hi ? c[k].iters : hi;
+        plain |= c[k].kind == CAND_PLAIN;
     }
     if (hi == 1)
         snprintf(calls, sizeof calls, "one call per sample (a call takes over %.1f ms)", min_ms);
@@ -1826,6 +2007,9 @@ static void print_table_foot(const candidate *c, size_t count, int rounds, doubl
         snprintf(calls, sizeof calls, "samples of >= %.1f ms, %zu to %zu calls", min_ms, lo, hi);
     printf("  (%d rounds, %s; outputs vs scalar tier: %s)\n", rounds, calls,
            bad ? "MISMATCH, see stderr" : "ok");
+    if (plain && !plain_checked(w))
+        printf("  (plain-C, a user's f32 loop, is checked on gauss rows only: on %s rows its sums may\n"
+               "   lose the precision the library keeps)\n", dist_names[w->dist]);
 }
 
 /* ---------------------------------------------------------------- one shape */
@@ -1844,39 +2028,40 @@ static void report_combo(context *ctx, size_t shape_index, const candidate *c, s
 {
     const options *o = ctx->opt;
     const combo *t = &c[0].types;
-    char name[48], label[80];
-    snprintf(name, sizeof name, "%zux%zu", w->rows, w->n);
+    char name[64], label[96];
+    workload_name(w, o, name, sizeof name);
     snprintf(label, sizeof label, o->ntypes > 1 ? "%s, types %s" : "%s", name, t->name);
 
     size_t bytes = w->rows * w->n * (dtype_size(t->x) + dtype_size(t->y)); /* fits: the buffers exist */
     bool memcpy_floor = bytes > ctx->llc;
     double floor_ns = c[memcpy_floor ? 1 : 0].median;
-    print_table_head(name, t, o->ntypes > 1, w, memcpy_floor, floor_ns, ctx->llc);
+    print_table_head(o, name, t, o->ntypes > 1, w, memcpy_floor, floor_ns, ctx->llc);
     for (size_t k = 0; k < count; k++) {
         /* c[0] is a floor, so a tier always has a candidate before it */
         bool first_of_op = c[k].kind == CAND_LIB && (c[k - 1].kind != CAND_LIB || c[k - 1].op != c[k].op);
         if (first_of_op && !is_f32(t))
-            print_no_plain(c[k].op);
+            print_no_plain(o, w, c[k].op);
         record r = make_record(&ctx->rep, &c[k], w, shape_index, floor_ns, memcpy_floor, ctx->marked);
-        print_row(&r);
+        print_row(o, &r);
         add_record(&ctx->rep, &r);
     }
 
     int bad = check_outputs(c, count, w, label);
     ctx->failures += bad;
-    print_table_foot(c, count, rounds, o->min_ms, bad);
+    print_table_foot(c, count, w, rounds, o->min_ms, bad);
     fflush(stdout);
 }
 
-/* A record of this shape, types, kind, op, tier and variant (GATE_*, SCALE_*, slices), or NULL.
- * A floor is found by its kind alone. */
-static const record *find_variant(const report *rep, size_t shape_index, const combo *types, cand_kind kind,
-                                  norm_kind op, norm_isa isa, size_t variant)
+/* A record of this shape, distribution, types, kind, op, tier and variant (GATE_*, SCALE_*,
+ * slices), or NULL. A floor is found by its kind alone. */
+static const record *find_variant(const report *rep, size_t shape_index, row_dist d, const combo *types,
+                                  cand_kind kind, norm_kind op, norm_isa isa, size_t variant)
 {
     bool floor = kind == CAND_FFLOOR || kind == CAND_GFLOOR || kind == CAND_QFLOOR;
     for (size_t i = 0; i < rep->count; i++) {
         const record *r = &rep->recs[i];
-        if (r->kind == kind && r->shape_index == shape_index && strcmp(r->types.name, types->name) == 0 &&
+        if (r->kind == kind && r->shape_index == shape_index && r->dist == d &&
+            strcmp(r->types.name, types->name) == 0 &&
             (floor || (r->norm_op == op && r->isa == isa && r->variant == variant)))
             return r;
     }
@@ -1884,10 +2069,10 @@ static const record *find_variant(const report *rep, size_t shape_index, const c
 }
 
 /* The same for candidates that have no variant (--fused). */
-static const record *find_record(const report *rep, size_t shape_index, const combo *types, cand_kind kind,
-                                 norm_kind op, norm_isa isa)
+static const record *find_record(const report *rep, size_t shape_index, row_dist d, const combo *types,
+                                 cand_kind kind, norm_kind op, norm_isa isa)
 {
-    return find_variant(rep, shape_index, types, kind, op, isa, 0);
+    return find_variant(rep, shape_index, d, types, kind, op, isa, 0);
 }
 
 /* The fewest and most calls a sample of these candidates made. */
@@ -1908,8 +2093,8 @@ static void report_fused_combo(context *ctx, size_t shape_index, const candidate
 {
     const options *o = ctx->opt;
     const combo *t = &c[0].types;
-    char name[48], label[80], a[32], b[32], ysize[32];
-    snprintf(name, sizeof name, "%zux%zu", w->rows, w->n);
+    char name[64], label[96], a[32], b[32], ysize[32];
+    workload_name(w, o, name, sizeof name);
     snprintf(label, sizeof label, "%s, types %s, fused", name, t->name);
     double floor_ns = c[0].median, elems = (double)(w->rows * w->n);
 
@@ -1919,10 +2104,12 @@ static void report_fused_combo(context *ctx, size_t shape_index, const candidate
     human_bytes((double)ctx->llc, b, sizeof b);
     human_bytes(elems * (double)dtype_size(t->y), ysize, sizeof ysize);
     printf("  x and r are %s each, y %s; last-level cache %s\n", a, ysize, b);
+    print_dist_cell(o, "dist");
     printf("  %-10s %-10s %12s %8s %8s %16s %8s %9s\n", "op", "impl", "fused ns/row", "x floor", "GB/s",
            "add+norm ns/row", "x floor", "speedup");
     record fr = make_record(&ctx->rep, &c[0], w, shape_index, floor_ns, false, ctx->marked);
     add_record(&ctx->rep, &fr);
+    print_dist_cell(o, dist_names[w->dist]);
     printf("  %-10s %-10s %12.1f %8.2f %8.1f %16s %8s %9s\n", "floor", "fused", fr.median, fr.ratio, fr.gbps, "-",
            "-", "-");
     for (size_t k = 1; k + 1 < count; k += 2) {
@@ -1934,13 +2121,15 @@ static void report_fused_combo(context *ctx, size_t shape_index, const candidate
         add_record(&ctx->rep, &u);
         char impl[32];
         snprintf(impl, sizeof impl, "%s%s", f.impl, f.is_default ? " *" : "");
+        print_dist_cell(o, dist_names[w->dist]);
         printf("  %-10s %-10s %12.1f %8.2f %8.1f %16.1f %8.2f %8.2fx\n", op_name(c[k].op), impl, f.median, f.ratio,
                f.gbps, u.median, u.ratio, u.median / f.median);
     }
-    const record *rms = find_record(&ctx->rep, shape_index, t, CAND_FUSED, NORM_RMSNORM, ctx->marked);
-    const record *rms_u = find_record(&ctx->rep, shape_index, t, CAND_UNFUSED, NORM_RMSNORM, ctx->marked);
-    const record *ln = find_record(&ctx->rep, shape_index, t, CAND_FUSED, NORM_LAYERNORM, ctx->marked);
-    const record *ln_u = find_record(&ctx->rep, shape_index, t, CAND_UNFUSED, NORM_LAYERNORM, ctx->marked);
+    const report *rep = &ctx->rep;
+    const record *rms = find_record(rep, shape_index, w->dist, t, CAND_FUSED, NORM_RMSNORM, ctx->marked);
+    const record *rms_u = find_record(rep, shape_index, w->dist, t, CAND_UNFUSED, NORM_RMSNORM, ctx->marked);
+    const record *ln = find_record(rep, shape_index, w->dist, t, CAND_FUSED, NORM_LAYERNORM, ctx->marked);
+    const record *ln_u = find_record(rep, shape_index, w->dist, t, CAND_UNFUSED, NORM_LAYERNORM, ctx->marked);
     if (rms && rms_u)
         printf("  fused is %.2fx faster than add + norm (rmsnorm, %s)", rms_u->median / rms->median,
                norm_isa_name(ctx->marked));
@@ -1968,9 +2157,11 @@ static void report_fused_combo(context *ctx, size_t shape_index, const candidate
 static void report_pairs(context *ctx, size_t shape_index, const candidate *c, size_t count, const workload *w,
                          const char *floor_name)
 {
+    const options *o = ctx->opt;
     double floor_ns = c[0].median;
     record fr = make_record(&ctx->rep, &c[0], w, shape_index, floor_ns, false, ctx->marked);
     add_record(&ctx->rep, &fr);
+    print_dist_cell(o, dist_names[w->dist]);
     printf("  %-17s %-10s %12.1f %8.2f %8.1f %17s %8s %9s\n", "floor", floor_name, fr.median, fr.ratio, fr.gbps,
            "-", "-", "-");
     for (size_t k = 1; k + 1 < count; k += 2) {
@@ -1985,6 +2176,7 @@ static void report_pairs(context *ctx, size_t shape_index, const candidate *c, s
             snprintf(what, sizeof what, "%s", gate_name(c[k].variant));
         else
             snprintf(what, sizeof what, "%s %s", op_name(c[k].op), scale_name(c[k].variant));
+        print_dist_cell(o, dist_names[w->dist]);
         printf("  %-17s %-10s %12.1f %8.2f %8.1f %17.1f %8.2f %8.2fx\n", what, impl, f.median, f.ratio, f.gbps,
                u.median, u.ratio, u.median / f.median);
     }
@@ -1997,8 +2189,8 @@ static void report_gated_combo(context *ctx, size_t shape_index, const candidate
 {
     const options *o = ctx->opt;
     const combo *t = &c[0].types;
-    char name[48], label[80], a[32], b[32], types[64];
-    snprintf(name, sizeof name, "%zux%zu", w->rows, w->n);
+    char name[64], label[96], a[32], b[32], types[64];
+    workload_name(w, o, name, sizeof name);
     snprintf(label, sizeof label, "%s, types %s, gated", name, t->name);
     double elems = (double)(w->rows * w->n);
     if (t->param == t->x)
@@ -2010,6 +2202,7 @@ static void report_gated_combo(context *ctx, size_t shape_index, const candidate
     human_bytes(elems * (double)dtype_size(t->x), a, sizeof a);
     human_bytes((double)ctx->llc, b, sizeof b);
     printf("  x, z and y are %s each; last-level cache %s\n", a, b);
+    print_dist_cell(o, "dist");
     printf("  %-17s %-10s %12s %8s %8s %17s %8s %9s\n", "gate", "impl", "gated ns/row", "x floor", "GB/s",
            "unfused ns/row", "x floor", "speedup");
     report_pairs(ctx, shape_index, c, count, w, "gated");
@@ -2031,8 +2224,8 @@ static void report_int8_combo(context *ctx, size_t shape_index, const candidate 
 {
     const options *o = ctx->opt;
     const combo *t = &c[0].types;
-    char name[48], label[80], a[32], b[32], ysize[32], tsize[32];
-    snprintf(name, sizeof name, "%zux%zu", w->rows, w->n);
+    char name[64], label[96], a[32], b[32], ysize[32], tsize[32];
+    workload_name(w, o, name, sizeof name);
     snprintf(label, sizeof label, "%s, types %s, int8", name, t->name);
     double elems = (double)(w->rows * w->n);
 
@@ -2043,6 +2236,7 @@ static void report_int8_combo(context *ctx, size_t shape_index, const candidate 
     human_bytes(elems, ysize, sizeof ysize);
     printf("  x is %s, y %s (the unfused f32 temporary %s more); last-level cache %s\n", a, ysize,
            human_bytes(elems * 4, tsize, sizeof tsize), b);
+    print_dist_cell(o, "dist");
     printf("  %-17s %-10s %12s %8s %8s %17s %8s %9s\n", "op, scale", "impl", "int8 ns/row", "x floor", "GB/s",
            "norm+quant ns/row", "x floor", "speedup");
     report_pairs(ctx, shape_index, c, count, w, "int8");
@@ -2064,8 +2258,8 @@ static void report_split_combo(context *ctx, size_t shape_index, const candidate
 {
     const options *o = ctx->opt;
     const combo *t = &c[0].types;
-    char name[48], label[80], a[32], b[32];
-    snprintf(name, sizeof name, "%zux%zu", w->rows, w->n);
+    char name[64], label[96], a[32], b[32];
+    workload_name(w, o, name, sizeof name);
     snprintf(label, sizeof label, "%s, types %s, split", name, t->name);
     size_t bytes = w->rows * w->n * (dtype_size(t->x) + dtype_size(t->y));
     bool memcpy_floor = bytes > ctx->llc;
@@ -2078,6 +2272,7 @@ static void report_split_combo(context *ctx, size_t shape_index, const candidate
     human_bytes((double)bytes, a, sizeof a);
     human_bytes((double)ctx->llc, b, sizeof b);
     printf("  x and y are %s together; last-level cache %s\n", a, b);
+    print_dist_cell(o, "dist");
     printf("  %-10s %-12s %16s %8s", "op", "impl", "one call ns/row", "x floor");
     for (size_t k = 0; k < NSPLIT_KS; k++) {
         char head[32];
@@ -2087,6 +2282,7 @@ static void report_split_combo(context *ctx, size_t shape_index, const candidate
     printf("\n");
     record fr = make_record(&ctx->rep, fc, w, shape_index, floor_ns, memcpy_floor, ctx->marked);
     add_record(&ctx->rep, &fr);
+    print_dist_cell(o, dist_names[w->dist]);
     printf("  %-10s %-12s %16.1f %8.2f\n", "floor", fr.impl, fr.median, fr.ratio);
     /* After the two floors, groups of one call followed by its splits, same op and tier. */
     for (size_t k = 2; k + NSPLIT_KS < count; k += 1 + NSPLIT_KS) {
@@ -2095,6 +2291,7 @@ static void report_split_combo(context *ctx, size_t shape_index, const candidate
         add_record(&ctx->rep, &one);
         char impl[32];
         snprintf(impl, sizeof impl, "%s%s", one.impl, one.is_default ? " *" : "");
+        print_dist_cell(o, dist_names[w->dist]);
         printf("  %-10s %-12s %16.1f %8.2f", op_name(c[k].op), impl, one.median, one.ratio);
         for (size_t j = 1; j <= NSPLIT_KS; j++) {
             record sr = make_record(&ctx->rep, &c[k + j], w, shape_index, floor_ns, memcpy_floor, ctx->marked);
@@ -2107,23 +2304,14 @@ static void report_split_combo(context *ctx, size_t shape_index, const candidate
 
     int bad = check_outputs(c, count, w, label);
     ctx->failures += bad;
-    print_table_foot(c, count, rounds, o->min_ms, bad);
+    print_table_foot(c, count, w, rounds, o->min_ms, bad);
     fflush(stdout);
 }
 
-/* Times every type combination of one shape in the same rounds, then reports each. */
-static void bench_shape(context *ctx, size_t index)
+/* Times every type combination of one workload in the same rounds, then reports each. */
+static void bench_workload(context *ctx, size_t index, const workload *w)
 {
     const options *o = ctx->opt;
-    shape s = o->shapes[index];
-    char size[32];
-
-    workload w;
-    if (!make_workload(&w, s, o)) {
-        printf("\nshape %zux%zu: skipped, cannot allocate %s of buffers\n", s.rows, s.n,
-               human_bytes(workload_bytes(s, o), size, sizeof size));
-        return;
-    }
     candidate *c = calloc(o->ntypes * MAX_CANDIDATES_PER_COMBO, sizeof *c);
     size_t first[MAX_COMBOS + 1], count = 0;
     if (!c)
@@ -2148,13 +2336,35 @@ static void bench_shape(context *ctx, size_t index)
         count += build(c + count, o, &o->types[i]);
     }
     first[o->ntypes] = count;
-    int rounds = measure(c, count, &w, o);
+    int rounds = measure(c, count, w, o);
 
     for (size_t i = 0; i < o->ntypes; i++)
-        report(ctx, index, c + first[i], first[i + 1] - first[i], &w, rounds);
+        report(ctx, index, c + first[i], first[i + 1] - first[i], w, rounds);
     for (size_t k = 0; k < count; k++)
         free(c[k].ns_row);
     free(c);
+}
+
+/* One shape: its buffers drawn from each distribution in turn, and timed. The distributions are
+ * not interleaved (that would take a copy of every buffer per distribution): each one's ratios
+ * come from its own rounds, the floors timed alongside. */
+static void bench_shape(context *ctx, size_t index)
+{
+    const options *o = ctx->opt;
+    shape s = o->shapes[index];
+    char size[32];
+
+    workload w;
+    if (!make_workload(&w, s, o)) {
+        printf("\nshape %zux%zu: skipped, cannot allocate %s of buffers\n", s.rows, s.n,
+               human_bytes(workload_bytes(s, o), size, sizeof size));
+        return;
+    }
+    for (int d = 0; d < NDISTS; d++)
+        if (o->dist[d]) {
+            fill_workload(&w, (row_dist)d);
+            bench_workload(ctx, index, &w);
+        }
     free_workload(&w);
 }
 
@@ -2319,6 +2529,27 @@ static void print_legend(const options *o)
            "to compare.\n");
 }
 
+/* What --dist drew x's rows from, each distribution timed in turn. */
+static void print_dist_legend(const options *o)
+{
+    printf("Rows of x (--dist)%s; noise is roughly N(0,1):\n", o->ndists > 1 ? ", each timed in turn" : "");
+    if (o->dist[DIST_GAUSS])
+        printf("  gauss     noise\n");
+    if (o->dist[DIST_OFFSET])
+        printf("  offset    noise + an offset per row, uniform in [0, %.0f]\n", (double)DIST_OFFSET_MAX);
+    if (o->dist[DIST_MEAN1E3])
+        printf("  mean1e3   noise + %.0f\n", (double)DIST_MEAN);
+    if (o->dist[DIST_OUTLIERS])
+        printf("  outliers  noise, but %d channels (3, n/3, n/2+1, n-5) of magnitude %.0f to %.0f,\n"
+               "            signs +, -, +, - (the same channels and signs in every row)\n",
+               DIST_NOUTLIERS, (double)DIST_OUTLIER_MIN, (double)DIST_OUTLIER_MAX);
+    if (o->dist[DIST_CONST])
+        printf("  const     every element the row's own value, |value| in [0.25, 2), either sign\n");
+    if (o->fused)
+        printf("  (--fused: in x; r is noise, so h = x + r tends to x's shape as r accumulates x;\n"
+               "  with const rows r is the row's value too)\n");
+}
+
 static void print_header(const options *o, norm_isa default_isa, norm_isa marked, size_t llc, bool llc_sysconf)
 {
     char cpu[256], avail[128], size[32];
@@ -2347,19 +2578,23 @@ static void print_header(const options *o, norm_isa default_isa, norm_isa marked
             printf("%s %zu", k ? "," : "", split_ks[k]);
         printf(" slices (--split), one thread.\n");
     }
+    const char *beta = o->beta ? "beta random in [-1, 1]" : "no beta (--beta adds one)";
+    bool gauss = o->ndists == 1 && o->dist[DIST_GAUSS];
     if (o->ntypes == 1) {
-        printf("Work: f32, eps %g, gamma random near 1, %s; input random, roughly N(0,1).\n", (double)EPS,
-               o->beta ? "beta random near 0" : "no beta (--beta adds one)");
+        printf("Work: f32, eps %g, gamma random near 1, %s; input %s.\n", (double)EPS, beta,
+               gauss ? "random, roughly N(0,1)" : "rows as below");
     } else {
         printf("Work: types");
         for (size_t i = 0; i < o->ntypes; i++)
             printf("%s %s", i ? "," : "", o->types[i].name);
         printf(" (x:y:gamma%s), eps %g,\n"
-               "      gamma random near 1, %s; input random, roughly N(0,1), the same values\n"
+               "      gamma random near 1, %s; input %s, the same values\n"
                "      rounded to nearest in f16 and bf16.\n",
                o->gated || o->int8 || o->split ? "" : "; f32 is the baseline of the vs-f32 ratios",
-               (double)EPS, o->beta ? "beta random near 0" : "no beta (--beta adds one)");
+               (double)EPS, beta, gauss ? "random, roughly N(0,1)" : "rows as below");
     }
+    if (!gauss)
+        print_dist_legend(o);
     print_legend(o);
 }
 
@@ -2385,17 +2620,27 @@ static double tier_value(const record *r, bool vs_f32)
     return !r ? NAN : vs_f32 ? r->vs_f32 : r->ratio;
 }
 
-/* One summary line: the marked tier's time / floor on one shape in one type combination. */
-static void print_summary_row(const context *ctx, size_t shape_index, const combo *t, bool both)
+/* A summary's dist column, after its shape and types, with more than one distribution. The
+ * summaries loop over every distribution: one not timed has no records, so no lines. */
+static void print_dist_field(const options *o, const char *text)
 {
-    const record *rms = find_tier(&ctx->rep, shape_index, t, NORM_RMSNORM, ctx->marked);
-    const record *ln = find_tier(&ctx->rep, shape_index, t, NORM_LAYERNORM, ctx->marked);
+    if (o->ndists > 1)
+        printf(" %-8s", text);
+}
+
+/* One summary line: the marked tier's time / floor on one shape, distribution and type combination. */
+static void print_summary_row(const context *ctx, size_t shape_index, row_dist d, const combo *t, bool both)
+{
+    const record *rms = find_tier(&ctx->rep, shape_index, d, t, NORM_RMSNORM, ctx->marked);
+    const record *ln = find_tier(&ctx->rep, shape_index, d, t, NORM_LAYERNORM, ctx->marked);
     const record *any = rms ? rms : ln;
     if (!any)
         return;
     printf("  %-12s ", any->shape);
     if (ctx->opt->ntypes > 1)
         printf("%-14s ", t->name);
+    if (ctx->opt->ndists > 1)
+        printf("%-9s ", dist_names[d]);
     printf("%-13s", any->floor_kind);
     print_ratio(tier_value(rms, false), 8);
     print_ratio(tier_value(ln, false), 10);
@@ -2409,8 +2654,8 @@ static void print_summary(const context *ctx)
     const options *o = ctx->opt;
     bool both = o->op[NORM_RMSNORM] && o->op[NORM_LAYERNORM];
     printf("\nSummary: tier %s, time / floor (1.00 = at the floor; lower is better)\n", norm_isa_name(ctx->marked));
-    printf("  %-12s %s%-13s %8s %10s\n", "shape", o->ntypes > 1 ? "types          " : "", "floor", "rmsnorm",
-           "layernorm");
+    printf("  %-12s %s%s%-13s %8s %10s\n", "shape", o->ntypes > 1 ? "types          " : "",
+           o->ndists > 1 ? "dist      " : "", "floor", "rmsnorm", "layernorm");
     for (size_t i = 0; i < o->nshapes; i++) {
         if (!shape_timed(&ctx->rep, i)) {
             char name[48];
@@ -2419,25 +2664,95 @@ static void print_summary(const context *ctx)
             continue;
         }
         for (size_t j = 0; j < o->ntypes; j++)
-            print_summary_row(ctx, i, &o->types[j], both);
+            for (int d = 0; d < NDISTS; d++)
+                print_summary_row(ctx, i, (row_dist)d, &o->types[j], both);
     }
     if (both)
         printf("RMSNorm skips LayerNorm's mean (one reduction and a subtraction per element); the last\n"
                "column is what that saves here, measured rather than assumed.\n");
 }
 
-/* One line of the vs-f32 table: a shape, type combination and op across the tiers. */
-static void print_vs_f32_row(const context *ctx, size_t shape_index, const combo *t, norm_kind op)
+/* The marked tier's largest time / floor on a shape, in f32, over the distributions timed: the
+ * one the targets are judged on. NULL if the op was not timed there. */
+static const record *worst_dist(const context *ctx, size_t shape_index, norm_kind op)
+{
+    combo f32 = make_combo(NORM_F32, NORM_F32, NORM_F32);
+    const record *worst = NULL;
+    for (int d = 0; d < NDISTS; d++) {
+        const record *r = find_tier(&ctx->rep, shape_index, (row_dist)d, &f32, op, ctx->marked);
+        if (r && (!worst || r->ratio > worst->ratio))
+            worst = r;
+    }
+    return worst;
+}
+
+/* " 1.08x outliers met   ": a shape's worst ratio, its distribution and the verdict (padded to
+ * pad), or a dash. */
+static void print_worst(const record *r, norm_kind op, int width, int pad)
+{
+    if (!r)
+        printf(" %*s %-9s %-*s", width, "-", "", pad, "");
+    else
+        printf(" %*.2fx %-9s %-*s", width - 1, r->ratio, dist_names[r->dist], pad,
+               r->ratio <= norm_targets[op] ? "met" : "MISSED");
+}
+
+/* The plain norms' targets on f32 rows: per shape the worst distribution's time / floor, then per
+ * op one line over every shape and distribution, naming where it was worst. A kernel must meet
+ * them on every input, not on its favourite. A verdict, not a test: it never fails the run. */
+static void print_targets(const context *ctx)
+{
+    const options *o = ctx->opt;
+    const record *worst[2] = { NULL, NULL };
+    char dists[64] = "";
+    for (int d = 0; d < NDISTS; d++)
+        if (o->dist[d])
+            snprintf(dists + strlen(dists), sizeof dists - strlen(dists), "%s%s", dists[0] ? ", " : "",
+                     dist_names[d]);
+    printf("\nTargets: RMSNorm within %.2fx of the floor and LayerNorm within %.2fx on every shape, tier %s,\n"
+           "f32 rows, %s, x's rows %s%s.\n", norm_targets[NORM_RMSNORM], norm_targets[NORM_LAYERNORM],
+           norm_isa_name(ctx->marked), o->beta ? "with beta" : "no beta", dists,
+           o->ndists > 1 ? ": each shape judged on its worst" : "");
+    printf("  %-12s %8s %-9s %-6s %9s %s\n", "shape", "rmsnorm", "worst", "", "layernorm", "worst");
+    for (size_t i = 0; i < o->nshapes; i++) {
+        const record *r[2];
+        for (int op = 0; op < 2; op++) {
+            r[op] = worst_dist(ctx, i, (norm_kind)op);
+            if (r[op] && (!worst[op] || r[op]->ratio > worst[op]->ratio))
+                worst[op] = r[op];
+        }
+        if (!r[NORM_RMSNORM] && !r[NORM_LAYERNORM])
+            continue; /* skipped */
+        printf("  %-12s", (r[NORM_RMSNORM] ? r[NORM_RMSNORM] : r[NORM_LAYERNORM])->shape);
+        print_worst(r[NORM_RMSNORM], NORM_RMSNORM, 8, r[NORM_LAYERNORM] ? 6 : 0);
+        if (r[NORM_LAYERNORM])
+            print_worst(r[NORM_LAYERNORM], NORM_LAYERNORM, 9, 0);
+        printf("\n");
+    }
+    for (int op = 0; op < 2; op++)
+        if (worst[op])
+            printf("  %-9s <= %.2fx on every shape%s: %s (worst %.3fx: %s, %s)\n",
+                   op == NORM_RMSNORM ? "RMSNorm" : "LayerNorm", norm_targets[op],
+                   o->ndists > 1 ? " and distribution" : "", worst[op]->ratio <= norm_targets[op] ? "met" : "MISSED",
+                   worst[op]->ratio, worst[op]->shape, dist_names[worst[op]->dist]);
+    if (worst[NORM_RMSNORM] || worst[NORM_LAYERNORM])
+        printf("  (a verdict, not a test: timings on a shared machine move, so it never fails the run)\n");
+}
+
+/* One line of the vs-f32 table: a shape, type combination, distribution and op across the tiers. */
+static void print_vs_f32_row(const context *ctx, size_t shape_index, row_dist d, const combo *t, norm_kind op)
 {
     const options *o = ctx->opt;
     const record *r[NORM_ISA_COUNT], *any = NULL;
     for (int i = 0; i < NORM_ISA_COUNT; i++) {
-        r[i] = o->isa[i] ? find_tier(&ctx->rep, shape_index, t, op, (norm_isa)i) : NULL;
+        r[i] = o->isa[i] ? find_tier(&ctx->rep, shape_index, d, t, op, (norm_isa)i) : NULL;
         any = any ? any : r[i];
     }
     if (!any)
-        return; /* op not asked for, or shape skipped */
-    printf("  %-12s %-14s %-10s", any->shape, t->name, op_name(op));
+        return; /* op not asked for, or shape or distribution not timed */
+    printf("  %-12s %-14s", any->shape, t->name);
+    print_dist_field(o, dist_names[d]);
+    printf(" %-10s", op_name(op));
     for (int i = 0; i < NORM_ISA_COUNT; i++)
         if (o->isa[i])
             print_ratio(tier_value(r[i], true), 9);
@@ -2450,7 +2765,9 @@ static void print_vs_f32(const context *ctx)
     const options *o = ctx->opt;
     printf("\nvs f32: rows/s in these types / rows/s in f32, same shape, norm and tier (higher is better;\n"
            "1.93x = the tier moves 1.93 times the rows per second it moves in f32)\n");
-    printf("  %-12s %-14s %-10s", "shape", "types", "op");
+    printf("  %-12s %-14s", "shape", "types");
+    print_dist_field(o, "dist");
+    printf(" %-10s", "op");
     for (int i = 0; i < NORM_ISA_COUNT; i++)
         if (o->isa[i]) {
             char name[16];
@@ -2460,8 +2777,9 @@ static void print_vs_f32(const context *ctx)
     printf("\n");
     for (size_t i = 0; i < o->nshapes; i++)
         for (size_t j = 1; j < o->ntypes; j++) /* types[0] is f32 itself */
-            for (int op = 0; op < 2; op++)
-                print_vs_f32_row(ctx, i, &o->types[j], (norm_kind)op);
+            for (int d = 0; d < NDISTS; d++)
+                for (int op = 0; op < 2; op++)
+                    print_vs_f32_row(ctx, i, (row_dist)d, &o->types[j], (norm_kind)op);
 }
 
 /* The issue's target for a shape, or NAN if it names none. */
@@ -2481,182 +2799,216 @@ static const char *verdict(double target, double rms, double ln)
 }
 
 /* --half-report: bf16 and f16 rows (x, y and gamma) against f32 on the default tier, with the
- * issue's targets. A verdict, not a test: timings on a shared machine move, so it never fails the run. */
+ * issue's targets, per distribution. A verdict, not a test: timings on a shared machine move, so
+ * it never fails the run. */
 static void print_half_report(const context *ctx)
 {
     static const norm_dtype halves[] = { NORM_BF16, NORM_F16 };
     const options *o = ctx->opt;
     printf("\nHalf-precision report: tier %s, one thread; rows/s of bf16 and f16 rows / rows/s of f32\n"
-           "rows (1.93x: bf16 moves 1.93x the rows/s of f32). The issue's targets: >= 1.80x on\n"
+           "rows (1.93x: bf16 moves 1.93x the rows/s of f32). The targets: >= 1.80x on\n"
            "2048x4096 and 8192x8192, which are memory-bound; >= 1.00x (no slower) on 1x4096.\n",
            norm_isa_name(ctx->marked));
-    printf("  %-12s %-6s %8s %10s %9s  %s\n", "shape", "types", "rmsnorm", "layernorm", "target", "verdict");
+    printf("  %-12s %-6s", "shape", "types");
+    print_dist_field(o, "dist");
+    printf(" %8s %10s %9s  %s\n", "rmsnorm", "layernorm", "target", "verdict");
     int lines = 0;
     for (size_t i = 0; i < o->nshapes; i++)
-        for (size_t h = 0; h < sizeof halves / sizeof *halves; h++) {
-            combo t = make_combo(halves[h], halves[h], halves[h]);
-            const record *rms = find_tier(&ctx->rep, i, &t, NORM_RMSNORM, ctx->marked);
-            const record *ln = find_tier(&ctx->rep, i, &t, NORM_LAYERNORM, ctx->marked);
-            if (!rms && !ln)
-                continue; /* type not asked for, or shape skipped */
-            const char *shape_name = (rms ? rms : ln)->shape;
-            double target = half_target(shape_name), r = tier_value(rms, true), l = tier_value(ln, true);
-            printf("  %-12s %-6s", shape_name, t.name);
-            print_ratio(r, 8);
-            print_ratio(l, 10);
-            if (isnan(target))
-                printf(" %9s", "-");
-            else
-                printf("  >= %.2fx", target);
-            printf("  %s\n", verdict(target, r, l));
-            lines++;
-        }
+        for (size_t h = 0; h < sizeof halves / sizeof *halves; h++)
+            for (int d = 0; d < NDISTS; d++) {
+                combo t = make_combo(halves[h], halves[h], halves[h]);
+                const record *rms = find_tier(&ctx->rep, i, (row_dist)d, &t, NORM_RMSNORM, ctx->marked);
+                const record *ln = find_tier(&ctx->rep, i, (row_dist)d, &t, NORM_LAYERNORM, ctx->marked);
+                if (!rms && !ln)
+                    continue; /* type or distribution not asked for, or shape skipped */
+                const char *shape_name = (rms ? rms : ln)->shape;
+                double target = half_target(shape_name), r = tier_value(rms, true), l = tier_value(ln, true);
+                printf("  %-12s %-6s", shape_name, t.name);
+                print_dist_field(o, dist_names[d]);
+                print_ratio(r, 8);
+                print_ratio(l, 10);
+                if (isnan(target))
+                    printf(" %9s", "-");
+                else
+                    printf("  >= %.2fx", target);
+                printf("  %s\n", verdict(target, r, l));
+                lines++;
+            }
     if (!lines)
         printf("  (nothing to report: --types has neither bf16 nor f16)\n");
 }
 
-/* --fused: per shape and type combination, the marked tier's fused time / fused floor and its
- * speedup over add + norm; then the issue's targets. A verdict, not a test: it never fails the run. */
+/* --fused: per shape, type combination and distribution, the marked tier's fused time / fused
+ * floor and its speedup over add + norm; then the targets. A verdict, not a test: it never
+ * fails the run. */
 static void print_fused_summary(const context *ctx)
 {
     const options *o = ctx->opt;
+    const report *rep = &ctx->rep;
     const char *tier = norm_isa_name(ctx->marked);
     printf("\nFused summary: tier %s; x floor = fused time / fused floor (1.00 = at the floor),\n"
            "speedup = add+norm time / fused time (higher is better)\n", tier);
-    printf("  %-12s %-14s %13s %13s %15s %15s\n", "shape", "types", "rms x floor", "rms speedup", "layer x floor",
-           "layer speedup");
+    printf("  %-12s %-14s", "shape", "types");
+    print_dist_field(o, "dist");
+    printf(" %13s %13s %15s %15s\n", "rms x floor", "rms speedup", "layer x floor", "layer speedup");
     for (size_t i = 0; i < o->nshapes; i++)
-        for (size_t j = 0; j < o->ntypes; j++) {
-            const combo *t = &o->types[j];
-            const record *rms = find_record(&ctx->rep, i, t, CAND_FUSED, NORM_RMSNORM, ctx->marked);
-            const record *rms_u = find_record(&ctx->rep, i, t, CAND_UNFUSED, NORM_RMSNORM, ctx->marked);
-            const record *ln = find_record(&ctx->rep, i, t, CAND_FUSED, NORM_LAYERNORM, ctx->marked);
-            const record *ln_u = find_record(&ctx->rep, i, t, CAND_UNFUSED, NORM_LAYERNORM, ctx->marked);
-            const record *any = rms ? rms : ln;
-            if (!any)
-                continue;
-            printf("  %-12s %-14s", any->shape, t->name);
-            print_ratio(rms ? rms->ratio : NAN, 13);
-            print_ratio(rms && rms_u ? rms_u->median / rms->median : NAN, 13);
-            print_ratio(ln ? ln->ratio : NAN, 15);
-            print_ratio(ln && ln_u ? ln_u->median / ln->median : NAN, 15);
-            if (rms && rms_u)
-                printf("   fused is %.2fx faster than add + norm", rms_u->median / rms->median);
-            printf("\n");
-        }
+        for (size_t j = 0; j < o->ntypes; j++)
+            for (int dd = 0; dd < NDISTS; dd++) {
+                const combo *t = &o->types[j];
+                row_dist d = (row_dist)dd;
+                const record *rms = find_record(rep, i, d, t, CAND_FUSED, NORM_RMSNORM, ctx->marked);
+                const record *rms_u = find_record(rep, i, d, t, CAND_UNFUSED, NORM_RMSNORM, ctx->marked);
+                const record *ln = find_record(rep, i, d, t, CAND_FUSED, NORM_LAYERNORM, ctx->marked);
+                const record *ln_u = find_record(rep, i, d, t, CAND_UNFUSED, NORM_LAYERNORM, ctx->marked);
+                const record *any = rms ? rms : ln;
+                if (!any)
+                    continue;
+                printf("  %-12s %-14s", any->shape, t->name);
+                print_dist_field(o, dist_names[d]);
+                print_ratio(rms ? rms->ratio : NAN, 13);
+                print_ratio(rms && rms_u ? rms_u->median / rms->median : NAN, 13);
+                print_ratio(ln ? ln->ratio : NAN, 15);
+                print_ratio(ln && ln_u ? ln_u->median / ln->median : NAN, 15);
+                if (rms && rms_u)
+                    printf("   fused is %.2fx faster than add + norm", rms_u->median / rms->median);
+                printf("\n");
+            }
 
-    printf("\nTargets (the issue): the fused residual RMSNorm, tier %s: within 1.20x of its own floor on\n"
-           "1x4096 and 16x4096, and at least 1.50x faster than add + norm on 1x4096.\n", tier);
+    printf("\nTargets: the fused residual RMSNorm, tier %s: within 1.20x of its own floor on\n"
+           "1x4096 and 16x4096, and at least 1.50x faster than add + norm on 1x4096%s.\n", tier,
+           o->ndists > 1 ? ", on every distribution" : "");
     int lines = 0;
     for (size_t k = 0; k < sizeof fused_targets / sizeof *fused_targets; k++)
         for (size_t i = 0; i < o->nshapes; i++)
-            for (size_t j = 0; j < o->ntypes; j++) {
-                const combo *t = &o->types[j];
-                const record *f = find_record(&ctx->rep, i, t, CAND_FUSED, NORM_RMSNORM, ctx->marked);
-                const record *u = find_record(&ctx->rep, i, t, CAND_UNFUSED, NORM_RMSNORM, ctx->marked);
-                if (!f || strcmp(f->shape, fused_targets[k].shape) != 0)
-                    continue;
-                printf("  %-8s %-14s within %.2fx of the floor: %.3fx %-6s", f->shape, t->name,
-                       fused_targets[k].floor_max, f->ratio, f->ratio <= fused_targets[k].floor_max ? "met" : "MISSED");
-                if (fused_targets[k].speedup_min > 0 && u) {
-                    double sp = u->median / f->median;
-                    printf("  >= %.2fx faster than add + norm: %.3fx %s", fused_targets[k].speedup_min, sp,
-                           sp >= fused_targets[k].speedup_min ? "met" : "MISSED");
+            for (size_t j = 0; j < o->ntypes; j++)
+                for (int dd = 0; dd < NDISTS; dd++) {
+                    const combo *t = &o->types[j];
+                    row_dist d = (row_dist)dd;
+                    const record *f = find_record(rep, i, d, t, CAND_FUSED, NORM_RMSNORM, ctx->marked);
+                    const record *u = find_record(rep, i, d, t, CAND_UNFUSED, NORM_RMSNORM, ctx->marked);
+                    if (!f || strcmp(f->shape, fused_targets[k].shape) != 0)
+                        continue;
+                    printf("  %-8s %-14s", f->shape, t->name);
+                    print_dist_field(o, dist_names[d]);
+                    printf(" within %.2fx of the floor: %.3fx %-6s", fused_targets[k].floor_max, f->ratio,
+                           f->ratio <= fused_targets[k].floor_max ? "met" : "MISSED");
+                    if (fused_targets[k].speedup_min > 0 && u) {
+                        double sp = u->median / f->median;
+                        printf("  >= %.2fx faster than add + norm: %.3fx %s", fused_targets[k].speedup_min, sp,
+                               sp >= fused_targets[k].speedup_min ? "met" : "MISSED");
+                    }
+                    printf("\n");
+                    lines++;
                 }
-                printf("\n");
-                lines++;
-            }
     if (!lines)
         printf("  (not measured: time rmsnorm on 1x4096 and 16x4096, e.g. --fused --shapes 1x4096,16x4096)\n");
     else
         printf("  (a verdict, not a test: timings on a shared machine move, so it never fails the run)\n");
 }
 
-/* --gated: per shape and type combination, the marked tier's gated time / gated floor and its
- * speedup over the unfused sequence, in each order; then the issue's target on every line. A
- * verdict, not a test: it never fails the run. */
+/* --gated: per shape, type combination and distribution, the marked tier's gated time / gated
+ * floor and its speedup over the unfused sequence, in each order; then the target on every
+ * line. A verdict, not a test: it never fails the run. */
 static void print_gated_summary(const context *ctx)
 {
     const options *o = ctx->opt;
+    const report *rep = &ctx->rep;
     const char *tier = norm_isa_name(ctx->marked);
     printf("\nGated summary: tier %s; x floor = gated time / gated floor (1.00 = at the floor),\n"
            "speedup = unfused time / gated time (higher is better)\n", tier);
-    printf("  %-12s %-14s %13s %13s %15s %15s\n", "shape", "types", "after x floor", "after speedup",
-           "before x floor", "before speedup");
+    printf("  %-12s %-14s", "shape", "types");
+    print_dist_field(o, "dist");
+    printf(" %13s %13s %15s %15s\n", "after x floor", "after speedup", "before x floor", "before speedup");
     for (size_t i = 0; i < o->nshapes; i++)
-        for (size_t j = 0; j < o->ntypes; j++) {
-            const combo *t = &o->types[j];
-            const record *r[2], *u[2];
-            for (size_t v = GATE_AFTER; v <= GATE_BEFORE; v++) {
-                r[v] = find_variant(&ctx->rep, i, t, CAND_GATED, NORM_RMSNORM, ctx->marked, v);
-                u[v] = find_variant(&ctx->rep, i, t, CAND_GUNFUSED, NORM_RMSNORM, ctx->marked, v);
+        for (size_t j = 0; j < o->ntypes; j++)
+            for (int dd = 0; dd < NDISTS; dd++) {
+                const combo *t = &o->types[j];
+                row_dist d = (row_dist)dd;
+                const record *r[2], *u[2];
+                for (size_t v = GATE_AFTER; v <= GATE_BEFORE; v++) {
+                    r[v] = find_variant(rep, i, d, t, CAND_GATED, NORM_RMSNORM, ctx->marked, v);
+                    u[v] = find_variant(rep, i, d, t, CAND_GUNFUSED, NORM_RMSNORM, ctx->marked, v);
+                }
+                if (!r[GATE_AFTER] && !r[GATE_BEFORE])
+                    continue;
+                printf("  %-12s %-14s", (r[GATE_AFTER] ? r[GATE_AFTER] : r[GATE_BEFORE])->shape, t->name);
+                print_dist_field(o, dist_names[d]);
+                for (size_t v = GATE_AFTER; v <= GATE_BEFORE; v++) {
+                    print_ratio(r[v] ? r[v]->ratio : NAN, v == GATE_AFTER ? 13 : 15);
+                    print_ratio(r[v] && u[v] ? u[v]->median / r[v]->median : NAN, v == GATE_AFTER ? 13 : 15);
+                }
+                printf("\n");
             }
-            if (!r[GATE_AFTER] && !r[GATE_BEFORE])
-                continue;
-            printf("  %-12s %-14s", (r[GATE_AFTER] ? r[GATE_AFTER] : r[GATE_BEFORE])->shape, t->name);
-            for (size_t v = GATE_AFTER; v <= GATE_BEFORE; v++) {
-                print_ratio(r[v] ? r[v]->ratio : NAN, v == GATE_AFTER ? 13 : 15);
-                print_ratio(r[v] && u[v] ? u[v]->median / r[v]->median : NAN, v == GATE_AFTER ? 13 : 15);
-            }
-            printf("\n");
-        }
 
-    printf("\nTarget (the issue): gated RMSNorm, tier %s, either order, every shape: within %.2fx of its\n"
-           "own floor.\n", tier, GATED_FLOOR_MAX);
+    printf("\nTarget: gated RMSNorm, tier %s, either order, every shape%s: within %.2fx of its\n"
+           "own floor.\n", tier, o->ndists > 1 ? " and distribution" : "", GATED_FLOOR_MAX);
     int lines = 0;
     for (size_t i = 0; i < o->nshapes; i++)
         for (size_t j = 0; j < o->ntypes; j++)
-            for (size_t v = GATE_AFTER; v <= GATE_BEFORE; v++) {
-                const combo *t = &o->types[j];
-                const record *r = find_variant(&ctx->rep, i, t, CAND_GATED, NORM_RMSNORM, ctx->marked, v);
-                if (!r)
-                    continue;
-                printf("  %-12s %-14s gate %-6s within %.2fx of the floor: %.3fx %s\n", r->shape, t->name,
-                       gate_name(v), GATED_FLOOR_MAX, r->ratio, r->ratio <= GATED_FLOOR_MAX ? "met" : "MISSED");
-                lines++;
-            }
+            for (int dd = 0; dd < NDISTS; dd++)
+                for (size_t v = GATE_AFTER; v <= GATE_BEFORE; v++) {
+                    const combo *t = &o->types[j];
+                    row_dist d = (row_dist)dd;
+                    const record *r = find_variant(rep, i, d, t, CAND_GATED, NORM_RMSNORM, ctx->marked, v);
+                    if (!r)
+                        continue;
+                    printf("  %-12s %-14s", r->shape, t->name);
+                    print_dist_field(o, dist_names[d]);
+                    printf(" gate %-6s within %.2fx of the floor: %.3fx %s\n", gate_name(v), GATED_FLOOR_MAX,
+                           r->ratio, r->ratio <= GATED_FLOOR_MAX ? "met" : "MISSED");
+                    lines++;
+                }
     if (lines)
         printf("  (a verdict, not a test: timings on a shared machine move, so it never fails the run)\n");
 }
 
-/* --int8: per shape, type combination and op, the marked tier's int8 time / int8 floor and its
- * speedup over norm + quantize, for each scale. */
+/* --int8: per shape, type combination, distribution and op, the marked tier's int8 time / int8
+ * floor and its speedup over norm + quantize, for each scale. */
 static void print_int8_summary(const context *ctx)
 {
     const options *o = ctx->opt;
+    const report *rep = &ctx->rep;
     printf("\nInt8 summary: tier %s; x floor = int8 time / int8 floor (1.00 = at the floor),\n"
            "speedup = norm+quant time / int8 time (higher is better)\n", norm_isa_name(ctx->marked));
-    printf("  %-12s %-14s %-10s %14s %14s %15s %15s\n", "shape", "types", "op", "static x floor", "static speedup",
-           "dynamic x floor", "dynamic speedup");
+    printf("  %-12s %-14s", "shape", "types");
+    print_dist_field(o, "dist");
+    printf(" %-10s %14s %14s %15s %15s\n", "op", "static x floor", "static speedup", "dynamic x floor",
+           "dynamic speedup");
     for (size_t i = 0; i < o->nshapes; i++)
         for (size_t j = 0; j < o->ntypes; j++)
-            for (int op = 0; op < 2; op++) {
-                const combo *t = &o->types[j];
-                const record *r[2], *u[2];
-                for (size_t v = SCALE_STATIC; v <= SCALE_DYNAMIC; v++) {
-                    r[v] = find_variant(&ctx->rep, i, t, CAND_INT8, (norm_kind)op, ctx->marked, v);
-                    u[v] = find_variant(&ctx->rep, i, t, CAND_QUNFUSED, (norm_kind)op, ctx->marked, v);
+            for (int dd = 0; dd < NDISTS; dd++)
+                for (int op = 0; op < 2; op++) {
+                    const combo *t = &o->types[j];
+                    row_dist d = (row_dist)dd;
+                    const record *r[2], *u[2];
+                    for (size_t v = SCALE_STATIC; v <= SCALE_DYNAMIC; v++) {
+                        r[v] = find_variant(rep, i, d, t, CAND_INT8, (norm_kind)op, ctx->marked, v);
+                        u[v] = find_variant(rep, i, d, t, CAND_QUNFUSED, (norm_kind)op, ctx->marked, v);
+                    }
+                    if (!r[SCALE_STATIC] && !r[SCALE_DYNAMIC])
+                        continue;
+                    printf("  %-12s %-14s", (r[SCALE_STATIC] ? r[SCALE_STATIC] : r[SCALE_DYNAMIC])->shape, t->name);
+                    print_dist_field(o, dist_names[d]);
+                    printf(" %-10s", op_name((norm_kind)op));
+                    for (size_t v = SCALE_STATIC; v <= SCALE_DYNAMIC; v++) {
+                        print_ratio(r[v] ? r[v]->ratio : NAN, v == SCALE_STATIC ? 14 : 15);
+                        print_ratio(r[v] && u[v] ? u[v]->median / r[v]->median : NAN, v == SCALE_STATIC ? 14 : 15);
+                    }
+                    printf("\n");
                 }
-                if (!r[SCALE_STATIC] && !r[SCALE_DYNAMIC])
-                    continue;
-                printf("  %-12s %-14s %-10s", (r[SCALE_STATIC] ? r[SCALE_STATIC] : r[SCALE_DYNAMIC])->shape, t->name,
-                       op_name((norm_kind)op));
-                for (size_t v = SCALE_STATIC; v <= SCALE_DYNAMIC; v++) {
-                    print_ratio(r[v] ? r[v]->ratio : NAN, v == SCALE_STATIC ? 14 : 15);
-                    print_ratio(r[v] && u[v] ? u[v]->median / r[v]->median : NAN, v == SCALE_STATIC ? 14 : 15);
-                }
-                printf("\n");
-            }
 }
 
-/* --split: per shape, type combination and op, the marked tier's one call / floor and each split
- * sequence's time / one call's. */
+/* --split: per shape, type combination, distribution and op, the marked tier's one call / floor
+ * and each split sequence's time / one call's. */
 static void print_split_summary(const context *ctx)
 {
     const options *o = ctx->opt;
+    const report *rep = &ctx->rep;
     printf("\nSplit summary: tier %s, one thread; the split sequence's time / one call's (1.00 = the\n"
            "moments API costs nothing; lower is better)\n", norm_isa_name(ctx->marked));
-    printf("  %-12s %-14s %-10s %15s", "shape", "types", "op", "1 call x floor");
+    printf("  %-12s %-14s", "shape", "types");
+    print_dist_field(o, "dist");
+    printf(" %-10s %15s", "op", "1 call x floor");
     for (size_t k = 0; k < NSPLIT_KS; k++) {
         char head[32];
         snprintf(head, sizeof head, "k=%zu / 1 call", split_ks[k]);
@@ -2665,19 +3017,24 @@ static void print_split_summary(const context *ctx)
     printf("\n");
     for (size_t i = 0; i < o->nshapes; i++)
         for (size_t j = 0; j < o->ntypes; j++)
-            for (int op = 0; op < 2; op++) {
-                const combo *t = &o->types[j];
-                const record *one = find_variant(&ctx->rep, i, t, CAND_LIB, (norm_kind)op, ctx->marked, 0);
-                if (!one)
-                    continue;
-                printf("  %-12s %-14s %-10s", one->shape, t->name, op_name((norm_kind)op));
-                print_ratio(one->ratio, 15);
-                for (size_t k = 0; k < NSPLIT_KS; k++) {
-                    const record *r = find_variant(&ctx->rep, i, t, CAND_SPLIT, (norm_kind)op, ctx->marked, split_ks[k]);
-                    print_ratio(r ? r->vs_one_call : NAN, 14);
+            for (int dd = 0; dd < NDISTS; dd++)
+                for (int op = 0; op < 2; op++) {
+                    const combo *t = &o->types[j];
+                    row_dist d = (row_dist)dd;
+                    const record *one = find_variant(rep, i, d, t, CAND_LIB, (norm_kind)op, ctx->marked, 0);
+                    if (!one)
+                        continue;
+                    printf("  %-12s %-14s", one->shape, t->name);
+                    print_dist_field(o, dist_names[d]);
+                    printf(" %-10s", op_name((norm_kind)op));
+                    print_ratio(one->ratio, 15);
+                    for (size_t k = 0; k < NSPLIT_KS; k++) {
+                        const record *r =
+                            find_variant(rep, i, d, t, CAND_SPLIT, (norm_kind)op, ctx->marked, split_ks[k]);
+                        print_ratio(r ? r->vs_one_call : NAN, 14);
+                    }
+                    printf("\n");
                 }
-                printf("\n");
-            }
 }
 
 /* ---------------------------------------------------------------- CSV and JSON */
@@ -2686,7 +3043,8 @@ static void print_split_summary(const context *ctx)
  * and the mode's columns after them. rows_per_s_vs_f32 is empty except for library tiers; variant is
  * empty but for --gated (gate-after, gate-before), --int8 (static, dynamic) and --split (one-call, k=2,
  * ...); vs_unfused (unfused time / this time) is filled on the fused side of --fused, --gated and
- * --int8 lines, vs_one_call (this time / one call's) on --split's split lines. */
+ * --int8 lines, vs_one_call (this time / one call's) on --split's split lines; dist is x's
+ * distribution (gauss unless --dist says otherwise). */
 static const char *mode_name(const options *o)
 {
     return o->fused ? "fused" : o->gated ? "gated" : o->int8 ? "int8" : o->split ? "split" : "plain";
@@ -2695,7 +3053,7 @@ static const char *mode_name(const options *o)
 static void write_csv(FILE *f, const report *rep, const options *o)
 {
     fprintf(f, "shape,rows,n,op,impl,ns_per_row_median,ns_per_row_min,gbps,ratio_to_floor,floor_kind,is_default,"
-               "x_type,y_type,param_type,rows_per_s_vs_f32,mode,variant,vs_unfused,vs_one_call\n");
+               "x_type,y_type,param_type,rows_per_s_vs_f32,mode,variant,vs_unfused,vs_one_call,dist\n");
     for (size_t i = 0; i < rep->count; i++) {
         const record *r = &rep->recs[i];
         fprintf(f, "%s,%zu,%zu,%s,%s,%.3f,%.3f,%.3f,%.4f,%s,%d,%s,%s,%s,", r->shape, r->rows, r->n, r->op, r->impl,
@@ -2709,7 +3067,7 @@ static void write_csv(FILE *f, const report *rep, const options *o)
         fputc(',', f);
         if (!isnan(r->vs_one_call))
             fprintf(f, "%.4f", r->vs_one_call);
-        fputc('\n', f);
+        fprintf(f, ",%s\n", dist_names[r->dist]);
     }
 }
 
@@ -2758,7 +3116,7 @@ static void write_json_record(FILE *f, const record *r)
     json_number(f, r->vs_unfused);
     fprintf(f, ", \"vs_one_call\": ");
     json_number(f, r->vs_one_call);
-    fputc('}', f);
+    fprintf(f, ", \"dist\": \"%s\"}", dist_names[r->dist]);
 }
 
 static void write_json(FILE *f, const report *rep, const options *o, norm_isa default_isa, size_t llc)
@@ -2775,6 +3133,10 @@ static void write_json(FILE *f, const report *rep, const options *o, norm_isa de
     fprintf(f, "  \"types\": [");
     for (size_t i = 0; i < o->ntypes; i++)
         fprintf(f, "%s\"%s\"", i ? ", " : "", o->types[i].name);
+    fprintf(f, "],\n  \"dists\": [");
+    for (int d = 0, any = 0; d < NDISTS; d++)
+        if (o->dist[d])
+            fprintf(f, "%s\"%s\"", any++ ? ", " : "", dist_names[d]);
     fprintf(f, "],\n  \"results\": [");
     for (size_t i = 0; i < rep->count; i++) {
         fprintf(f, "%s\n    ", i ? "," : "");
@@ -2830,6 +3192,8 @@ int main(int argc, char **argv)
         print_split_summary(&ctx);
     else
         print_summary(&ctx);
+    if (plain)
+        print_targets(&ctx);
     if (opt.ntypes > 1 && plain)
         print_vs_f32(&ctx);
     if (opt.half_report)
