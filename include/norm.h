@@ -207,6 +207,17 @@ static inline norm_params norm_params_default(norm_kind kind)
     return p;
 }
 
+/* The same defaults, filled in by the library, for callers that cannot use the inline
+ * function above: FFI bindings (Python's ctypes or cffi, and other languages that load
+ * libnorm.so without compiling this header) should call this. It stores exactly what
+ * norm_params_default(kind) returns in this version of the library, struct_size included,
+ * so *p must be at least the library's sizeof(norm_params): a binding that mirrors the
+ * struct can allocate 512 bytes (the most any version accepts as struct_size), zeroed,
+ * and leave the bytes past its own fields zero. C and C++ code should use
+ * norm_params_default(), which records the size of the header it was compiled with. A NULL
+ * p is ignored. */
+NORM_API void norm_params_init(norm_params *p, norm_kind kind);
+
 /* General entry point. */
 NORM_API norm_status norm_run(const norm_params *params);
 
