@@ -148,7 +148,8 @@ static void usage(FILE *f)
         "                    (default: every tier compiled in and supported)\n"
         "  --op OP           rmsnorm or layernorm (default: both)\n"
         "  --beta            also add a beta shift, random in [-1, 1] (default: gamma only;\n"
-        "                    gamma is random near 1 either way, and the floor has no beta)\n"
+        "                    gamma is random near 1 either way; with beta the f32 floor's\n"
+        "                    output pass is y = x*gamma + beta, so it moves the same bytes)\n"
         "  --dist LIST       what x's rows look like, a comma list of these, or 'all':\n"
         "                      gauss     zero-mean noise, roughly N(0,1) (the default)\n"
         "                      offset    noise plus an offset per row, uniform in [0, %.0f]\n"
@@ -1141,7 +1142,7 @@ static void run_floor(const candidate *c, const workload *w)
     if (c->kind == CAND_MEMCPY)
         ref_floor_memcpy(w->y, w->x[t->x], w->rows * w->n * memcpy_elem_bytes(t));
     else if (is_f32(t))
-        ref_floor_read_scale(w->y, w->x[NORM_F32], w->gamma[NORM_F32], w->rows, w->n);
+        ref_floor_read_scale(w->y, w->x[NORM_F32], w->gamma[NORM_F32], w->beta[NORM_F32], w->rows, w->n);
     else
         ref_floor_read_move(w->y, dtype_size(t->y), w->x[t->x], dtype_size(t->x), w->rows, w->n);
 }

@@ -16,7 +16,8 @@ float ref_row_sum(const float *x, size_t n);
 void ref_row_scale(float *restrict y, const float *restrict x, const float *restrict gamma, size_t n);
 
 /* Floor for cache-resident data: per row, one sum-reduction pass over x, then y = x*gamma. */
-void ref_floor_read_scale(float *y, const float *x, const float *gamma, size_t rows, size_t n);
+/* The read pass, then y = x * gamma (+ beta, when not NULL: the same bytes as a norm with beta). */
+void ref_floor_read_scale(float *y, const float *x, const float *gamma, const float *beta, size_t rows, size_t n);
 
 /* The half-precision floor's passes over one row of 16-bit values (bit patterns). */
 uint16_t ref_row_sum_u16(const uint16_t *x, size_t n);
