@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: MIT */
 /*
  * libnorm: RMSNorm and LayerNorm for CPUs, dispatched at run time to the best
  * kernel the processor supports (scalar, SSE2, AVX2, AVX-512, NEON).

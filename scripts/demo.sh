@@ -1,4 +1,5 @@
 #!/usr/bin/env bash
+# SPDX-License-Identifier: MIT
 # Quick start: install the dependencies, build libnorm (release), run the benchmark.
 # Arguments are passed to the benchmark (try --help).
 set -euo pipefail

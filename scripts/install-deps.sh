@@ -1,4 +1,5 @@
 #!/usr/bin/env bash
+# SPDX-License-Identifier: MIT
 # Installs everything libnorm needs to build, test (natively, on emulated older x86 CPUs and
 # for aarch64 under qemu-user) and benchmark, on Debian 12. Safe to run again: it only calls
 # apt when something is missing, and retries each apt step once (mirrors fail transiently).

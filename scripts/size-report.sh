@@ -1,4 +1,5 @@
 #!/usr/bin/env bash
+# SPDX-License-Identifier: MIT
 # What the kernels cost to ship and to build: the code size of libnorm.so and of each tier's
 # kernel objects (size(1)'s text), and the CPU time of a clean release build. Run it before and
 # after a change to the kernels to see what the change costs.

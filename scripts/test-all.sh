@@ -1,4 +1,5 @@
 #!/usr/bin/env bash
+# SPDX-License-Identifier: MIT
 # Runs every test libnorm has, failing on the first failure:
 #   1. native build, full suite (every tier this CPU has: avx512 here, where present);
 #   2. the same x86 binaries on emulated older CPUs, which must pick and pass sse2 (Nehalem)
