@@ -1181,6 +1181,8 @@ static NORM_ALWAYS_INLINE void layernorm_rows(const norm_job *job, bool has_g, b
         if (rows > 1)
             later_shift = layernorm_shift(job, 1, xt, pt);
     }
+    /* Long rows: the next row's shift overlaps this row's output pass, as in layernorm_plain_rows. */
+    float long_shift = !given && !ahead ? layernorm_shift(job, 0, xt, pt) : 0.0f;
     for (size_t r = 0; r < rows; r++) {
         double mean, rstd;
         if (given) {
@@ -1191,8 +1193,10 @@ static NORM_ALWAYS_INLINE void layernorm_rows(const norm_job *job, bool has_g, b
         } else {
             double var;
             if (!ahead) {
-                next_shift = layernorm_shift(job, r, xt, pt);
+                next_shift = long_shift;
                 next = layernorm_sums(job, r, next_shift, xt, pt);
+                if (r + 1 < rows)
+                    long_shift = layernorm_shift(job, r + 1, xt, pt);
             }
             float shift = next_shift;
             bool fast = layernorm_stats(source_row(job, r, xt), n, inv_n, &shift, next, job->eps,
@@ -1251,10 +1255,15 @@ static NORM_ALWAYS_INLINE void layernorm_plain_rows(const norm_job *job, bool ha
         if (rows > 1)
             later_shift = NORM_PLAIN_SHIFT(x + c.x_step);
     }
+    /* Long rows: the next row's shift right after this row's sums are issued, so that its
+     * sample overlaps this row's output pass; only a call's first row waits for its own. */
+    float long_shift = rows && !ahead ? NORM_PLAIN_SHIFT(x) : 0.0f;
     for (size_t r = 0; r < rows; r++, x += c.x_step, y += c.y_step) {
         if (!ahead) {
-            next_shift = NORM_PLAIN_SHIFT(x);
+            next_shift = long_shift;
             next = NORM_PLAIN_SUMS(x, next_shift);
+            if (r + 1 < rows)
+                long_shift = NORM_PLAIN_SHIFT(x + c.x_step);
         }
         double mean, var;
         float shift = next_shift;
