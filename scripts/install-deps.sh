@@ -1,12 +1,13 @@
 #!/usr/bin/env bash
 # SPDX-License-Identifier: MIT
 # Installs everything libnorm needs to build, test (natively, on emulated older x86 CPUs and
-# for aarch64 under qemu-user) and benchmark, on Debian 12. Safe to run again: it only calls
-# apt when something is missing, and retries each apt step once (mirrors fail transiently).
+# for aarch64 under qemu-user), benchmark and run its examples (Open MPI for examples/mpi), on
+# Debian 12. Safe to run again: it only calls apt when something is missing, and retries each
+# apt step once (mirrors fail transiently).
 set -euo pipefail
 
 packages=(build-essential cmake meson ninja-build pkg-config libcpu-features-dev libsleef-dev check
-          qemu-user)
+          qemu-user libopenmpi-dev openmpi-bin)
 if [ "$(dpkg --print-architecture)" = amd64 ]; then
     # The aarch64 cross toolchain and the arm64 builds of the libraries, for the NEON tier.
     packages+=(gcc-aarch64-linux-gnu libc6-dev:arm64 libcpu-features-dev:arm64

@@ -2,9 +2,11 @@
 # SPDX-License-Identifier: MIT
 # Runs every test libnorm has, failing on the first failure:
 #   1. native build, full suite (every tier this CPU has: avx512 here, where present);
-#   2. the same x86 binaries on emulated older CPUs, which must pick and pass sse2 (Nehalem)
+#   2. the examples (scripts/examples.sh): C, C++, CMake, Python, MPI and a Meson parent
+#      project, built and run against an install of that build;
+#   3. the same x86 binaries on emulated older CPUs, which must pick and pass sse2 (Nehalem)
 #      and avx2 (Haswell): real dispatch on real (emulated) hardware, not a forced cap;
-#   3. an aarch64 cross build, full suite under qemu-user, for the scalar and neon tiers.
+#   4. an aarch64 cross build, full suite under qemu-user, for the scalar and neon tiers.
 # Emulated runs set NORM_TEST_QUICK=1 (fewer of the largest cases) and CK_FORK=no.
 # Build directories default to build/ and build-arm64/ (override: BUILD_DIR, ARM_BUILD_DIR).
 set -euo pipefail
@@ -28,6 +30,9 @@ setup() { # dir [meson args...]
 section "native ($(uname -m))"
 setup "$build"
 meson test -C "$build" -v --print-errorlogs
+
+section "examples, against an install of $build"
+BUILD_DIR=$build ./scripts/examples.sh
 
 if [ "$(uname -m)" = x86_64 ]; then
     section "x86-64 emulated as Nehalem (SSE2 only): must select sse2"
