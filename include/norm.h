@@ -42,7 +42,7 @@ typedef enum norm_status {
     NORM_ERR_UNSUPPORTED_TYPE, /* type combination not implemented (gamma/beta not f32 or x's type) */
     NORM_ERR_BAD_ARGUMENT,     /* unknown flag, kind, ISA or params struct size */
     NORM_ERR_ISA_UNAVAILABLE,  /* the requested ISA is not compiled in or not supported by this CPU */
-    NORM_ERR_BAD_SCALE,        /* int8 output: y_scale not finite and > 0, or both/neither of y_scale and y_scales */
+    NORM_ERR_BAD_SCALE,        /* int8 output: y_scale not finite and > 0 with a finite 1 / y_scale, or both/neither of y_scale and y_scales */
     NORM_ERR_BAD_MOMENTS       /* a norm_moments row whose count is not finite and > 0 (0 for
                                 * norm_moments_combine's empty slice), or whose m2 is negative;
                                 * a NaN mean or m2, or an m2 of +Inf (what a row holding NaN
@@ -160,7 +160,8 @@ typedef struct norm_params {
 
     /* int8 output (y_type NORM_I8): q = clamp(round(y * (1 / s)), -127, 127), rounded to
      * nearest even, NaN to 0, with 1 / s rounded to f32. Either a static scale s = y_scale
-     * (finite, > 0; y_scales NULL), or, with y_scale 0, a dynamic scale per row written to
+     * (finite, > 0, and 1 / s finite in f32, i.e. s >= 2^-128; y_scales NULL), or, with
+     * y_scale 0, a dynamic scale per row written to
      * y_scales[row]: s = max|y| / 127 over the row (0 for a row of zeros, whose q is 0). */
     float y_scale;
     float *y_scales;

@@ -229,7 +229,10 @@ static inline norm_status run_checked(const norm_params *p)
     if (st != NORM_OK)
         return st;
     if (p->y_type == NORM_I8) {
-        bool static_scale = p->y_scale > 0.0f && isfinite(p->y_scale) && !p->y_scales;
+        /* 1 / s must be finite too: a subnormal s below 2^-128 has none in f32, and each tier
+         * would then make its own sense of y * Inf (issue: avx2 gave 0 where scalar gave 127). */
+        bool static_scale = p->y_scale > 0.0f && isfinite(p->y_scale) && isfinite(1.0f / p->y_scale) &&
+                            !p->y_scales;
         bool dynamic_scale = p->y_scale == 0.0f && p->y_scales;
         if (!static_scale && !dynamic_scale)
             return NORM_ERR_BAD_SCALE;
@@ -497,7 +500,7 @@ const char *norm_status_string(norm_status status)
     case NORM_ERR_UNSUPPORTED_TYPE: return "unsupported type combination (gamma and beta must be f32 or the type of x)";
     case NORM_ERR_BAD_ARGUMENT: return "invalid argument (kind, flags, type, params size, ISA, a mean output for RMSNorm, or fields that do not go together)";
     case NORM_ERR_ISA_UNAVAILABLE: return "ISA not compiled in, not supported by this CPU, or above the NORM_ISA cap";
-    case NORM_ERR_BAD_SCALE: return "int8 output needs either y_scale finite and > 0, or y_scale 0 and a y_scales array";
+    case NORM_ERR_BAD_SCALE: return "int8 output needs either y_scale > 0 with a finite f32 reciprocal (at least 2^-128, at most FLT_MAX), or y_scale 0 and a y_scales array";
     case NORM_ERR_BAD_MOMENTS: return "a moments row has a count that is not positive and finite, or a negative m2";
     }
     return "unknown status code";

@@ -2077,13 +2077,23 @@ START_TEST(test_int8_errors)
         p.y_scale = NAN;
         EXPECT_UNTOUCHED(norm_run(&p), NORM_ERR_BAD_SCALE);
         /* A static scale must be finite and > 0. */
-        static const float bad[] = { -1.0f, -FLT_MIN, -0x1p-149f, NAN, -NAN, INFINITY, -INFINITY, 0.0f, -0.0f };
+        /* ... and its reciprocal finite in f32: 1 / 2^-149 and 1 / 2^-128 round to Inf. */
+        static const float bad[] = { -1.0f, -FLT_MIN, -0x1p-149f, NAN, -NAN, INFINITY, -INFINITY, 0.0f, -0.0f,
+                                     0x1p-149f, 0x1p-140f, 0x1p-128f };
         for (size_t i = 0; i < sizeof bad / sizeof bad[0]; i++) {
             p = i8_params((norm_kind)kind, false);
             p.y_scale = bad[i];
             expect_untouched_((arena_reset(), norm_run(&p)), NORM_ERR_BAD_SCALE, "int8, bad y_scale", __LINE__);
             p.rows = 0; /* checked even with nothing to do */
             expect_untouched_((arena_reset(), norm_run(&p)), NORM_ERR_BAD_SCALE, "int8, rows 0, bad y_scale", __LINE__);
+        }
+        /* The smallest scales whose reciprocal is finite are taken (q saturates at +-127). */
+        static const float tiny[] = { FLT_MIN, 0x1p-127f };
+        for (size_t i = 0; i < sizeof tiny / sizeof tiny[0]; i++) {
+            p = i8_params((norm_kind)kind, false);
+            p.y_scale = tiny[i];
+            arena_reset();
+            ck_assert_msg(norm_run(&p) == NORM_OK, "int8, y_scale %a refused", (double)tiny[i]);
         }
 
         /* Scales belong to int8 output. */
