@@ -160,7 +160,7 @@ typedef struct norm_params {
 
     /* int8 output (y_type NORM_I8): q = clamp(round(y * (1 / s)), -127, 127), rounded to
      * nearest even, NaN to 0, with 1 / s rounded to f32. Either a static scale s = y_scale
-     * (finite, > 0, and 1 / s finite in f32, i.e. s >= 2^-128; y_scales NULL), or, with
+     * (finite, > 0, and 1 / s finite in f32, i.e. s > 2^-128; y_scales NULL), or, with
      * y_scale 0, a dynamic scale per row written to
      * y_scales[row]: s = max|y| / 127 over the row (0 for a row of zeros, whose q is 0). */
     float y_scale;

@@ -500,7 +500,7 @@ const char *norm_status_string(norm_status status)
     case NORM_ERR_UNSUPPORTED_TYPE: return "unsupported type combination (gamma and beta must be f32 or the type of x)";
     case NORM_ERR_BAD_ARGUMENT: return "invalid argument (kind, flags, type, params size, ISA, a mean output for RMSNorm, or fields that do not go together)";
     case NORM_ERR_ISA_UNAVAILABLE: return "ISA not compiled in, not supported by this CPU, or above the NORM_ISA cap";
-    case NORM_ERR_BAD_SCALE: return "int8 output needs either y_scale > 0 with a finite f32 reciprocal (at least 2^-128, at most FLT_MAX), or y_scale 0 and a y_scales array";
+    case NORM_ERR_BAD_SCALE: return "int8 output needs either y_scale > 2^-128 and finite (its f32 reciprocal must be finite), or y_scale 0 and a y_scales array";
     case NORM_ERR_BAD_MOMENTS: return "a moments row has a count that is not positive and finite, or a negative m2";
     }
     return "unknown status code";
