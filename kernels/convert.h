@@ -11,6 +11,7 @@
 #include <stddef.h>
 #include <stdint.h>
 
+#include "isa_list.h"
 #include "kernels.h"
 
 #define NORM_DECLARE_CONVERTERS(isa)                                                          \
@@ -24,17 +25,12 @@
 #define NORM_DECLARE_CONVERT_PROBE(isa) \
     NORM_INTERNAL size_t norm_cvt_load_part_probe_##isa(float *lanes, const uint16_t *src, size_t k, int bf16)
 
-NORM_DECLARE_CONVERTERS(scalar);
-NORM_DECLARE_CONVERTERS(sse2);
-NORM_DECLARE_CONVERTERS(avx2);
-NORM_DECLARE_CONVERTERS(avx512);
-NORM_DECLARE_CONVERTERS(avx512bf16); /* avx512 with vcvtneps2bf16 (AVX512_BF16) */
-NORM_DECLARE_CONVERTERS(neon);
-
-NORM_DECLARE_CONVERT_PROBE(sse2);
-NORM_DECLARE_CONVERT_PROBE(avx2);
-NORM_DECLARE_CONVERT_PROBE(avx512);
-NORM_DECLARE_CONVERT_PROBE(avx512bf16);
-NORM_DECLARE_CONVERT_PROBE(neon);
+/* For every entry of the ISA list (src/isa_list.h), scalar included; the probe for every
+ * SIMD entry of this architecture. avx512bf16 is avx512 with vcvtneps2bf16 (AVX512_BF16). */
+#define NORM_DECLARE_CVT_ENTRY(name, NAME, x, arch, pred) \
+    NORM_DECLARE_CONVERTERS(name);                        \
+    NORM_IF(NORM_SIMD_##arch, NORM_DECLARE_CONVERT_PROBE(name);)
+NORM_ISA_LIST(NORM_DECLARE_CVT_ENTRY, NORM_DECLARE_CVT_ENTRY)
+#undef NORM_DECLARE_CVT_ENTRY
 
 #endif /* NORM_CONVERT_H */

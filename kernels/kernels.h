@@ -14,6 +14,7 @@
 #include <stdbool.h>
 #include <stddef.h>
 
+#include "isa_list.h"
 #include "norm.h"
 
 #if defined(__GNUC__)
@@ -74,13 +75,11 @@ typedef struct norm_kernels {
     norm_kernel_fn *layernorm_moments[NORM_NTYPES][NORM_NTYPES];
 } norm_kernels;
 
-/* Each ISA's overlay; avx512bf16 is AVX-512 storing bf16 with vcvtneps2bf16. */
-NORM_INTERNAL void norm_init_kernels_scalar(norm_kernels *k);
-NORM_INTERNAL void norm_init_kernels_sse2(norm_kernels *k);
-NORM_INTERNAL void norm_init_kernels_avx2(norm_kernels *k);
-NORM_INTERNAL void norm_init_kernels_avx512(norm_kernels *k);
-NORM_INTERNAL void norm_init_kernels_avx512bf16(norm_kernels *k);
-NORM_INTERNAL void norm_init_kernels_neon(norm_kernels *k);
+/* Each tier's and variant's overlay, norm_init_kernels_<name> for every entry of the ISA list
+ * (src/isa_list.h); avx512bf16 is AVX-512 storing bf16 with vcvtneps2bf16. */
+#define NORM_DECLARE_INIT(name, ...) NORM_INTERNAL void norm_init_kernels_##name(norm_kernels *k);
+NORM_ISA_LIST(NORM_DECLARE_INIT, NORM_DECLARE_INIT)
+#undef NORM_DECLARE_INIT
 
 /*
  * The scalar oracle, one row at a time, all arithmetic in double. SIMD kernels call these

@@ -2,9 +2,11 @@
  * Picks the kernel table once per process: the best tier the CPU supports, capped by
  * NORM_ISA and by norm_set_max_isa(). Compiled without any -m flag, so it runs anywhere.
  *
- * tables[t] is the scalar table overlaid with every tier up to t (dav1d's ladder), so
- * capping is just choosing a lower index. The active table is an atomic pointer that
- * pthread_once initialises on first use; no load-time constructor, no init call.
+ * Every tier and variant, its name, architecture, CPU predicate and config macro come from
+ * the one list, src/isa_list.h. tables[t] is the scalar table overlaid with every supported
+ * tier of this architecture up to t, and with each supported variant of those tiers (dav1d's
+ * ladder), so capping is just choosing a lower index. The active table is an atomic pointer
+ * that pthread_once initialises on first use; no load-time constructor, no init call.
  */
 #include <pthread.h>
 #include <stdatomic.h>
@@ -15,90 +17,122 @@
 
 #if defined(__x86_64__) || defined(__i386__)
 #  include <cpuinfo_x86.h>
+#  define NORM_CPU_FEATURES const X86Features f = GetX86Info().features; (void)f
 #elif defined(__aarch64__)
 #  include <cpuinfo_aarch64.h>
+#  define NORM_CPU_FEATURES const Aarch64Features f = GetAarch64Info().features; (void)f
+#else
+#  define NORM_CPU_FEATURES (void)0 /* only the scalar tier: its predicate reads nothing */
 #endif
 
-static const char *const isa_names[NORM_ISA_COUNT] = {
-    [NORM_ISA_SCALAR] = "scalar", [NORM_ISA_SSE2] = "sse2",   [NORM_ISA_AVX2] = "avx2",
-    [NORM_ISA_AVX512] = "avx512", [NORM_ISA_NEON] = "neon",
+/* ---- the list, checked against the public enum and against Meson's config.h ------------ */
+
+#define NORM_STR_(x) #x
+#define NORM_STR(x) NORM_STR_(x)
+
+/* Each entry's NORM_HAVE_<NAME> must be defined, as 0 or 1 (set10 in meson.build): its
+ * spelling then has one character. Where it is not, the name itself is spelt out. */
+#define CHECK_HAVE(name, NAME)                                                              \
+    _Static_assert(sizeof NORM_STR(NORM_HAVE_##NAME) == 2,                                  \
+                   "src/isa_list.h lists " #name " but config.h has no NORM_HAVE_" #NAME    \
+                   " (0 or 1): add " #name " to the isas table in meson.build");            \
+    _Static_assert(NORM_HAVE_##NAME == 0 || NORM_HAVE_##NAME == 1, "NORM_HAVE_" #NAME " must be 0 or 1");
+#define CHECK_TIER_HAVE(name, NAME, value, arch, pred) CHECK_HAVE(name, NAME)
+#define CHECK_VARIANT_HAVE(name, NAME, tier, arch, pred) CHECK_HAVE(name, NAME)
+NORM_ISA_LIST(CHECK_TIER_HAVE, CHECK_VARIANT_HAVE)
+
+/* The tiers' positions in the list are their values in include/norm.h (ABI). */
+enum {
+#define TIER_POSITION(name, NAME, value, arch, pred) POSITION_##name,
+#define NO_POSITION(name, NAME, tier, arch, pred)
+    NORM_ISA_LIST(TIER_POSITION, NO_POSITION) LISTED_TIERS
+};
+#define CHECK_VALUE(name, NAME, value, arch, pred)                                              \
+    _Static_assert(NORM_ISA_##NAME == (value) && POSITION_##name == (value),                    \
+                   "src/isa_list.h: tier " #name " must be listed in the order of the values, " \
+                   "and have NORM_ISA_" #NAME "'s value in include/norm.h");
+#define NO_CHECK(name, NAME, tier, arch, pred)
+NORM_ISA_LIST(CHECK_VALUE, NO_CHECK)
+_Static_assert((int)LISTED_TIERS == (int)NORM_ISA_COUNT, "src/isa_list.h must list every tier of norm_isa");
+
+/* Entries: the tiers at their enum values, then the variants. */
+enum {
+    LAST_TIER_ = NORM_ISA_COUNT - 1,
+#define NO_INDEX(name, NAME, value, arch, pred)
+#define VARIANT_INDEX(name, NAME, tier, arch, pred) VARIANT_##name,
+    NORM_ISA_LIST(NO_INDEX, VARIANT_INDEX) N_ENTRIES
 };
 
-static norm_kernels tables[NORM_ISA_COUNT];
-static norm_kernels avx512_without_bf16;  /* for the tests, when the CPU has AVX512_BF16 */
-static bool supported[NORM_ISA_COUNT];    /* compiled in and runnable on this CPU */
-static bool have_avx512bf16;              /* vcvtneps2bf16 usable on top of the avx512 tier */
-static norm_isa env_cap = NORM_ISA_COUNT; /* the best tier NORM_ISA allows */
+typedef struct entry {
+    const char *name;
+    int tier;                       /* its own value, or the tier a variant overlays */
+    bool native;                    /* of this architecture */
+    void (*init)(norm_kernels *k);  /* its overlay; NULL where not compiled in */
+} entry;
+
+/* NULL where the entry is not compiled in, so nothing refers to a library that was not built. */
+#define INIT_FN(name, NAME, arch) \
+    NORM_IF_ELSE(NORM_AND(NORM_ON_##arch, NORM_HAVE_##NAME), norm_init_kernels_##name, NULL)
+#define TIER_ENTRY(name, NAME, value, arch, pred) \
+    [value] = { #name, value, NORM_ON_##arch, INIT_FN(name, NAME, arch) },
+#define VARIANT_ENTRY(name, NAME, tier, arch, pred) \
+    [VARIANT_##name] = { #name, NORM_ISA_##tier, NORM_ON_##arch, INIT_FN(name, NAME, arch) },
+static const entry entries[N_ENTRIES] = { NORM_ISA_LIST(TIER_ENTRY, VARIANT_ENTRY) };
+
+/* ---- state --------------------------------------------------------------------------- */
+
+static norm_kernels tables[NORM_ISA_COUNT];  /* the ladder: what a capped process runs */
+static norm_kernels entry_tables[N_ENTRIES]; /* a tier without its variants; a variant's tier with it */
+static bool runnable[N_ENTRIES];             /* compiled in and runnable on this CPU */
+static norm_isa env_cap = NORM_ISA_COUNT;    /* the best tier NORM_ISA allows */
 static pthread_once_t once = PTHREAD_ONCE_INIT;
 static _Atomic(const norm_kernels *) active_table;
 static _Atomic norm_isa active_isa;
 
-/* The tiers of this architecture: NORM_ISA may name any of them, compiled in or not. */
-static const bool native_tier[NORM_ISA_COUNT] = {
-    [NORM_ISA_SCALAR] = true,
-#if defined(__x86_64__) || defined(__i386__)
-    [NORM_ISA_SSE2] = true, [NORM_ISA_AVX2] = true, [NORM_ISA_AVX512] = true,
-#elif defined(__aarch64__)
-    [NORM_ISA_NEON] = true,
-#endif
-};
+static bool supported(int t) { return runnable[t]; } /* a tier's entry is at its value */
 
+/* Each entry's predicate, on this architecture's entries only (another architecture's feature
+ * fields do not exist here); a variant also needs its tier, so the tiers go first. */
 static void detect(void)
 {
-    supported[NORM_ISA_SCALAR] = true;
-#if defined(__x86_64__) || defined(__i386__)
-    const X86Features f = GetX86Info().features;
-    supported[NORM_ISA_SSE2] = NORM_HAVE_SSE2 && f.sse2;
-    /* F16C converts f16 rows in the AVX2 kernels. */
-    supported[NORM_ISA_AVX2] = NORM_HAVE_AVX2 && f.avx2 && f.fma3 && f.f16c;
-    supported[NORM_ISA_AVX512] = NORM_HAVE_AVX512 && f.avx512f;
-    /* The bf16 stores also use BW (vptestnmw) and DQ (vfpclassps), and the compiler may use VL
-     * alongside BF16; every CPU with BF16 has all three. */
-    have_avx512bf16 = supported[NORM_ISA_AVX512] && NORM_HAVE_AVX512BF16 && f.avx512_bf16 &&
-                      f.avx512bw && f.avx512vl && f.avx512dq;
-#elif defined(__aarch64__)
-    supported[NORM_ISA_NEON] = NORM_HAVE_NEON && GetAarch64Info().features.asimd;
-#endif
+    NORM_CPU_FEATURES;
+#define DETECT_TIER(name, NAME, value, arch, pred) \
+    NORM_IF(NORM_AND(NORM_ON_##arch, NORM_HAVE_##NAME), runnable[value] = (pred);)
+#define DETECT_VARIANT(name, NAME, tier, arch, pred) \
+    NORM_IF(NORM_AND(NORM_ON_##arch, NORM_HAVE_##NAME), \
+            runnable[VARIANT_##name] = runnable[NORM_ISA_##tier] && (pred);)
+#define SKIP_TIER(name, NAME, value, arch, pred)
+#define SKIP_VARIANT(name, NAME, tier, arch, pred)
+    NORM_ISA_LIST(DETECT_TIER, SKIP_VARIANT)
+    NORM_ISA_LIST(SKIP_TIER, DETECT_VARIANT)
 }
 
-/* The ladder: start from the scalar kernels, overlay each supported tier in turn. */
+/* The ladder: start from nothing, overlay each supported tier of this architecture in turn,
+ * each followed by its supported variants. */
 static void build_tables(void)
 {
     norm_kernels k = { 0 };
-    norm_init_kernels_scalar(&k);
-    tables[NORM_ISA_SCALAR] = k;
-#if NORM_HAVE_SSE2
-    if (supported[NORM_ISA_SSE2])
-        norm_init_kernels_sse2(&k);
-#endif
-    tables[NORM_ISA_SSE2] = k;
-#if NORM_HAVE_AVX2
-    if (supported[NORM_ISA_AVX2])
-        norm_init_kernels_avx2(&k);
-#endif
-    tables[NORM_ISA_AVX2] = k;
-#if NORM_HAVE_AVX512
-    if (supported[NORM_ISA_AVX512])
-        norm_init_kernels_avx512(&k);
-    avx512_without_bf16 = k;
-#  if NORM_HAVE_AVX512BF16
-    if (have_avx512bf16)
-        norm_init_kernels_avx512bf16(&k);
-#  endif
-#endif
-    tables[NORM_ISA_AVX512] = k;
-#if NORM_HAVE_NEON
-    if (supported[NORM_ISA_NEON])
-        norm_init_kernels_neon(&k);
-#endif
-    tables[NORM_ISA_NEON] = k;
+    for (int t = 0; t < NORM_ISA_COUNT; t++) {
+        if (!entries[t].native)
+            continue; /* another architecture's tier: no table */
+        if (supported(t))
+            entries[t].init(&k);
+        entry_tables[t] = k;
+        for (int v = NORM_ISA_COUNT; v < N_ENTRIES; v++)
+            if (entries[v].tier == t && runnable[v]) {
+                entry_tables[v] = entry_tables[t];
+                entries[v].init(&entry_tables[v]);
+                entries[v].init(&k);
+            }
+        tables[t] = k;
+    }
 }
 
 /* The best supported tier not above cap. */
 static norm_isa best_up_to(norm_isa cap)
 {
     for (int t = cap < NORM_ISA_COUNT ? (int)cap : NORM_ISA_COUNT - 1; t > 0; t--)
-        if (supported[t])
+        if (supported(t))
             return (norm_isa)t;
     return NORM_ISA_SCALAR;
 }
@@ -115,7 +149,7 @@ static void init_once(void)
     build_tables();
     const char *env = getenv("NORM_ISA");
     for (int t = 0; env && t < NORM_ISA_COUNT; t++)
-        if (native_tier[t] && strcmp(env, isa_names[t]) == 0)
+        if (entries[t].native && strcmp(env, entries[t].name) == 0)
             env_cap = (norm_isa)t; /* unknown values and other architectures' tiers are ignored */
     activate(best_up_to(env_cap));
 }
@@ -132,28 +166,26 @@ const norm_kernels *norm_kernels_active(void)
 const norm_kernels *norm_kernels_for(norm_isa isa)
 {
     pthread_once(&once, init_once);
-    return (unsigned)isa < NORM_ISA_COUNT && supported[isa] ? &tables[isa] : NULL;
+    return (unsigned)isa < NORM_ISA_COUNT && supported(isa) ? &tables[isa] : NULL;
 }
 
 const norm_kernels *norm_kernels_variant(const char *name)
 {
     pthread_once(&once, init_once);
-    if (strcmp(name, "avx512bf16") == 0)
-        return have_avx512bf16 ? &tables[NORM_ISA_AVX512] : NULL;
-    if (strcmp(name, "avx512") == 0)
-        return supported[NORM_ISA_AVX512] ? &avx512_without_bf16 : NULL;
-    for (int t = 0; t < NORM_ISA_COUNT; t++)
-        if (strcmp(name, isa_names[t]) == 0)
-            return supported[t] ? &tables[t] : NULL;
+    for (int e = 0; name && e < N_ENTRIES; e++)
+        if (strcmp(name, entries[e].name) == 0)
+            return runnable[e] ? &entry_tables[e] : NULL;
     return NULL;
 }
+
+bool norm_variant_supported(const char *name) { return norm_kernels_variant(name) != NULL; }
 
 norm_status norm_set_max_isa(norm_isa isa)
 {
     pthread_once(&once, init_once);
     if ((unsigned)isa >= NORM_ISA_COUNT)
         return NORM_ERR_BAD_ARGUMENT;
-    if (!supported[isa] || isa > env_cap)
+    if (!supported(isa) || isa > env_cap)
         return NORM_ERR_ISA_UNAVAILABLE;
     activate(isa);
     return NORM_OK;
@@ -165,15 +197,15 @@ norm_isa norm_active_isa(void)
     return atomic_load(&active_isa);
 }
 
-const char *norm_active_isa_name(void) { return isa_names[norm_active_isa()]; }
+const char *norm_active_isa_name(void) { return entries[norm_active_isa()].name; }
 
 int norm_isa_available(norm_isa isa)
 {
     pthread_once(&once, init_once);
-    return (unsigned)isa < NORM_ISA_COUNT && supported[isa] && isa <= env_cap;
+    return (unsigned)isa < NORM_ISA_COUNT && supported(isa) && isa <= env_cap;
 }
 
 const char *norm_isa_name(norm_isa isa)
 {
-    return (unsigned)isa < NORM_ISA_COUNT ? isa_names[isa] : NULL;
+    return (unsigned)isa < NORM_ISA_COUNT ? entries[isa].name : NULL;
 }
