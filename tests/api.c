@@ -2,9 +2,10 @@
  * api: the public API, through the shared library and norm.h only (this also proves that the
  * exported symbols suffice).
  *
- *  - the tier the library picks, predicted here independently (cpuid through the compiler's
- *    __builtin_cpu_supports, the tiers Meson compiled in, and NORM_ISA), and
- *    norm_set_max_isa();
+ *  - the tier the library picks, predicted here from the one ISA list (src/isa_list.h: the
+ *    tiers and their architectures), the tiers Meson compiled in (config.h), NORM_ISA, and
+ *    which of the tiers NORM_ISA allows this CPU runs (norm_isa_available: the CPU
+ *    predicates live in the list and the library alone evaluates them), and norm_set_max_isa();
  *  - results of norm_rmsnorm_f32, norm_layernorm_f32 and norm_run against the long-double
  *    reference; of norm_{rms,layer}norm_{f16,bf16} and of norm_run with mixed f32/f16/bf16
  *    rows, f16/bf16 outputs within 1 ulp;
@@ -26,79 +27,76 @@
 #include <string.h>
 
 #include "common.h"
+#include "config.h"   /* NORM_HAVE_<NAME>: which entries of the ISA list Meson compiled in */
+#include "isa_list.h" /* the one list of tiers: macros only, nothing of the library's internals */
 #include "norm.h"
 
 #define PROGRAM "api"
 
-/* Which tiers the build compiled in: tests/meson.build passes them. */
-#ifndef NORM_TEST_HAVE_SSE2
-#  define NORM_TEST_HAVE_SSE2 0
-#endif
-#ifndef NORM_TEST_HAVE_AVX2
-#  define NORM_TEST_HAVE_AVX2 0
-#endif
-#ifndef NORM_TEST_HAVE_AVX512
-#  define NORM_TEST_HAVE_AVX512 0
-#endif
-#ifndef NORM_TEST_HAVE_NEON
-#  define NORM_TEST_HAVE_NEON 0
-#endif
-
 static uint64_t seed;
 static bool quick;
 
-/* ---- the tier the library must choose, worked out without asking it -------------------- */
+/* ---- the tier the library must choose ---------------------------------------------------- */
 
-static const char *const isa_names[NORM_ISA_COUNT] = { "scalar", "sse2", "avx2", "avx512", "neon" };
-static const bool compiled[NORM_ISA_COUNT] = { true, NORM_TEST_HAVE_SSE2, NORM_TEST_HAVE_AVX2,
-                                               NORM_TEST_HAVE_AVX512, NORM_TEST_HAVE_NEON };
-static bool cpu_has[NORM_ISA_COUNT], this_arch[NORM_ISA_COUNT];
+/* The tiers, their architectures and whether Meson compiled them in come from the one ISA
+ * list (src/isa_list.h) and config.h (generated from meson.build's isas table); whether this
+ * CPU runs a tier is the library's to say (norm_isa_available), since the predicates are
+ * written once, in the list. What is checked here is everything around them: NORM_ISA, the
+ * choice of the best tier, norm_set_max_isa. The emulated runs (NORM_EXPECT_ISA) hold the
+ * predicates to real (emulated) CPUs. */
+#define TIER_NAME(name, NAME, value, arch, pred) [value] = #name,
+#define TIER_ARCH(name, NAME, value, arch, pred) [value] = NORM_ON_##arch,
+#define TIER_COMPILED(name, NAME, value, arch, pred) [value] = NORM_ON_##arch && NORM_HAVE_##NAME,
+#define NO_VARIANT(name, NAME, tier, arch, pred)
+static const char *const isa_names[NORM_ISA_COUNT] = { NORM_ISA_LIST(TIER_NAME, NO_VARIANT) };
+static const bool this_arch[NORM_ISA_COUNT] = { NORM_ISA_LIST(TIER_ARCH, NO_VARIANT) };
+static const bool compiled[NORM_ISA_COUNT] = { NORM_ISA_LIST(TIER_COMPILED, NO_VARIANT) };
+static bool runs[NORM_ISA_COUNT];    /* this CPU runs it (known for the tiers NORM_ISA allows) */
 static int cap = NORM_ISA_COUNT - 1; /* the best tier NORM_ISA allows */
 static norm_isa expected;
 static char skip_reason[256];        /* set when NORM_ISA asks for a tier that cannot run here */
+static bool predicted;
 
-static bool available(int t) { return compiled[t] && cpu_has[t] && t <= cap; }
+static bool available(int t) { return this_arch[t] && compiled[t] && runs[t] && t <= cap; }
 
+/* Initialises the library (norm_isa_available): the threads test calls it only after its
+ * threads have made the first calls. */
 static void predict_tier(void)
 {
-    cpu_has[NORM_ISA_SCALAR] = this_arch[NORM_ISA_SCALAR] = true;
-#if defined(__x86_64__) || defined(__i386__)
-    __builtin_cpu_init();
-    cpu_has[NORM_ISA_SSE2] = __builtin_cpu_supports("sse2");
-    cpu_has[NORM_ISA_AVX2] = __builtin_cpu_supports("avx2") && __builtin_cpu_supports("fma");
-    cpu_has[NORM_ISA_AVX512] = __builtin_cpu_supports("avx512f");
-    this_arch[NORM_ISA_SSE2] = this_arch[NORM_ISA_AVX2] = this_arch[NORM_ISA_AVX512] = true;
-#elif defined(__aarch64__)
-    cpu_has[NORM_ISA_NEON] = true; /* Advanced SIMD is mandatory on AArch64 */
-    this_arch[NORM_ISA_NEON] = true;
-#endif
+    if (predicted)
+        return;
+    predicted = true;
     const char *env = getenv("NORM_ISA");
+    bool env_tier = false; /* NORM_ISA names a tier of this architecture */
     if (env && *env) {
         int t = 0;
         while (t < NORM_ISA_COUNT && strcmp(env, isa_names[t]) != 0)
             t++;
         if (t < NORM_ISA_COUNT && this_arch[t]) {
             cap = t;
-            if (!compiled[t] || !cpu_has[t])
-                snprintf(skip_reason, sizeof skip_reason, "NORM_ISA=%s: %s", env,
-                         compiled[t] ? "this CPU lacks it" : "not compiled into this build");
+            env_tier = true;
         } else {
             /* The library ignores it; the test then checks the native choice, but must not
              * report a pass for a tier it never ran. */
             snprintf(skip_reason, sizeof skip_reason, "NORM_ISA=%s is not a tier of this architecture", env);
         }
     }
+    for (int t = 0; t <= cap; t++)
+        runs[t] = norm_isa_available((norm_isa)t);
+    if (env_tier && !available(cap))
+        snprintf(skip_reason, sizeof skip_reason, "NORM_ISA=%s: %s", env,
+                 compiled[cap] ? "this CPU lacks it" : "not compiled into this build");
     expected = NORM_ISA_SCALAR;
     for (int t = 0; t < NORM_ISA_COUNT; t++)
         if (available(t))
             expected = (norm_isa)t;
 
-    printf("%s: NORM_ISA=%s: expecting tier %s (CPU has:", PROGRAM, env && *env ? env : "(unset)",
-           isa_names[expected]);
+    printf("%s: NORM_ISA=%s: expecting tier %s (", PROGRAM, env && *env ? env : "(unset)", isa_names[expected]);
     for (int t = 0; t < NORM_ISA_COUNT; t++)
         if (this_arch[t])
-            printf(" %s%s", isa_names[t], cpu_has[t] ? (compiled[t] ? "" : " (not compiled)") : " (no)");
-    printf(")\n");
+            printf(" %s%s", isa_names[t],
+                   !compiled[t] ? " (not compiled)" : t > cap ? " (above NORM_ISA)" : runs[t] ? "" : " (CPU lacks it)");
+    printf(" )\n");
 }
 
 /* ---- checking results against the reference -------------------------------------------- */
@@ -171,7 +169,7 @@ START_TEST(test_active_tier)
                   "active tier %s, expected %s", norm_active_isa_name(), isa_names[expected]);
     ck_assert_int_eq(norm_active_isa(), expected);
     /* The library must never pick a tier the CPU lacks, whatever NORM_ISA says. */
-    ck_assert_msg(cpu_has[norm_active_isa()], "active tier %s is not supported by this CPU",
+    ck_assert_msg(available(norm_active_isa()), "active tier %s is not one this CPU, build and NORM_ISA allow",
                   norm_active_isa_name());
     const char *want = getenv("NORM_EXPECT_ISA");
     if (want && *want)
@@ -2684,6 +2682,7 @@ START_TEST(test_threads)
     for (int i = 0; i < THREADS; i++)
         pthread_join(tid[i], NULL);
     pthread_barrier_destroy(&t_barrier);
+    predict_tier(); /* only now: the threads made the first calls */
     for (int i = 0; i < THREADS; i++) {
         ck_assert_msg(res[i].status == NORM_OK, "thread %d: %s", i, norm_status_string(res[i].status));
         ck_assert_msg(res[i].isa == expected && res[i].isa_name && strcmp(res[i].isa_name, isa_names[expected]) == 0,
@@ -2856,7 +2855,8 @@ int main(int argc, char **argv)
     }
     seed = test_seed(PROGRAM);
     quick = test_quick(PROGRAM);
-    predict_tier(); /* touches nothing in the library */
+    if (!threads)
+        predict_tier(); /* the threads test must be the first to touch the library */
 
     SRunner *sr = srunner_create(threads ? threads_suite() : api_suite());
     const char *verbosity = getenv("CK_VERBOSITY");
@@ -2866,6 +2866,7 @@ int main(int argc, char **argv)
     srunner_free(sr);
     if (failed)
         return EXIT_FAILURE;
+    predict_tier(); /* (threads: the forked test predicted for itself) */
     if (skip_reason[0]) {
         printf("%s: SKIP: %s; checked that the library chose %s instead\n", PROGRAM, skip_reason,
                isa_names[expected]);

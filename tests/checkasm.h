@@ -24,9 +24,12 @@
 extern uint64_t checkasm_seed;
 extern bool checkasm_quick;
 
-/* The kernel variants, in the order their tcases run: every tier, and avx512bf16 (the
- * AVX-512 tier storing bf16 with vcvtneps2bf16) as a variant of its own. */
-#define HALF_NVARIANTS 6
+/* The kernel variants, in the order their tcases run: the entries of the ISA list
+ * (src/isa_list.h), every tier followed by its variants (avx512bf16: the AVX-512 tier storing
+ * bf16 with vcvtneps2bf16) as variants of their own; scalar first. Other architectures'
+ * entries are there too, and skipped (norm_kernels_variant gives them no table). */
+#define HALF_COUNT_ENTRY(...) +1
+#define HALF_NVARIANTS (0 NORM_ISA_LIST(HALF_COUNT_ENTRY, HALF_COUNT_ENTRY))
 extern const char *const half_variant_names[HALF_NVARIANTS];
 
 /* Adds variant v's half-precision tcase to s: the 14 type combinations other than

@@ -37,8 +37,8 @@
 _Static_assert(T_F32 == (int)NORM_F32 && T_F16 == (int)NORM_F16 && T_BF16 == (int)NORM_BF16,
                "tests/common.h's types must have norm_dtype's values");
 
-const char *const half_variant_names[HALF_NVARIANTS] = { "scalar", "sse2",       "avx2",
-                                                         "avx512", "avx512bf16", "neon" };
+#define HALF_VARIANT_NAME(name, ...) #name,
+const char *const half_variant_names[HALF_NVARIANTS] = { NORM_ISA_LIST(HALF_VARIANT_NAME, HALF_VARIANT_NAME) };
 #define V_ORACLE 0 /* "scalar": the oracle's own table */
 
 /* The run's settings (checkasm.c's main sets them). */

@@ -25,6 +25,7 @@
 
 #include "config.h"
 #include "convert.h"
+#include "dispatch.h"
 #include "scalar/half.h"
 
 #define MAX_W 16 /* the widest tier (AVX-512) */
@@ -36,49 +37,23 @@ typedef void narrow_fn(uint16_t *dst, const float *src, size_t n);
 typedef size_t probe_fn(float *lanes, const uint16_t *src, size_t k, int bf16);
 
 typedef struct variant {
-    const char *name;
-    int (*cpu_has)(void);
+    const char *name; /* an entry of the ISA list (src/isa_list.h) */
     widen_fn *f16_to_f32, *bf16_to_f32;
     narrow_fn *f32_to_f16, *f32_to_bf16;
     probe_fn *probe; /* NULL for scalar */
 } variant;
 
-static int always(void) { return 1; }
-#if defined(__x86_64__) || defined(__i386__)
-static int has_sse2(void) { return __builtin_cpu_supports("sse2"); }
-static int has_avx2(void) { return __builtin_cpu_supports("avx2") && __builtin_cpu_supports("f16c"); }
-static int has_avx512(void) { return __builtin_cpu_supports("avx512f"); }
-/* The avx512bf16 library is built with flags that also allow BW (implied by GCC's
- * -mavx512bf16) and DQ; every AVX512_BF16 CPU has both. */
-static int has_avx512bf16(void)
-{
-    return __builtin_cpu_supports("avx512f") && __builtin_cpu_supports("avx512bw") &&
-           __builtin_cpu_supports("avx512dq") && __builtin_cpu_supports("avx512bf16");
-}
-#endif
-
-#define VARIANT(isa, cpu)                                                                   \
-    { #isa, cpu, norm_cvt_f16_to_f32_##isa, norm_cvt_bf16_to_f32_##isa,                     \
-      norm_cvt_f32_to_f16_##isa, norm_cvt_f32_to_bf16_##isa, norm_cvt_load_part_probe_##isa }
+/* scalar, then every SIMD tier and variant of this architecture that Meson compiled in. The
+ * library says which of them this CPU runs (norm_variant_supported). */
+#define VARIANT(isa, ISA, x, arch, pred)                                                     \
+    NORM_IF(NORM_AND(NORM_SIMD_##arch, NORM_HAVE_##ISA),                                     \
+            { #isa, norm_cvt_f16_to_f32_##isa, norm_cvt_bf16_to_f32_##isa,                   \
+              norm_cvt_f32_to_f16_##isa, norm_cvt_f32_to_bf16_##isa, norm_cvt_load_part_probe_##isa },)
 
 static const variant all_variants[] = {
-    { "scalar", always, norm_cvt_f16_to_f32_scalar, norm_cvt_bf16_to_f32_scalar,
+    { "scalar", norm_cvt_f16_to_f32_scalar, norm_cvt_bf16_to_f32_scalar,
       norm_cvt_f32_to_f16_scalar, norm_cvt_f32_to_bf16_scalar, NULL },
-#if NORM_HAVE_SSE2
-    VARIANT(sse2, has_sse2),
-#endif
-#if NORM_HAVE_AVX2
-    VARIANT(avx2, has_avx2),
-#endif
-#if NORM_HAVE_AVX512
-    VARIANT(avx512, has_avx512),
-#endif
-#if NORM_HAVE_AVX512BF16
-    VARIANT(avx512bf16, has_avx512bf16),
-#endif
-#if NORM_HAVE_NEON
-    VARIANT(neon, always),
-#endif
+    NORM_ISA_LIST(VARIANT, VARIANT)
 };
 #define N_ALL (sizeof all_variants / sizeof all_variants[0])
 
@@ -550,11 +525,8 @@ static void setup_inputs(void) { build_inputs(); }
 
 int main(void)
 {
-#if defined(__x86_64__) || defined(__i386__)
-    __builtin_cpu_init();
-#endif
     for (size_t i = 0; i < N_ALL; i++) {
-        if (!all_variants[i].cpu_has()) {
+        if (!norm_variant_supported(all_variants[i].name)) {
             printf("convert: %s: skipped (CPU lacks it)\n", all_variants[i].name);
             continue;
         }
