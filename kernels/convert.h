@@ -3,7 +3,9 @@
  * kernels/simd/cvt_<isa>.h) plus the scalar one over kernels/scalar/half.h, the oracle.
  * Every variant gives the same bits for every input (rules: kernels/scalar/half.h); each
  * handles any n (0 included) and any element alignment, and touches only src[0..n) and
- * dst[0..n). The caller checks that the CPU supports the ISA.
+ * dst[0..n). The caller checks that the CPU supports the ISA (norm_variant_supported, in
+ * src/dispatch.h). Only the tests call them, so they are not in libnorm: tests/convert/meson.build
+ * builds them into static libraries of the tests' own, one per ISA with that ISA's flags.
  */
 #ifndef NORM_CONVERT_H
 #define NORM_CONVERT_H
