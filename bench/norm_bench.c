@@ -307,15 +307,18 @@ static void parse_shapes(options *o, const char *list)
         usage_error("--shapes needs at least one shape");
 }
 
-static void list_available(char *buf, size_t size)
+/* The tiers this process can run (all_tiers: every tier the library knows, of any architecture). */
+static void list_tiers(char *buf, size_t size, bool all_tiers)
 {
     buf[0] = '\0';
     for (int t = 0; t < NORM_ISA_COUNT; t++)
-        if (norm_isa_available((norm_isa)t)) {
+        if (all_tiers || norm_isa_available((norm_isa)t)) {
             size_t used = strlen(buf);
             snprintf(buf + used, size - used, "%s%s", used ? " " : "", norm_isa_name((norm_isa)t));
         }
 }
+
+static void list_available(char *buf, size_t size) { list_tiers(buf, size, false); }
 
 static norm_isa isa_by_name(const char *name)
 {
@@ -327,15 +330,16 @@ static norm_isa isa_by_name(const char *name)
 
 static void parse_isas(options *o, const char *list)
 {
-    char *copy = strdup(list), available[128];
+    char *copy = strdup(list), available[128], known[128];
     if (!copy)
         die("out of memory");
     list_available(available, sizeof available);
+    list_tiers(known, sizeof known, true);
     memset(o->isa, 0, sizeof o->isa);
     for (char *save, *tok = strtok_r(copy, ",", &save); tok; tok = strtok_r(NULL, ",", &save)) {
         norm_isa t = isa_by_name(tok);
         if (t == NORM_ISA_COUNT)
-            usage_error("unknown ISA '%s' (known: scalar sse2 avx2 avx512 neon)", tok);
+            usage_error("unknown ISA '%s' (known: %s)", tok, known);
         if (!norm_isa_available(t))
             usage_error("ISA '%s' cannot run here (available: %s)", tok, available);
         o->isa[t] = true;
