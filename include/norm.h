@@ -54,7 +54,7 @@ typedef enum norm_status {
 typedef enum norm_isa {
     NORM_ISA_SCALAR = 0,
     NORM_ISA_SSE2,
-    NORM_ISA_AVX2,    /* AVX2 + FMA */
+    NORM_ISA_AVX2,    /* AVX2 + FMA + F16C (the f16 conversions) */
     NORM_ISA_AVX512,  /* AVX-512 F */
     NORM_ISA_NEON,    /* AArch64 Advanced SIMD */
     NORM_ISA_COUNT
