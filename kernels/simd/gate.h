@@ -1,0 +1,85 @@
+/* The gate of gated RMSNorm: silu(z), and rows of x * silu(z) or exp(-|z|) computed ahead. */
+#ifndef NORM_SIMD_GATE_H
+#define NORM_SIMD_GATE_H
+
+
+/* silu(z) = z * sigmoid(z), with SLEEF's exp for this ISA (1 ulp). The sigmoid is taken from
+ * t = exp(-|z|): 1 / (1 + t) for z >= 0, t / (1 + t) below, so the denominator stays in
+ * [1, 2], where a reciprocal estimate and one Newton step replace the division (exp(-z)
+ * itself would overflow to Inf for z < -88). A few ulps of f32 in all, far inside the gated
+ * kernels' 2^-18. silu(-Inf) is NaN, as z / (1 + exp(-z)) and PyTorch give. */
+static NORM_ALWAYS_INLINE vf exp_neg_abs(vf z) { return vf_exp(vf_sub(vf_zero(), vf_abs(z))); }
+
+/* silu(z) given t = exp(-|z|). */
+static NORM_ALWAYS_INLINE vf silu_from(vf z, vf t)
+{
+    vf r = vf_recip_1_2(vf_add(vf_set1(1.0f), t));
+    return vf_mul(z, vf_select_nonneg(z, r, vf_mul(t, r)));
+}
+
+static NORM_ALWAYS_INLINE vf silu(vf z) { return silu_from(z, exp_neg_abs(z)); }
+/* x * silu(z) for a whole row, as f32, in two passes: the exponentials alone first (a loop
+ * that does nothing but call exp lets consecutive calls overlap, with nothing live across them
+ * to spill), then the rest from L1. Done in one loop with the norm, each call's latency and
+ * spills were exposed: 1.5-2x slower. With exp_only, the first pass alone: out = exp(-|z|). */
+static NORM_ALWAYS_INLINE void silu_row_t(float *out, const void *x, const void *z, size_t n,
+                                          norm_dtype xt, bool exp_only)
+{
+    size_t i = 0, k = n % NORM_W, whole = n - k;
+    for (; i < whole; i += NORM_W)
+        vf_store(out + i, exp_neg_abs(load_as(z, i, xt)));
+    if (k)
+        vf_store_part(out + i, exp_neg_abs(load_part_as(z, i, k, xt)), k);
+    if (exp_only)
+        return;
+    for (i = 0; i < whole; i += NORM_W)
+        vf_store(out + i, vf_mul(load_as(x, i, xt), silu_from(load_as(z, i, xt), vf_load(out + i))));
+    if (k)
+        vf_store_part(out + i, vf_mul(load_part_as(x, i, k, xt),
+                                      silu_from(load_part_as(z, i, k, xt), vf_load_part(out + i, k))), k);
+}
+
+static __attribute__((noinline)) void silu_row(float *out, const void *x, const void *z, size_t n,
+                                               norm_dtype xt)
+{
+    switch (xt) {
+    case NORM_F16: silu_row_t(out, x, z, n, NORM_F16, false); return;
+    case NORM_BF16: silu_row_t(out, x, z, n, NORM_BF16, false); return;
+    default: silu_row_t(out, x, z, n, NORM_F32, false); return;
+    }
+}
+
+/* exp(-|z|) for a row: the gate after the norm forms silu(z) from it in the output pass, one
+ * loop fewer than finishing silu here and reading it back. */
+static __attribute__((noinline)) void exp_row(float *out, const void *z, size_t n, norm_dtype xt)
+{
+    switch (xt) {
+    case NORM_F16: silu_row_t(out, NULL, z, n, NORM_F16, true); return;
+    case NORM_BF16: silu_row_t(out, NULL, z, n, NORM_BF16, true); return;
+    default: silu_row_t(out, NULL, z, n, NORM_F32, true); return;
+    }
+}
+
+/* The sum of squares of x * silu(z) (gated RMSNorm, the gate before the norm). When h is
+ * not NULL, x * silu(z) is written there first and summed from there (the same values in
+ * the same order as summing them on the fly). */
+static __attribute__((noinline)) row_sums sum_row_gated(const void *x, const void *z, float *h,
+                                                        size_t n, norm_dtype xt)
+{
+    if (h) {
+        silu_row(h, x, z, n, xt);
+        return sum_row_any(h, n, 0.0f, SQUARES, NORM_F32);
+    }
+    /* Nowhere to keep the row: x * silu(z) a stash at a time, summed, and computed again by
+     * the output pass. (In one loop with the sums, silu's calls to exp were 1.5-2x slower.) */
+    _Alignas(64) float part[NORM_STASH / 2];
+    const size_t xs = norm_dtype_size(xt);
+    row_sums total = { 0.0, 0.0 };
+    for (size_t at = 0; at < n; at += NORM_STASH / 2) {
+        size_t len = n - at < NORM_STASH / 2 ? n - at : NORM_STASH / 2;
+        silu_row(part, (const char *)x + at * xs, (const char *)z + at * xs, len, xt);
+        total.squares += sum_row_any(part, len, 0.0f, SQUARES, NORM_F32).squares;
+    }
+    return total;
+}
+#endif

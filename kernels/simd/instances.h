@@ -1,0 +1,149 @@
+/*
+ * The kernels of one ISA, for the type combinations its kernel file lists: per (x, y,
+ * gamma/beta) triple, one out-of-line output function (output.h) and the three norm kernels;
+ * per (x, bias) pair, the two moments kernels; and norm_init_kernels_<isa>, which overlays them
+ * on a table. The kernels decide the rest per call or per row.
+ */
+#ifndef NORM_SIMD_INSTANCES_H
+#define NORM_SIMD_INSTANCES_H
+
+#define NORM_DT_f32 NORM_F32
+#define NORM_DT_f16 NORM_F16
+#define NORM_DT_bf16 NORM_BF16
+#define NORM_DT_i8 NORM_I8
+
+#define NORM_KERNEL_NAME(op, x, y, p) NORM_FN(op##_##x##_##y##_##p)
+
+/* The types of one kernel and the output functions it calls. */
+typedef struct kernel_types {
+    norm_dtype xt, yt, pt;
+    out_fns out;
+} kernel_types;
+
+/* The row loops, out of line and typed at run time (the job's types): one copy per ISA, as
+ * everything they do per element is in out-of-line functions already (sums, output). */
+static __attribute__((noinline)) void rmsnorm_rows_any(const norm_job *job, out_fns fns)
+{
+    rmsnorm_rows(job, false, false, fns, job->x_type, job->y_type, job->param_type);
+}
+
+static __attribute__((noinline)) void rmsnorm_gate_before_rows(const norm_job *job, out_fns fns)
+{
+    rmsnorm_rows(job, true, false, fns, job->x_type, job->y_type, job->param_type);
+}
+
+static __attribute__((noinline)) void rmsnorm_gate_after_rows(const norm_job *job, out_fns fns)
+{
+    rmsnorm_rows(job, false, true, fns, job->x_type, job->y_type, job->param_type);
+}
+
+static __attribute__((noinline)) void layernorm_rows_any(const norm_job *job, out_fns fns)
+{
+    layernorm_rows(job, fns, job->x_type, job->y_type, job->param_type);
+}
+
+static NORM_ALWAYS_INLINE void rmsnorm_kernel(const norm_job *job, kernel_types k)
+{
+    if (!norm_plain(job, k.xt, k.yt, k.pt))
+        rmsnorm_rows_any(job, k.out);
+    else if (job->beta)
+        rmsnorm_plain_rows(job, true, k.xt, k.yt, k.pt);
+    else
+        rmsnorm_plain_rows(job, false, k.xt, k.yt, k.pt);
+}
+
+static NORM_ALWAYS_INLINE void layernorm_kernel(const norm_job *job, kernel_types k)
+{
+    if (!norm_plain(job, k.xt, k.yt, k.pt))
+        layernorm_rows_any(job, k.out);
+    else if (job->beta)
+        layernorm_plain_rows(job, true, k.xt, k.yt, k.pt);
+    else
+        layernorm_plain_rows(job, false, k.xt, k.yt, k.pt);
+}
+
+/* Gated RMSNorm as Mamba-2 and Qwen3-Next use it has gamma or nothing: a beta or the unit
+ * offset with a gate is left to the scalar rows, combinations no engine has been seen to use. */
+static NORM_ALWAYS_INLINE void rmsnorm_gated_kernel(const norm_job *job, kernel_types k)
+{
+    if (job->beta || job->unit_offset) {
+        for (size_t r = 0; r < job->rows; r++)
+            norm_rmsnorm_row_exact(job, r);
+    } else if (job->gate_before) {
+        rmsnorm_gate_before_rows(job, k.out);
+    } else {
+        rmsnorm_gate_after_rows(job, k.out);
+    }
+}
+
+#define NORM_OUT_NAME(x, y, p) NORM_KERNEL_NAME(output_row, x, y, p)
+#define NORM_DECLARE_OUT(x, y, p) static out_fn NORM_OUT_NAME(x, y, p);
+#define NORM_DEFINE_OUT(x, y, p)                                                          \
+    static __attribute__((noinline)) float NORM_OUT_NAME(x, y, p)(const out_row *o, enum out_variant v) \
+    {                                                                                     \
+        return output_variants(o, v, NORM_DT_##x, NORM_DT_##y, NORM_DT_##p);              \
+    }
+
+#define NORM_TYPES_OF(x, y, p)                                                            \
+    ((kernel_types){ NORM_DT_##x, NORM_DT_##y, NORM_DT_##p,                               \
+                     { NORM_OUT_NAME(x, y, p), NORM_OUT_NAME(x, y, f32), NORM_OUT_NAME(f32, y, f32) } })
+
+#define NORM_DEFINE(x, y, p)                                                              \
+    static NORM_KERNEL(NORM_KERNEL_NAME(rmsnorm, x, y, p)) { rmsnorm_kernel(job, NORM_TYPES_OF(x, y, p)); } \
+    static NORM_KERNEL(NORM_KERNEL_NAME(layernorm, x, y, p)) { layernorm_kernel(job, NORM_TYPES_OF(x, y, p)); } \
+    static NORM_KERNEL(NORM_KERNEL_NAME(rmsnorm_gated, x, y, p))                          \
+    {                                                                                     \
+        rmsnorm_gated_kernel(job, NORM_TYPES_OF(x, y, p));                                \
+    }
+
+#define NORM_REGISTER(x, y, p)                                                            \
+    k->rmsnorm[NORM_DT_##x][NORM_DT_##y][NORM_DT_##p] = NORM_KERNEL_NAME(rmsnorm, x, y, p); \
+    k->layernorm[NORM_DT_##x][NORM_DT_##y][NORM_DT_##p] = NORM_KERNEL_NAME(layernorm, x, y, p); \
+    k->rmsnorm_gated[NORM_DT_##x][NORM_DT_##y][NORM_DT_##p] = NORM_KERNEL_NAME(rmsnorm_gated, x, y, p);
+
+/* The moments kernels, per x type and bias type (y plays no part). */
+#define NORM_DEFINE_MOMENTS(x, p)                                                         \
+    static NORM_KERNEL(NORM_KERNEL_NAME(rmsnorm_moments, x, x, p))                       \
+    {                                                                                     \
+        moments_rows(job, false, NORM_DT_##x, NORM_DT_##p);                               \
+    }                                                                                     \
+    static NORM_KERNEL(NORM_KERNEL_NAME(layernorm_moments, x, x, p))                     \
+    {                                                                                     \
+        moments_rows(job, true, NORM_DT_##x, NORM_DT_##p);                                \
+    }
+#define NORM_REGISTER_MOMENTS(x, p)                                                       \
+    k->rmsnorm_moments[NORM_DT_##x][NORM_DT_##p] = NORM_KERNEL_NAME(rmsnorm_moments, x, x, p); \
+    k->layernorm_moments[NORM_DT_##x][NORM_DT_##p] = NORM_KERNEL_NAME(layernorm_moments, x, x, p);
+
+/* Defines the kernels of every (x, y, gamma/beta) combination in `list`, the moments kernels
+ * of every (x, bias) combination in `moments_list`, and the function that overlays them on a
+ * table: norm_init_kernels_<isa>. A list must hold (x, y, f32) and (f32, y, f32) for each of
+ * its (x, y, p): the output functions of the rare rows and of the gate's stash. */
+#define NORM_INSTANTIATE(list, moments_list)                                              \
+    list(NORM_DECLARE_OUT)                                                                \
+    list(NORM_DEFINE_OUT)                                                                 \
+    list(NORM_DEFINE)                                                                     \
+    moments_list(NORM_DEFINE_MOMENTS)                                                     \
+    void NORM_FN(norm_init_kernels)(norm_kernels *k)                                      \
+    {                                                                                     \
+        list(NORM_REGISTER)                                                               \
+        moments_list(NORM_REGISTER_MOMENTS)                                               \
+    }
+
+/* Every combination the API accepts: x any type, y any type or int8, gamma/beta f32 or x's type. */
+#define NORM_ALL_TYPES(X)                                                                 \
+    X(f32, f32, f32) X(f32, f16, f32) X(f32, bf16, f32) X(f32, i8, f32)                   \
+    X(f16, f32, f32) X(f16, f16, f32) X(f16, bf16, f32) X(f16, i8, f32)                   \
+    X(f16, f32, f16) X(f16, f16, f16) X(f16, bf16, f16) X(f16, i8, f16)                   \
+    X(bf16, f32, f32) X(bf16, f16, f32) X(bf16, bf16, f32) X(bf16, i8, f32)               \
+    X(bf16, f32, bf16) X(bf16, f16, bf16) X(bf16, bf16, bf16) X(bf16, i8, bf16)
+
+/* The combinations with bf16 output, for variants that only change how bf16 is stored. */
+#define NORM_BF16_OUT_TYPES(X)                                                            \
+    X(f32, bf16, f32) X(f16, bf16, f32) X(f16, bf16, f16) X(bf16, bf16, f32) X(bf16, bf16, bf16)
+
+/* x and the bias type of the moments kernels. */
+#define NORM_MOMENTS_TYPES(X) X(f32, f32) X(f16, f32) X(f16, f16) X(bf16, f32) X(bf16, bf16)
+#define NORM_NO_MOMENTS(X)
+
+#endif

@@ -1,0 +1,264 @@
+/*
+ * A row's output pass: y = u * gamma (+ beta) (* silu(z)), with u = x * s (RMSNorm) or
+ * u = (x - c) * s + neg_ds (LayerNorm), stored as f32, f16, bf16 or int8.
+ *
+ * Size: the loops are written once per type triple (x, y, gamma/beta), out of line
+ * (output_row_<x>_<y>_<p>, instantiated by instances.h), with the few shapes that the hot calls
+ * need as constants (out_shape): centred or not, beta or not, the gate after the norm or not.
+ * Everything else is decided once per row outside the loops: a row without gamma, or with the
+ * unit offset (1 + gamma), has its parameters converted to f32 a chunk at a time
+ * (write_row_rare), and a dynamic int8 scale is a first call that only finds max|y|.
+ */
+#ifndef NORM_SIMD_OUTPUT_H
+#define NORM_SIMD_OUTPUT_H
+
+/* What output_vector needs of a row's statistics: u = (x - c) * s + neg_ds. neg_ds is -0.0
+ * when there is nothing to add: the multiply-add then rounds as a multiply does, sign of zero
+ * included, so one loop serves both. RMSNorm has c = 0 and neg_ds = -0.0, and x - 0 is x: with
+ * beta, it takes LayerNorm's loop, with the same bits as u = x * s (one shape fewer per type
+ * triple, for the price of a subtraction in a case that is rare and bound by memory). */
+typedef struct row_scale {
+    float c, s, neg_ds;
+} row_scale;
+
+/* The compile-time shape of one output loop. gamma is always there: the rare rows without it
+ * get a chunk of ones (write_row_rare). */
+typedef struct out_shape {
+    norm_dtype xt, yt, pt; /* the source (x, h, or the gate's f32 stash), y, gamma and beta */
+    bool centered;         /* LayerNorm: subtract c, add neg_ds */
+    bool has_b;            /* beta */
+    bool gate_out;         /* times silu(z), from t = exp(-|z|) computed ahead (exp_row) */
+} out_shape;
+
+/* The shapes an instance serves, chosen per row by write_row. */
+enum out_variant {
+    OUT_SCALE,         /* RMSNorm: u = x * s */
+    OUT_CENTER,        /* LayerNorm */
+    OUT_CENTER_BETA,   /* LayerNorm and RMSNorm with beta */
+    OUT_SCALE_GATE,    /* gated RMSNorm, the gate after the norm */
+};
+
+/* One row's output, as its loop sees it. */
+typedef struct out_row {
+    void *y;
+    const void *x, *g, *b;
+    size_t n;
+    row_scale rs;
+    const void *z;        /* OUT_SCALE_GATE: the gate's row ... */
+    const float *exp_z;   /* ... and exp(-|z|) for it */
+    float q_inv;          /* int8: 1 / s */
+    bool amax_only;       /* int8: return max|y| over the row, store nothing */
+    bool nontemporal;     /* streaming stores */
+    /* Streaming stores (rows larger than the caches): the next row's x and residual (or
+     * NULL), fetched toward L2 while this row is written, so that memory keeps working while
+     * the processor computes. Without it, rows that compute more per byte (f16, bf16) left
+     * memory idle during their output pass (8192x8192 bf16: 1.55x -> 2.1x the rows/s of f32;
+     * f32 2048x4096: 1.21x -> 0.96x a memcpy). */
+    const void *next_x, *next_r;
+    norm_dtype next_t;
+} out_row;
+
+typedef float out_fn(const out_row *o, enum out_variant v);
+
+/* y for one vector, before it is stored. */
+static NORM_ALWAYS_INLINE vf output_vector(out_shape sh, vf x, vf g, vf b, vf z, vf t, vf c, vf s,
+                                           vf neg_ds)
+{
+    vf u = sh.centered ? vf_fmadd(vf_sub(x, c), s, neg_ds) : vf_mul(x, s);
+    vf v = sh.has_b ? vf_fmadd(u, g, b) : vf_mul(u, g);
+    return sh.gate_out ? vf_mul(v, silu_from(z, t)) : v;
+}
+
+/* The output loop of one shape. Partial vectors (an unaligned head, the tail) go through the
+ * same vector arithmetic, so a row's result does not depend on where it sits in memory. */
+static NORM_ALWAYS_INLINE float output_loop(out_shape sh, const out_row *o)
+{
+    const vf c = vf_set1(o->rs.c), s = vf_set1(o->rs.s), neg_ds = vf_set1(o->rs.neg_ds);
+    const void *x = o->x, *g = o->g, *b = o->b, *z = o->z;
+    const float *t = o->exp_z;
+    void *y = o->y;
+    const size_t n = o->n;
+#define NORM_OUTPUT(i)                                                                    \
+    output_vector(sh, load_as(x, i, sh.xt), load_as(g, i, sh.pt),                         \
+                  sh.has_b ? load_as(b, i, sh.pt) : s, sh.gate_out ? load_as(z, i, sh.xt) : s, \
+                  sh.gate_out ? vf_load(t + (i)) : s, c, s, neg_ds)
+#define NORM_OUTPUT_PART(i, k)                                                            \
+    output_vector(sh, load_part_as(x, i, k, sh.xt), load_part_as(g, i, k, sh.pt),        \
+                  sh.has_b ? load_part_as(b, i, k, sh.pt) : s,                            \
+                  sh.gate_out ? load_part_as(z, i, k, sh.xt) : s,                         \
+                  sh.gate_out ? vf_load_part(t + (i), k) : s, c, s, neg_ds)
+    size_t i = 0;
+    if (sh.yt == NORM_I8) {
+        if (o->amax_only) {
+            vf m = vf_zero();
+            for (; i + NORM_W <= n; i += NORM_W)
+                m = vf_max_num(m, vf_abs(NORM_OUTPUT(i)));
+            if (i < n)
+                m = vf_max_num(m, vf_keep_first(vf_abs(NORM_OUTPUT_PART(i, n - i)), n - i));
+            float lanes[NORM_W], amax = 0.0f;
+            vf_store(lanes, m);
+            for (int l = 0; l < NORM_W; l++)
+                amax = lanes[l] > amax ? lanes[l] : amax;
+            return amax;
+        }
+        const vf q = vf_set1(o->q_inv);
+        for (; i + NORM_W <= n; i += NORM_W)
+            vf_store_i8((int8_t *)y + i, vf_mul(NORM_OUTPUT(i), q));
+        if (i < n)
+            vf_store_i8_part((int8_t *)y + i, vf_mul(NORM_OUTPUT_PART(i, n - i), q), n - i);
+        return 0.0f;
+    }
+    const size_t es = norm_dtype_size(sh.yt), vector_bytes = NORM_W * es;
+    if (!sh.gate_out && o->nontemporal && (uintptr_t)y % es == 0) { /* (gated rows: rare, not worth a loop) */
+        size_t head = (vector_bytes - (uintptr_t)y % vector_bytes) % vector_bytes / es;
+        if (head > n)
+            head = n;
+        if (head) {
+            store_part_as(y, 0, NORM_OUTPUT_PART(0, head), head, sh.yt);
+            i = head;
+        }
+        const size_t next_es = norm_dtype_size(o->next_t);
+        for (; i + NORM_W <= n; i += NORM_W) {
+            /* The next row's inputs at i, toward L2 (one vector of f32 is one cache line).
+             * Only here: rows in cache or in L3 lost 10-20% to it (4096x128, 2048x1024),
+             * where the hardware prefetcher serves them and the prefetches cost issue slots. */
+            if (o->next_x)
+                __builtin_prefetch((const char *)o->next_x + i * next_es, 0, 2);
+            if (o->next_r)
+                __builtin_prefetch((const char *)o->next_r + i * next_es, 0, 2);
+            stream_as(y, i, NORM_OUTPUT(i), sh.yt);
+        }
+        vf_stream_fence();
+    } else {
+#ifdef NORM_BF16_PAIRS
+        /* bf16 rows: no widening or narrowing shuffles (cvt_<isa>.h); f32 parameters are
+         * split into the same even and odd halves. */
+        if (sh.xt == NORM_BF16 && sh.yt == NORM_BF16 && !sh.gate_out) {
+            for (; i + 2 * NORM_W <= n; i += 2 * NORM_W) {
+                vh_pairs xr = vh_load_pairs((const uint16_t *)x + i);
+                vf ge, go, be = s, bo = s;
+                load_pairs_as(g, i, sh.pt, &ge, &go);
+                if (sh.has_b)
+                    load_pairs_as(b, i, sh.pt, &be, &bo);
+                vf even = output_vector(sh, vf_bf16_even(xr), ge, be, s, s, c, s, neg_ds);
+                vf odd = output_vector(sh, vf_bf16_odd(xr), go, bo, s, s, c, s, neg_ds);
+                vh_store((uint16_t *)y + i, vh_pack_pairs(even, odd));
+            }
+        }
+#endif
+        /* Two vectors per iteration: measured 15-20% faster on 1x4096 rows (AMD EPYC, Zen 5),
+         * as if one store per iteration held the loop back. */
+        for (; i + 2 * NORM_W <= n; i += 2 * NORM_W) {
+            store_as(y, i, NORM_OUTPUT(i), sh.yt);
+            store_as(y, i + NORM_W, NORM_OUTPUT(i + NORM_W), sh.yt);
+        }
+        for (; i + NORM_W <= n; i += NORM_W)
+            store_as(y, i, NORM_OUTPUT(i), sh.yt);
+    }
+    if (i < n)
+        store_part_as(y, i, NORM_OUTPUT_PART(i, n - i), n - i, sh.yt);
+#undef NORM_OUTPUT
+#undef NORM_OUTPUT_PART
+    return 0.0f;
+}
+
+/* The body of output_row_<x>_<y>_<p>: one loop per variant. */
+static NORM_ALWAYS_INLINE float output_variants(const out_row *o, enum out_variant v, norm_dtype xt,
+                                                norm_dtype yt, norm_dtype pt)
+{
+    switch (v) {
+    case OUT_SCALE:
+        return output_loop((out_shape){ xt, yt, pt, false, false, false }, o);
+    case OUT_CENTER:
+        return output_loop((out_shape){ xt, yt, pt, true, false, false }, o);
+    case OUT_CENTER_BETA:
+        return output_loop((out_shape){ xt, yt, pt, true, true, false }, o);
+    default:
+        return output_loop((out_shape){ xt, yt, pt, false, false, true }, o);
+    }
+}
+
+/* The output instances a kernel of types (x, y, p) may call: its own, and those with f32
+ * parameters for the rare rows and, with f32 source, for the gate's stash. */
+typedef struct out_fns {
+    out_fn *typed;       /* (x, y, p) */
+    out_fn *f32_params;  /* (x, y, f32) */
+    out_fn *f32_source;  /* (f32, y, f32) */
+} out_fns;
+
+/* Parameters converted to f32 a chunk at a time: 1 where there is no gamma, 1 + gamma for the
+ * unit offset (rounded once more than the kernels' u * g + u: 2^-24 relative, far inside the
+ * contract's 2^-20). */
+#define NORM_RARE_CHUNK 1024
+
+static void params_to_f32(float *out, const void *p, size_t at, size_t len, norm_dtype pt, bool plus_one)
+{
+    const float one = plus_one ? 1.0f : 0.0f;
+    for (size_t i = 0; i < len; i++)
+        out[i] = element_f32(p, at + i, pt) + one;
+}
+
+/* A row without gamma or with the unit offset: the f32-parameter loop, a chunk at a time. */
+static __attribute__((noinline)) float write_row_rare(const out_row *o, enum out_variant v, out_fn *fn,
+                                                      const void *gamma, const void *beta, bool unit_offset,
+                                                      norm_dtype xt, norm_dtype yt, norm_dtype pt)
+{
+    _Alignas(64) float g[NORM_RARE_CHUNK], b[NORM_RARE_CHUNK];
+    const size_t xs = norm_dtype_size(xt), ys = norm_dtype_size(yt);
+    float amax = 0.0f;
+    if (!gamma)
+        for (size_t i = 0; i < NORM_RARE_CHUNK; i++)
+            g[i] = 1.0f;
+    for (size_t at = 0; at < o->n; at += NORM_RARE_CHUNK) {
+        size_t len = o->n - at < NORM_RARE_CHUNK ? o->n - at : NORM_RARE_CHUNK;
+        out_row part = *o;
+        part.y = (char *)o->y + at * ys;
+        part.x = (const char *)o->x + at * xs;
+        part.n = len;
+        if (o->z)
+            part.z = (const char *)o->z + at * xs;
+        if (o->exp_z)
+            part.exp_z = o->exp_z + at;
+        if (o->next_x)
+            part.next_x = (const char *)o->next_x + at * norm_dtype_size(o->next_t);
+        if (o->next_r)
+            part.next_r = (const char *)o->next_r + at * norm_dtype_size(o->next_t);
+        if (gamma)
+            params_to_f32(g, gamma, at, len, pt, unit_offset);
+        if (beta)
+            params_to_f32(b, beta, at, len, pt, false);
+        part.g = g;
+        part.b = beta ? b : NULL;
+        float m = fn(&part, v);
+        amax = m > amax ? m : amax;
+    }
+    return amax;
+}
+
+/* One row's output, whatever its parameters: the typed loop (NULL: none for these
+ * parameters' type), or write_row_rare. With q_scale (a dynamic int8 scale), max|y| first,
+ * then the row with 1 / s. Returns max|y| when o->amax_only asks for it. */
+static NORM_ALWAYS_INLINE float write_row(out_row *o, bool centered, const void *gamma, const void *beta,
+                                         bool unit_offset, float *q_scale, out_fn *typed,
+                                         out_fn *f32_params, norm_dtype xt, norm_dtype yt,
+                                         norm_dtype pt)
+{
+    const bool rare = !gamma || unit_offset || !typed;
+    enum out_variant v = o->z ? OUT_SCALE_GATE : beta ? OUT_CENTER_BETA : centered ? OUT_CENTER : OUT_SCALE;
+    o->g = gamma;
+    o->b = beta;
+    if (yt == NORM_I8 && q_scale) {
+        o->amax_only = true;
+        float amax = rare ? write_row_rare(o, v, f32_params, gamma, beta, unit_offset, xt, yt, pt)
+                          : typed(o, v);
+        float scale = amax / 127.0f;
+        *q_scale = scale;
+        o->q_inv = scale > 0.0f ? 1.0f / scale : 0.0f;
+        o->amax_only = false;
+    }
+    if (rare)
+        return write_row_rare(o, v, f32_params, gamma, beta, unit_offset, xt, yt, pt);
+    return typed(o, v);
+}
+
+#endif

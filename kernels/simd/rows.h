@@ -1,0 +1,478 @@
+/*
+ * The row loops of both norms and of the moments: statistics per row (sums.h, shift.h,
+ * gate.h), then the output (output.h). Instantiated per type triple (instances.h); the loops
+ * themselves take the parameters' presence at run time and leave the specialised loops to
+ * output.h, except the plain paths below, which inline the common shapes.
+ */
+#ifndef NORM_SIMD_ROWS_H
+#define NORM_SIMD_ROWS_H
+
+/* The row that is normalised: x's, or the fused h that the sums pass stored. */
+static NORM_ALWAYS_INLINE const void *source_row(const norm_job *job, size_t r, norm_dtype xt)
+{
+    if (job->residual)
+        return (const char *)job->residual_out + r * job->residual_out_stride * norm_dtype_size(xt);
+    return (const char *)job->x + r * job->x_stride * norm_dtype_size(xt);
+}
+
+static NORM_ALWAYS_INLINE const void *gate_row(const norm_job *job, size_t r, norm_dtype xt)
+{
+    return (const char *)job->gate + r * job->gate_stride * norm_dtype_size(xt);
+}
+
+
+/* The first sums of row r: over x, over the fused h (which they store), or over x * silu(z)
+ * (which they store to stash, as f32, unless it is NULL). */
+static NORM_ALWAYS_INLINE row_sums first_sums(const norm_job *job, size_t r, float shift,
+                                              enum sums_kind what, bool gated, float *stash,
+                                              norm_dtype xt, norm_dtype pt)
+{
+    const void *x = (const char *)job->x + r * job->x_stride * norm_dtype_size(xt);
+    if (gated)
+        return sum_row_gated(x, gate_row(job, r, xt), stash, job->n, xt);
+    if (!job->residual)
+        return sum_row_any(x, job->n, shift, what, xt);
+    return sum_row_fused(x, (const char *)job->residual + r * job->residual_stride * norm_dtype_size(xt),
+                         job->bias, (char *)job->residual_out + r * job->residual_out_stride * norm_dtype_size(xt),
+                         job->n, shift, what, xt, pt);
+}
+
+/* The job as the scalar row sees it once the fused h is stored: the residual may have been
+ * overwritten by h, so the scalar row normalises h as it is. */
+static norm_job exact_view(const norm_job *job)
+{
+    norm_job view = *job;
+    if (job->residual) {
+        view.x = job->residual_out;
+        view.x_stride = job->residual_out_stride;
+        view.residual = NULL;
+    }
+    return view;
+}
+
+/* The scalar row for a row the f32 path cannot take (from given moments, if any). */
+static void exact_row(const norm_job *job, size_t r, bool layernorm)
+{
+    norm_job view = exact_view(job);
+    (layernorm ? norm_layernorm_row_exact : norm_rmsnorm_row_exact)(&view, r);
+}
+
+/* Given moments (the apply step of a split row): the centre and scale, or false if the f32
+ * path cannot take them (a scale outside f32's normal range, NaN or Inf). */
+static bool given_scale(const norm_job *job, size_t r, bool layernorm, double *mean, double *rstd)
+{
+    norm_scale_from_moments(job, job->moments[r], layernorm, mean, rstd);
+    float s = (float)*rstd, m = (float)*mean;
+    return s >= 0x1p-126f && s <= 0x1p127f && m - m == 0.0f;
+}
+
+/* Row r of the job, set up for write_row: its y and source, and, when streaming, the next
+ * row's inputs to prefetch. */
+static NORM_ALWAYS_INLINE out_row job_out_row(const norm_job *job, size_t r, row_scale rs, norm_dtype xt,
+                                              norm_dtype yt)
+{
+    const bool prefetch = job->nontemporal && r + 1 < job->rows;
+    const size_t es = norm_dtype_size(xt);
+    out_row o = {
+        .y = (char *)job->y + r * job->y_stride * norm_dtype_size(yt), .x = source_row(job, r, xt),
+        .n = job->n, .rs = rs, .q_inv = job->y_inv_scale, .nontemporal = job->nontemporal,
+        .next_x = prefetch ? (const char *)job->x + (r + 1) * job->x_stride * es : NULL,
+        .next_r = prefetch && job->residual
+                      ? (const char *)job->residual + (r + 1) * job->residual_stride * es : NULL,
+        .next_t = xt,
+    };
+    return o;
+}
+
+/* Writes row r of y. */
+static NORM_ALWAYS_INLINE void output_row_at(const norm_job *job, size_t r, row_scale rs, bool centered,
+                                             out_fns fns, norm_dtype xt, norm_dtype yt, norm_dtype pt)
+{
+    out_row o = job_out_row(job, r, rs, xt, yt);
+    write_row(&o, centered, job->gamma, job->beta, job->unit_offset,
+              job->y_scales ? job->y_scales + r : NULL, fns.typed, fns.f32_params, xt, yt, pt);
+}
+
+/*
+ * Gated RMSNorm's output for row r when x * silu(z) (gate before the norm) or exp(-|z|) (gate
+ * after it; the output pass forms silu from it) is computed in loops of their own, as much of
+ * the row as the stash holds at a time, then that part of the output. A dynamic int8 scale
+ * needs max|y| over the whole row first: longer rows then go over it twice.
+ */
+static NORM_ALWAYS_INLINE void gated_output_chunks(const norm_job *job, size_t r, row_scale rs, bool gate_in,
+                                                   float *scratch, out_fns fns, norm_dtype xt,
+                                                   norm_dtype yt, norm_dtype pt)
+{
+    const size_t n = job->n, xs = norm_dtype_size(xt), ys = norm_dtype_size(yt), ps = norm_dtype_size(pt);
+    const char *src = (const char *)source_row(job, r, xt), *z = (const char *)gate_row(job, r, xt);
+    const char *g = (const char *)job->gamma, *b = (const char *)job->beta;
+    char *y = (char *)job->y + r * job->y_stride * ys;
+    float *q_scale = job->y_scales ? job->y_scales + r : NULL;
+    float q_inv = job->y_inv_scale;
+    const bool two_passes = q_scale && n > NORM_STASH;
+    for (int pass = two_passes ? 0 : 1; pass < 2; pass++) {
+        float amax = 0.0f;
+        for (size_t at = 0; at < n; at += NORM_STASH) {
+            size_t len = n - at < NORM_STASH ? n - at : NORM_STASH;
+            out_row o = { .y = y + at * ys, .n = len, .rs = rs, .q_inv = q_inv,
+                          .amax_only = pass == 0, .nontemporal = job->nontemporal };
+            const void *gp = g ? g + at * ps : NULL, *bp = b ? b + at * ps : NULL;
+            float *qs = two_passes ? NULL : q_scale;
+            float m;
+            if (gate_in) {
+                silu_row(scratch, src + at * xs, z + at * xs, len, xt);
+                o.x = scratch;
+                m = write_row(&o, false, gp, bp, job->unit_offset, qs,
+                              pt == NORM_F32 ? fns.f32_source : NULL, fns.f32_source, NORM_F32, yt, pt);
+            } else {
+                exp_row(scratch, z + at * xs, len, xt);
+                o.x = src + at * xs;
+                o.z = z + at * xs;
+                o.exp_z = scratch;
+                m = write_row(&o, false, gp, bp, job->unit_offset, qs, fns.typed, fns.f32_params, xt, yt, pt);
+            }
+            amax = m > amax ? m : amax;
+        }
+        if (pass == 0) {
+            float scale = amax / 127.0f;
+            *q_scale = scale;
+            q_inv = scale > 0.0f ? 1.0f / scale : 0.0f;
+        }
+    }
+}
+
+/*
+ * Both norms are software-pipelined by one row for rows shorter than NORM_AHEAD_BELOW: the
+ * sums of row r+1 are issued before row r is written out, so they overlap the latency of row
+ * r's chain from its sums to its rstd, which on short rows bounds the time per row. Longer
+ * rows go one at a time, so that a row is still in L1 when its second pass reads it.
+ * With given moments there are no sums: each row goes straight to its output.
+ */
+static NORM_ALWAYS_INLINE void rmsnorm_rows(const norm_job *job, bool gate_in, bool gate_out, out_fns fns,
+                                            norm_dtype xt, norm_dtype yt, norm_dtype pt)
+{
+    const size_t n = job->n;
+    const double inv_n = 1.0 / (double)n; /* a multiply, not a divide, on each row's critical path */
+    const bool given = job->moments != NULL;
+    /* With the gate before the norm, x * silu(z) is needed by both passes, and exp is most of
+     * the cost: it is kept between them, as f32, in an f32 y row that is not x's (it stays in
+     * cache), or else on the stack (two rows when pipelined: row r's is kept while row r+1 is
+     * summed), for rows that fit (Mamba-2's groups and Qwen3-Next's heads do); longer rows
+     * compute it twice, a stash at a time. With the gate after the norm, the stash holds
+     * exp(-|z|) for the part of the row being written. */
+    _Alignas(64) float scratch[NORM_STASH];
+    const bool ahead = n < NORM_AHEAD_BELOW;
+    const bool in_y = gate_in && yt == NORM_F32 && job->y != job->x && !job->nontemporal;
+    const bool stash = gate_in && !given && (in_y || n <= NORM_STASH);
+#define NORM_STASH_ROW(r)                                                         \
+    (!stash ? NULL : in_y ? (float *)job->y + (r) * job->y_stride                 \
+                  : scratch + (ahead ? ((r) & 1) * (NORM_STASH / 2) : 0))
+    if (job->rows == 0)
+        return;
+    row_sums next = { 0.0, 0.0 };
+    if (!given && ahead)
+        next = first_sums(job, 0, 0.0f, SQUARES, gate_in, NORM_STASH_ROW(0), xt, pt);
+    for (size_t r = 0; r < job->rows; r++) {
+        double rstd, mean;
+        if (given) {
+            if (!given_scale(job, r, false, &mean, &rstd)) {
+                exact_row(job, r, false);
+                continue;
+            }
+        } else {
+            row_sums sums = ahead ? next : first_sums(job, r, 0.0f, SQUARES, gate_in, NORM_STASH_ROW(r), xt, pt);
+            if (ahead && r + 1 < job->rows)
+                next = first_sums(job, r + 1, 0.0f, SQUARES, gate_in, NORM_STASH_ROW(r + 1), xt, pt);
+            if (!sums_in_range(sums.squares, job->eps)) {
+                exact_row(job, r, false);
+                continue;
+            }
+            rstd = row_rstd(sums.squares * inv_n, job->eps, job->eps_outside_sqrt);
+        }
+        row_scale rs = { 0.0f, (float)rstd, -0.0f };
+        if (gate_in && stash) {
+            out_row o = { .y = (char *)job->y + r * job->y_stride * norm_dtype_size(yt),
+                          .x = NORM_STASH_ROW(r), .n = n, .rs = rs, .q_inv = job->y_inv_scale };
+            write_row(&o, false, job->gamma, job->beta, job->unit_offset,
+                      job->y_scales ? job->y_scales + r : NULL, pt == NORM_F32 ? fns.f32_source : NULL,
+                      fns.f32_source, NORM_F32, yt, pt);
+        } else if (gate_in || gate_out) {
+            gated_output_chunks(job, r, rs, gate_in, scratch, fns, xt, yt, pt);
+        } else {
+            output_row_at(job, r, rs, false, fns, xt, yt, pt);
+        }
+        norm_store_stats(job, r, 0.0, rstd);
+    }
+#undef NORM_STASH_ROW
+}
+
+/*
+ * Plain rows (f32 x and parameters, gamma without the unit offset; no residual add, gate,
+ * given moments or streaming stores; not int8), the common call: the sums and the output loop
+ * are inlined and the job's fields held in locals, so a short row costs its two loops and
+ * little else. RMSNorm's need no explicit pipelining (the processor overlaps one row with the
+ * next by itself); LayerNorm's short rows do (layernorm_plain_rows). The arithmetic is that
+ * of the general path (the same inline sums and output loop), so a row's result does not
+ * depend on which path took it.
+ */
+static NORM_ALWAYS_INLINE bool norm_plain(const norm_job *job, norm_dtype xt, norm_dtype yt, norm_dtype pt)
+{
+    return xt == NORM_F32 && pt == NORM_F32 && yt != NORM_I8 && job->gamma && !job->unit_offset &&
+           !job->residual && !job->gate && !job->moments && !job->nontemporal;
+}
+
+/* A plain call's fields, read once: stores to y could alias the job, so fields read in the
+ * loop would be read again on every row. */
+typedef struct plain_call {
+    size_t n, rows, x_step, y_step;
+    const void *gamma, *beta;
+    double inv_n;
+    float eps;
+    bool eps_outside_sqrt;
+} plain_call;
+
+static NORM_ALWAYS_INLINE plain_call plain_call_of(const norm_job *job, norm_dtype xt, norm_dtype yt)
+{
+    plain_call c = { job->n, job->rows, job->x_stride * norm_dtype_size(xt),
+                     job->y_stride * norm_dtype_size(yt), job->gamma, job->beta,
+                     1.0 / (double)job->n, job->eps, job->eps_outside_sqrt };
+    return c;
+}
+
+/* A plain row's output, inlined. */
+static NORM_ALWAYS_INLINE void plain_output(const plain_call *c, void *y, const void *x, row_scale rs,
+                                            out_shape sh)
+{
+    out_row o = { .y = y, .x = x, .g = c->gamma, .b = c->beta, .n = c->n, .rs = rs };
+    output_loop(sh, &o);
+}
+
+static NORM_ALWAYS_INLINE void rmsnorm_plain_rows(const norm_job *job, bool has_b, norm_dtype xt,
+                                                  norm_dtype yt, norm_dtype pt)
+{
+    const plain_call c = plain_call_of(job, xt, yt);
+    const out_shape sh = { xt, yt, pt, has_b, has_b, false }; /* with beta: output.h */
+    const size_t n = c.n;
+    const char *x = (const char *)job->x;
+    char *y = (char *)job->y;
+    float *rstd_out = job->rstd;
+    for (size_t r = 0; r < c.rows; r++, x += c.x_step, y += c.y_step) {
+        row_source src = { x, NULL, NULL, NULL };
+        row_sums sums = sum_row_inline(src, n, 0.0f, false, false, false, false, xt, pt);
+        if (!sums_in_range(sums.squares, c.eps)) {
+            exact_row(job, r, false);
+            continue;
+        }
+        double rstd = row_rstd(sums.squares * c.inv_n, c.eps, c.eps_outside_sqrt);
+        plain_output(&c, y, x, (row_scale){ 0.0f, (float)rstd, -0.0f }, sh);
+        if (rstd_out)
+            rstd_out[r] = (float)rstd;
+    }
+}
+
+/* LayerNorm's output scale: u = (x - c) * s with c the mean rounded to f32, plus
+ * (mean - c) * s, the part of the mean that c lost, only when that can matter; otherwise the
+ * added term is -0.0, which changes nothing (output.h). */
+static inline row_scale layernorm_scale(double mean, double rstd)
+{
+    float centre = (float)mean;
+    if (fabs(mean) * rstd <= 1.0)
+        return (row_scale){ centre, (float)rstd, -0.0f };
+    return (row_scale){ centre, (float)rstd, (float)(-(mean - centre) * rstd) };
+}
+/* LayerNorm's sums around shift: a shift of 0 saves the subtraction. */
+static NORM_ALWAYS_INLINE enum sums_kind sums_around(float shift)
+{
+    return shift == 0.0f ? SUMS : SUMS_SHIFTED;
+}
+
+/* One pass gives sum(x - c) and sum((x - c)^2), whose variance loses accuracy when c is far
+ * from the mean. A row whose shift proves poor (mean^2 > var / 4 around it) is summed again
+ * around its own mean, so the guess only ever costs time, never accuracy. Returns false if
+ * the row needs the scalar path all the same. */
+static NORM_ALWAYS_INLINE bool layernorm_stats(const void *x, size_t n, double inv_n, float *shift,
+                                               row_sums sums, float eps, double *mean, double *var,
+                                               norm_dtype xt)
+{
+    double d = sums.sum * inv_n;
+    *var = sums.squares * inv_n - d * d;
+    if (d * d > 0.25 * *var && sums_in_range(sums.squares, eps)) {
+        *shift = (float)(*shift + d);
+        sums = sum_row_any(x, n, *shift, sums_around(*shift), xt);
+        d = sums.sum * inv_n;
+        *var = sums.squares * inv_n - d * d;
+    }
+    *mean = *shift + d;
+    return sums_in_range(sums.squares, eps) && d * d <= 0.25 * *var;
+}
+
+/* Row r's shift (row_shift, of h for the fused residual add). */
+static NORM_ALWAYS_INLINE float layernorm_shift(const norm_job *job, size_t r, norm_dtype xt, norm_dtype pt)
+{
+    const size_t es = norm_dtype_size(xt);
+    return row_shift_any((const char *)job->x + r * job->x_stride * es,
+                         job->residual ? (const char *)job->residual + r * job->residual_stride * es : NULL,
+                         job->residual ? job->bias : NULL, sample_size(job->n), xt, pt);
+}
+
+static NORM_ALWAYS_INLINE row_sums layernorm_sums(const norm_job *job, size_t r, float shift, norm_dtype xt,
+                                                  norm_dtype pt)
+{
+    return first_sums(job, r, shift, sums_around(shift), false, NULL, xt, pt);
+}
+
+static NORM_ALWAYS_INLINE void layernorm_rows(const norm_job *job, out_fns fns, norm_dtype xt, norm_dtype yt,
+                                              norm_dtype pt)
+{
+    const size_t n = job->n, rows = job->rows;
+    const double inv_n = 1.0 / (double)n;
+    const bool given = job->moments != NULL;
+    if (rows == 0)
+        return;
+    /* Short rows: sums one row ahead and shifts two rows ahead, as layernorm_plain_rows. */
+    const bool ahead = n < NORM_AHEAD_BELOW && !given;
+    row_sums next = { 0.0, 0.0 };
+    float next_shift = 0.0f, later_shift = 0.0f;
+    if (ahead) {
+        next_shift = layernorm_shift(job, 0, xt, pt);
+        next = layernorm_sums(job, 0, next_shift, xt, pt);
+        if (rows > 1)
+            later_shift = layernorm_shift(job, 1, xt, pt);
+    }
+    /* Long rows: the next row's shift overlaps this row's output pass, as in layernorm_plain_rows. */
+    float long_shift = !given && !ahead ? layernorm_shift(job, 0, xt, pt) : 0.0f;
+    for (size_t r = 0; r < rows; r++) {
+        double mean, rstd;
+        if (given) {
+            if (!given_scale(job, r, true, &mean, &rstd)) {
+                exact_row(job, r, true);
+                continue;
+            }
+        } else {
+            double var;
+            if (!ahead) {
+                next_shift = long_shift;
+                next = layernorm_sums(job, r, next_shift, xt, pt);
+                if (r + 1 < rows)
+                    long_shift = layernorm_shift(job, r + 1, xt, pt);
+            }
+            float shift = next_shift;
+            bool fast = layernorm_stats(source_row(job, r, xt), n, inv_n, &shift, next, job->eps,
+                                        &mean, &var, xt);
+            if (ahead && r + 1 < rows) {
+                next_shift = later_shift;
+                next = layernorm_sums(job, r + 1, next_shift, xt, pt);
+                if (r + 2 < rows)
+                    later_shift = layernorm_shift(job, r + 2, xt, pt);
+            }
+            if (!fast) {
+                exact_row(job, r, true);
+                continue;
+            }
+            rstd = row_rstd(var, job->eps, job->eps_outside_sqrt);
+        }
+        output_row_at(job, r, layernorm_scale(mean, rstd), true, fns, xt, yt, pt);
+        norm_store_stats(job, r, mean, rstd);
+    }
+}
+
+/* The shift and the sums of a plain LayerNorm row, inlined. */
+static NORM_ALWAYS_INLINE float plain_shift(const void *x, size_t m, norm_dtype xt, norm_dtype pt)
+{
+    return row_shift((row_source){ x, NULL, NULL, NULL }, m, false, false, xt, pt);
+}
+
+static NORM_ALWAYS_INLINE row_sums plain_sums(const void *x, size_t n, float shift, norm_dtype xt,
+                                              norm_dtype pt)
+{
+    const row_source src = { x, NULL, NULL, NULL };
+    if (shift == 0.0f)
+        return sum_row_inline(src, n, 0.0f, false, true, false, false, xt, pt);
+    return sum_row_inline(src, n, shift, true, true, false, false, xt, pt);
+}
+
+/* LayerNorm's plain rows: as layernorm_rows (the same shifts and sums, so the same results),
+ * with the shift, the sums and the output inlined, each in one place.
+ *
+ * Short rows are pipelined: the sums of row i are issued before the output of row i - 1,
+ * because their chain from sums to rstd is longer than their loops and the processor cannot
+ * see that far ahead; and shifts are taken two rows ahead of their sums, so that a sample is
+ * off the next sums' chain. Long rows go one at a time (which keeps a row in L1 between its two
+ * passes), with the next row's shift right after this row's sums are issued, so that its
+ * sample overlaps this row's output pass. Shifts sit in a ring of two, by the row's parity. */
+static NORM_ALWAYS_INLINE void layernorm_plain_rows(const norm_job *job, bool has_b, norm_dtype xt,
+                                                    norm_dtype yt, norm_dtype pt)
+{
+    const plain_call c = plain_call_of(job, xt, yt);
+    const out_shape sh = { xt, yt, pt, true, has_b, false };
+    const size_t n = c.n, rows = c.rows;
+    if (rows == 0)
+        return;
+    const char *x = (const char *)job->x;
+    char *y = (char *)job->y;
+    const bool ahead = n < NORM_AHEAD_BELOW;
+    const size_t lag = ahead ? 1 : 0, lead = ahead ? 2 : 1, m = sample_size(n);
+    float shifts[2] = { row_shift_any(x, NULL, NULL, m, xt, pt), 0.0f };
+    if (ahead && rows > 1)
+        shifts[1] = row_shift_any(x + c.x_step, NULL, NULL, m, xt, pt);
+    row_sums pending = { 0.0, 0.0 };
+    float pending_shift = 0.0f;
+    for (size_t i = 0; i < rows + lag; i++) {
+        row_sums sums = pending;
+        float shift = pending_shift;
+        if (i < rows) {
+            pending_shift = shifts[i & 1];
+            pending = plain_sums(x + i * c.x_step, n, pending_shift, xt, pt);
+            if (i + lead < rows)
+                shifts[(i + lead) & 1] = plain_shift(x + (i + lead) * c.x_step, m, xt, pt);
+            if (!lag) {
+                sums = pending;
+                shift = pending_shift;
+            }
+        }
+        if (i < lag)
+            continue;
+        const size_t r = i - lag;
+        const char *xr = x + r * c.x_step;
+        double mean, var;
+        if (!layernorm_stats(xr, n, c.inv_n, &shift, sums, c.eps, &mean, &var, xt)) {
+            exact_row(job, r, true);
+            continue;
+        }
+        double rstd = row_rstd(var, c.eps, c.eps_outside_sqrt);
+        plain_output(&c, y + r * c.y_step, xr, layernorm_scale(mean, rstd), sh);
+        norm_store_stats(job, r, mean, rstd);
+    }
+}
+
+/* The moments of each row (the first step of a split row): the same sums as the norms,
+ * turned into (count, mean, m2); rows the f32 sums cannot take go to the scalar row. */
+static NORM_ALWAYS_INLINE void moments_rows(const norm_job *job, bool layernorm, norm_dtype xt,
+                                            norm_dtype pt)
+{
+    const size_t n = job->n;
+    const double inv_n = 1.0 / (double)n;
+    const bool gated = job->gate != NULL;
+    for (size_t r = 0; r < job->rows; r++) {
+        norm_moments m = { (double)n, 0.0, 0.0 };
+        bool fast;
+        if (layernorm) {
+            float shift = layernorm_shift(job, r, xt, pt);
+            double var;
+            row_sums sums = layernorm_sums(job, r, shift, xt, pt);
+            fast = layernorm_stats(source_row(job, r, xt), n, inv_n, &shift, sums, 0.0f, &m.mean, &var, xt);
+            m.m2 = var * (double)n;
+        } else {
+            row_sums sums = first_sums(job, r, 0.0f, SQUARES, gated, NULL, xt, pt);
+            fast = sums_in_range(sums.squares, 0.0f);
+            m.m2 = sums.squares;
+        }
+        if (!fast) {
+            norm_job view = exact_view(job);
+            m = norm_moments_row_exact(&view, r, layernorm);
+        }
+        job->moments_out[r] = m;
+    }
+}
+
+#endif

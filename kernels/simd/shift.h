@@ -1,0 +1,88 @@
+#ifndef NORM_SIMD_SHIFT_H
+#define NORM_SIMD_SHIFT_H
+
+/*
+ * LayerNorm's shift for a row, from that row alone, so that a row's bits never depend on the
+ * rows around it: the mean of its first m = sample_size(n) elements, or 0 when that mean is
+ * small against their spread (the sums then need no subtraction). The sample is summed around
+ * its first element, so the estimate is good for any mean (the contract's 10^6 deviations
+ * included). layernorm_stats accepts sums around the shift when |mean - shift| is at most half
+ * the row's deviation, and sums the row again around its mean otherwise. m = 4 sqrt(n), at
+ * least 64, keeps that rare: a Gaussian row's estimate is off by sigma / sqrt(m) <= sigma / 8,
+ * and an outlier channel A in the sample moves it by A / m while it raises the row's deviation
+ * to at least A / sqrt(n), so |mean - shift| stays below a quarter of the deviation.
+ */
+static inline size_t sample_size(size_t n)
+{
+    size_t m = (size_t)(4.0 * sqrt((double)n));
+    m = m < 64 ? 64 : m;
+    return m < n ? m : n;
+}
+/* The shift of the row at src, from its first m elements (sample_size). */
+static NORM_ALWAYS_INLINE float row_shift(row_source src, size_t m, bool fused, bool has_b,
+                                          norm_dtype xt, norm_dtype pt)
+{
+    float first = element_f32(src.x, 0, xt);
+    if (fused) {
+        first += element_f32(src.r, 0, xt);
+        if (has_b)
+            first += element_f32(src.b, 0, pt);
+        first = round_to(first, xt);
+    }
+    const vf x0 = vf_set1(first);
+    vf s1a = vf_zero(), s1b = vf_zero(), s2a = vf_zero(), s2b = vf_zero();
+    size_t i = 0;
+    for (; i + 2 * NORM_W <= m; i += 2 * NORM_W) {
+        vf a = vf_sub(peek(src, i, 0, false, fused, has_b, xt, pt), x0);
+        vf b = vf_sub(peek(src, i + NORM_W, 0, false, fused, has_b, xt, pt), x0);
+        s1a = vf_add(s1a, a);
+        s1b = vf_add(s1b, b);
+        s2a = vf_fmadd(a, a, s2a);
+        s2b = vf_fmadd(b, b, s2b);
+    }
+    if (i + NORM_W <= m) {
+        vf a = vf_sub(peek(src, i, 0, false, fused, has_b, xt, pt), x0);
+        s1a = vf_add(s1a, a);
+        s2a = vf_fmadd(a, a, s2a);
+        i += NORM_W;
+    }
+    if (i < m) {
+        vf b = vf_keep_first(vf_sub(peek(src, i, m - i, true, fused, has_b, xt, pt), x0), m - i);
+        s1b = vf_add(s1b, b);
+        s2b = vf_fmadd(b, b, s2b);
+    }
+    const double inv_m = 1.0 / (double)m;
+    double d = vd_sum(vd_from_vf(vf_add(s1a, s1b))) * inv_m;
+    double spread = vd_sum(vd_from_vf(vf_add(s2a, s2b))) * inv_m - d * d;
+    double c = first + d;
+    /* Centred rows (|mean| <= a quarter of the deviation) keep the sums without a shift. */
+    return 16.0 * c * c <= spread ? 0.0f : (float)c;
+}
+
+/* row_shift out of line, for x or the fused h. */
+static NORM_ALWAYS_INLINE float row_shift_typed(row_source src, size_t m, norm_dtype xt, norm_dtype pt)
+{
+    if (!src.r)
+        return row_shift(src, m, false, false, xt, xt);
+    if (!src.b)
+        return row_shift(src, m, true, false, xt, xt);
+    if (pt == xt)
+        return row_shift(src, m, true, true, xt, xt);
+    return row_shift(src, m, true, true, xt, NORM_F32);
+}
+
+static __attribute__((noinline)) float row_shift_any(const void *x, const void *r, const void *b, size_t m,
+                                                     norm_dtype xt, norm_dtype pt)
+{
+    const row_source src = { x, r, b, NULL };
+    switch (xt) {
+    case NORM_F16:
+        return row_shift_typed(src, m, NORM_F16, pt);
+    case NORM_BF16:
+        return row_shift_typed(src, m, NORM_BF16, pt);
+    default:
+        return row_shift_typed(src, m, NORM_F32, NORM_F32);
+    }
+}
+
+#endif

@@ -1,0 +1,324 @@
+/* A row's sums: of squares (RMSNorm), and of values and squares around a shift (LayerNorm),
+ * for x or the fused h; and the rstd they give. */
+#ifndef NORM_SIMD_SUMS_H
+#define NORM_SIMD_SUMS_H
+
+/* ---------------------------------------------------------------- statistics */
+
+/* f32 sums of squares outside [2^-80, 2^120] lose accuracy or overflow: use the exact row.
+ * (Below 2^-80 it matters only when eps does not dominate the mean square.) */
+static inline bool sums_in_range(double sum_squares, float eps)
+{
+    return sum_squares <= 0x1p120 && (sum_squares >= 0x1p-80 || eps >= 0x1p-60f);
+}
+
+/* A row's rstd from its mean square (RMSNorm) or variance (LayerNorm). With AVX-512 and eps
+ * inside the root, 1 / sqrt(v) is the 14-bit estimate refined by one Newton step in double:
+ * its relative error (below 2^-27) is small against the 2^-24 of rounding rstd to f32, and it
+ * takes the square root and the division, which share a divider that is not pipelined, off
+ * each row's chain from its sums to its output. */
+static inline double row_rstd(double ms, double eps, bool eps_outside_sqrt)
+{
+#ifdef NORM_HAS_RSQRT14
+    double v = ms + eps;
+    if (!eps_outside_sqrt && v >= DBL_MIN && v <= DBL_MAX) { /* the estimate takes no subnormals */
+        double r = vd_rsqrt14(v);
+        return r * (1.5 - 0.5 * v * r * r);
+    }
+#endif
+    return norm_rstd(ms, eps, eps_outside_sqrt);
+}
+
+typedef struct row_sums {
+    double sum;     /* sum of (x - shift), when asked for */
+    double squares; /* sum of (x - shift)^2 */
+} row_sums;
+
+#if NORM_BF16_DOT
+/*
+ * The unshifted sums of a bf16 row with vdpbf16ps (cvt_<isa>.h): one instruction adds the
+ * squares (and, with ones, the values) of 32 elements, two terms per lane, where the pairs
+ * path takes two conversions and two multiply-adds (1x4096: 39 -> 22 ns in a loop of its own,
+ * Zen 5). Eight accumulators cover its latency; a block takes half the steps of
+ * sum_row_inline's, so that each lane still takes at most NORM_FOLD terms. The tail (under 32
+ * elements) goes through fetch/fetch_part and multiply-adds, two vectors at most, two terms.
+ *
+ * The instruction counts bf16 subnormals, and products and partial sums below 2^-126, as
+ * zero. That loses at most n * 2^-126 of a sum of squares, against the 2^-80 that
+ * sums_in_range asks of it (2^-106 relative for n up to 2^20), and the same absolute amount
+ * of a row's sum, a mean error of 2^-126, far below what the contract allows; rows whose sums
+ * are smaller go to the exact row, or are dominated by eps.
+ */
+#define NORM_DOT_ACCS 8
+#define NORM_DOT_MIN 512 /* shorter rows keep the pairs path: eight accumulators are too many */
+static NORM_ALWAYS_INLINE row_sums sum_row_dot(row_source src, size_t n, bool want_sum, bool fused,
+                                               bool has_b, norm_dtype pt)
+{
+    enum { accs = NORM_DOT_ACCS };
+    const size_t step = 2 * NORM_W, group = step * accs;
+    const vh_pairs ones = vh_ones();
+    vf s1[accs], s2[accs];
+    vd d1 = vd_zero(), d2 = vd_zero();
+    bool first = true;
+    size_t i = 0;
+#define NORM_DOT_ACCUMULATE(u, v)                                \
+    do {                                                         \
+        if (want_sum)                                            \
+            s1[u] = vf_dot_pairs(s1[u], (v), ones);              \
+        s2[u] = vf_dot_pairs(s2[u], (v), (v));                   \
+    } while (0)
+    for (;;) {
+#pragma GCC unroll 16
+        for (int u = 0; u < accs; u++)
+            s1[u] = s2[u] = vf_zero();
+        size_t block_end = n - i > group * (NORM_FOLD / 2) ? i + group * (NORM_FOLD / 2) : n;
+        for (; i + group <= block_end; i += group) {
+#pragma GCC unroll 16
+            for (int u = 0; u < accs; u++) {
+                vh_pairs v = fetch_packed_pairs(src, i + (size_t)u * step, fused, has_b, pt);
+                NORM_DOT_ACCUMULATE(u, v);
+            }
+        }
+        bool last = block_end == n;
+        if (last) {
+            /* Whole pairs round-robin, then the tail into the last accumulator. */
+#pragma GCC unroll 16
+            for (int u = 0; u < accs - 1; u++)
+                if (i + step <= n) {
+                    vh_pairs v = fetch_packed_pairs(src, i, fused, has_b, pt);
+                    NORM_DOT_ACCUMULATE(u, v);
+                    i += step;
+                }
+            for (; i < n; i += NORM_W) {
+                vf t = n - i >= NORM_W ? fetch(src, i, fused, has_b, NORM_BF16, pt)
+                                       : fetch_part(src, i, n - i, fused, has_b, NORM_BF16, pt);
+                if (want_sum)
+                    s1[accs - 1] = vf_add(s1[accs - 1], t);
+                s2[accs - 1] = vf_fmadd(t, t, s2[accs - 1]);
+            }
+        }
+#pragma GCC unroll 16
+        for (int w = accs / 2; w >= 1; w /= 2)
+#pragma GCC unroll 16
+            for (int u = 0; u < w; u++) {
+                s1[u] = vf_add(s1[u], s1[u + w]);
+                s2[u] = vf_add(s2[u], s2[u + w]);
+            }
+        if (want_sum)
+            d1 = first ? vd_from_vf(s1[0]) : vd_add(d1, vd_from_vf(s1[0]));
+        d2 = first ? vd_from_vf(s2[0]) : vd_add(d2, vd_from_vf(s2[0]));
+        first = false;
+        if (last)
+            break;
+    }
+#undef NORM_DOT_ACCUMULATE
+    row_sums r = { want_sum ? vd_sum(d1) : 0.0, vd_sum(d2) };
+    return r;
+}
+
+/* sum_row_dot out of line, for x alone or the fused h = x + r (+ b): inlined next to the pairs
+ * path, it made the short rows that keep that path 4-6% slower (4096x128). */
+static __attribute__((noinline)) row_sums sum_row_dot_any(const void *x, const void *r, const void *b,
+                                                          void *h, size_t n, bool want_sum, norm_dtype pt)
+{
+    const row_source src = { x, r, b, h };
+    if (!r)
+        return want_sum ? sum_row_dot(src, n, true, false, false, NORM_BF16)
+                        : sum_row_dot(src, n, false, false, false, NORM_BF16);
+    if (!b)
+        return want_sum ? sum_row_dot(src, n, true, true, false, NORM_BF16)
+                        : sum_row_dot(src, n, false, true, false, NORM_BF16);
+    if (pt == NORM_BF16)
+        return want_sum ? sum_row_dot(src, n, true, true, true, NORM_BF16)
+                        : sum_row_dot(src, n, false, true, true, NORM_BF16);
+    return want_sum ? sum_row_dot(src, n, true, true, true, NORM_F32)
+                    : sum_row_dot(src, n, false, true, true, NORM_F32);
+}
+#endif
+
+static NORM_ALWAYS_INLINE row_sums sum_row_inline(row_source src, size_t n, float shift, bool shifted,
+                                                  bool want_sum, bool fused, bool has_b,
+                                                  norm_dtype xt, norm_dtype pt)
+{
+#if NORM_BF16_DOT
+    if (xt == NORM_BF16 && !shifted && n >= NORM_DOT_MIN)
+        return sum_row_dot_any(src.x, fused ? src.r : NULL, fused && has_b ? src.b : NULL, src.h, n,
+                               want_sum, pt);
+#endif
+    const vf c = vf_set1(shift);
+#if NORM_PAIRS_SUMS
+    /* bf16 rows in pairs of vectors, whatever the call (fused or not, shifted or not), so that
+     * a fused row and the same h normalised on its own are summed in the same order. */
+    const bool pairs = xt == NORM_BF16;
+#endif
+    vf s1[NORM_UNROLL], s2[NORM_UNROLL];
+    /* The first fold starts the f64 sums rather than adding to zero: on a short row that add
+     * is on the chain from the last load to rstd (4096x128: -3%). */
+    vd d1 = vd_zero(), d2 = vd_zero();
+    bool first = true;
+    size_t i = 0;
+
+    /* With two sums, GCC would load each vector twice, as a memory operand of the add and
+     * of the multiply-add: twice the loads in a pass bound by them. */
+#define NORM_ACCUMULATE(acc, t_)                                 \
+    do {                                                         \
+        if (want_sum && !shifted)                                \
+            t_ = vf_pin(t_);                                     \
+        if (shifted)                                             \
+            t_ = vf_sub(t_, c);                                  \
+        if (want_sum)                                            \
+            s1[acc] = vf_add(s1[acc], t_);                       \
+        s2[acc] = vf_fmadd(t_, t_, s2[acc]);                     \
+    } while (0)
+
+#define NORM_FOLD_LANES()                                        \
+    do {                                                         \
+        _Pragma("GCC unroll 16")                                 \
+        for (int w_ = NORM_UNROLL / 2; w_ >= 1; w_ /= 2)         \
+            _Pragma("GCC unroll 16")                             \
+            for (int u_ = 0; u_ < w_; u_++) {                    \
+                s1[u_] = vf_add(s1[u_], s1[u_ + w_]);            \
+                s2[u_] = vf_add(s2[u_], s2[u_ + w_]);            \
+            }                                                    \
+        if (want_sum)                                            \
+            d1 = first ? vd_from_vf(s1[0]) : vd_add(d1, vd_from_vf(s1[0])); \
+        d2 = first ? vd_from_vf(s2[0]) : vd_add(d2, vd_from_vf(s2[0]));     \
+        first = false;                                           \
+    } while (0)
+
+    /* Every loop over the accumulators is unrolled from the start, so that they are
+     * registers: left as arrays, GCC kept some on the stack (LayerNorm's two sums). */
+    for (;;) {
+#pragma GCC unroll 16
+        for (int u = 0; u < NORM_UNROLL; u++)
+            s1[u] = s2[u] = vf_zero();
+        /* Each lane of each accumulator takes at most NORM_FOLD terms per block. */
+        size_t block_end = n - i > (size_t)NORM_W * NORM_UNROLL * NORM_FOLD
+                               ? i + (size_t)NORM_W * NORM_UNROLL * NORM_FOLD : n;
+        for (; i + (size_t)NORM_W * NORM_UNROLL <= block_end; i += (size_t)NORM_W * NORM_UNROLL) {
+#if NORM_PAIRS_SUMS
+            if (pairs) {
+#pragma GCC unroll 16
+                for (int u = 0; u < NORM_UNROLL; u += 2) {
+                    vf even, odd;
+                    fetch_pairs(src, i + (size_t)u * NORM_W, fused, has_b, pt, &even, &odd);
+                    NORM_ACCUMULATE(u, even);
+                    NORM_ACCUMULATE(u + 1, odd);
+                }
+                continue;
+            }
+#endif
+#pragma GCC unroll 16
+            for (int u = 0; u < NORM_UNROLL; u++) {
+                vf t = fetch(src, i + (size_t)u * NORM_W, fused, has_b, xt, pt);
+                NORM_ACCUMULATE(u, t);
+            }
+        }
+        if (block_end < n) {
+            NORM_FOLD_LANES();
+            continue;
+        }
+        /* Last, partial block: whole vectors round-robin, then the tail. Every accumulator
+         * takes a vector, c where there is none (which adds exactly nothing): updated on some
+         * paths only, GCC kept some of them in memory, on the chain from the loads to rstd
+         * (4096x128: 3-4% slower). */
+        size_t left = (n - i) / NORM_W;
+        if (left) {
+            vf t[NORM_UNROLL - 1];
+#pragma GCC unroll 16
+            for (int u = 0; u < NORM_UNROLL - 1; u++)
+                t[u] = (size_t)u < left ? fetch(src, i + (size_t)u * NORM_W, fused, has_b, xt, pt) : c;
+#pragma GCC unroll 16
+            for (int u = 0; u < NORM_UNROLL - 1; u++)
+                NORM_ACCUMULATE(u, t[u]);
+            i += left * NORM_W;
+        }
+        if (i < n) {
+            vf t = fetch_part(src, i, n - i, fused, has_b, xt, pt);
+            if (shifted)
+                t = vf_keep_first(vf_sub(t, c), n - i); /* padding lanes must add nothing */
+            if (want_sum)
+                s1[NORM_UNROLL - 1] = vf_add(s1[NORM_UNROLL - 1], t);
+            s2[NORM_UNROLL - 1] = vf_fmadd(t, t, s2[NORM_UNROLL - 1]);
+        }
+        NORM_FOLD_LANES();
+        break;
+    }
+#undef NORM_ACCUMULATE
+#undef NORM_FOLD_LANES
+
+    row_sums r = { want_sum ? vd_sum(d1) : 0.0, vd_sum(d2) };
+    return r;
+}
+
+/* The sums kernels call, out of line: one copy per (what, type) serves every output type
+ * and gamma/beta case, which keeps the library small at the cost of a call per row. */
+enum sums_kind { SQUARES, SUMS, SUMS_SHIFTED };
+
+static NORM_ALWAYS_INLINE row_sums sum_row_kind(row_source src, size_t n, float shift, enum sums_kind what,
+                                                norm_dtype xt)
+{
+    switch (what) {
+    case SQUARES:
+        return sum_row_inline(src, n, 0.0f, false, false, false, false, xt, xt);
+    case SUMS:
+        return sum_row_inline(src, n, 0.0f, false, true, false, false, xt, xt);
+    default:
+        return sum_row_inline(src, n, shift, true, true, false, false, xt, xt);
+    }
+}
+
+static __attribute__((noinline)) row_sums sum_row_any(const void *x, size_t n, float shift,
+                                                      enum sums_kind what, norm_dtype xt)
+{
+    const row_source src = { x, NULL, NULL, NULL };
+    switch (xt) {
+    case NORM_F16:
+        return sum_row_kind(src, n, shift, what, NORM_F16);
+    case NORM_BF16:
+        return sum_row_kind(src, n, shift, what, NORM_BF16);
+    default:
+        return sum_row_kind(src, n, shift, what, NORM_F32);
+    }
+}
+
+/* The fused h's sums for one (x type, bias, bias type): squares, or sums around the shift.
+ * LayerNorm's sums of h go around the shift even when it is 0 (x - 0 is x: the same bits as
+ * the unshifted loop), one loop fewer for a path bound by its three streams. */
+static NORM_ALWAYS_INLINE row_sums sum_fused_kind(row_source src, size_t n, float shift, enum sums_kind what,
+                                                  bool has_b, norm_dtype xt, norm_dtype pt)
+{
+    if (what == SQUARES)
+        return sum_row_inline(src, n, 0.0f, false, false, true, has_b, xt, pt);
+    return sum_row_inline(src, n, shift, true, true, true, has_b, xt, pt);
+}
+
+/* Where a fused row's bias comes from: none, or n values of f32 or of x's type. */
+static NORM_ALWAYS_INLINE row_sums sum_fused_bias(row_source src, size_t n, float shift, enum sums_kind what,
+                                                  norm_dtype xt, norm_dtype pt)
+{
+    if (!src.b)
+        return sum_fused_kind(src, n, shift, what, false, xt, xt);
+    if (pt == xt)
+        return sum_fused_kind(src, n, shift, what, true, xt, xt);
+    return sum_fused_kind(src, n, shift, what, true, xt, NORM_F32);
+}
+
+/* The same over the fused h = x + r (+ b), which it also stores. (The pointers come as
+ * separate arguments: a struct passed by value would go through the stack on every call.) */
+static __attribute__((noinline)) row_sums sum_row_fused(const void *x, const void *r,
+                                                        const void *b, void *h, size_t n,
+                                                        float shift, enum sums_kind what,
+                                                        norm_dtype xt, norm_dtype pt)
+{
+    const row_source src = { x, r, b, h };
+    switch (xt) {
+    case NORM_F16:
+        return sum_fused_bias(src, n, shift, what, NORM_F16, pt);
+    case NORM_BF16:
+        return sum_fused_bias(src, n, shift, what, NORM_BF16, pt);
+    default:
+        return sum_fused_bias(src, n, shift, what, NORM_F32, NORM_F32);
+    }
+}
+#endif
