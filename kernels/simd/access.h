@@ -45,17 +45,15 @@ static NORM_ALWAYS_INLINE void store_part_as(void *p, size_t i, vf v, size_t k, 
         vf_store_part((float *)p + i, v, k);
 }
 
-/* A non-temporal store of one vector to p[i], which must be vector-aligned. Half-precision
- * results are narrowed into an aligned buffer first: the store and the reload stay in L1. */
+/* A non-temporal store of one vector to p[i], which must be vector-aligned. */
 static NORM_ALWAYS_INLINE void stream_as(void *p, size_t i, vf v, norm_dtype t)
 {
-    if (t == NORM_F32) {
+    if (t == NORM_F16)
+        vf_stream_f16((uint16_t *)p + i, v);
+    else if (t == NORM_BF16)
+        vf_stream_bf16((uint16_t *)p + i, v);
+    else
         vf_stream((float *)p + i, v);
-        return;
-    }
-    _Alignas(NORM_ALIGN) uint16_t narrow[NORM_W];
-    store_as(narrow, 0, v, t);
-    vh_stream((uint16_t *)p + i, narrow);
 }
 
 
@@ -94,7 +92,7 @@ static NORM_ALWAYS_INLINE vf fetch_part(row_source src, size_t i, size_t k, bool
     return load_part_as(src.h, i, k, xt);
 }
 
-#ifdef NORM_BF16_PAIRS
+#if NORM_BF16_PAIRS
 /* 2 * NORM_W parameters (bf16 or f32) at p[i], as the even and odd halves of bf16 pairs. */
 static NORM_ALWAYS_INLINE void load_pairs_as(const void *p, size_t i, norm_dtype t, vf *even, vf *odd)
 {
@@ -169,11 +167,7 @@ static NORM_ALWAYS_INLINE vf peek(row_source src, size_t i, size_t k, bool part,
     v = vf_add(v, part ? load_part_as(src.r, i, k, xt) : load_as(src.r, i, xt));
     if (has_b)
         v = vf_add(v, part ? load_part_as(src.b, i, k, pt) : load_as(src.b, i, pt));
-    if (xt == NORM_F32)
-        return v;
-    _Alignas(NORM_ALIGN) uint16_t h[NORM_W];
-    store_as(h, 0, v, xt);
-    return load_as(h, 0, xt);
+    return xt == NORM_F16 ? vf_round_f16(v) : xt == NORM_BF16 ? vf_round_bf16(v) : v;
 }
 
 #endif

@@ -7,6 +7,9 @@
  * the top payload bits) is the rule half.h adopts. Tails go through a stack buffer: AVX2
  * has no 16-bit masked loads or stores.
  */
+#ifndef NORM_W
+#  error "include vec_avx2.h before cvt_avx2.h"
+#endif
 #include <stdint.h>
 
 static inline __attribute__((always_inline)) vf vf_load_f16(const uint16_t *p)
@@ -98,4 +101,7 @@ static inline __attribute__((always_inline)) void vh_store(uint16_t *p, vh_pairs
     _mm256_storeu_si256((__m256i_u *)p, h);
 }
 
+#define NORM_BF16_DOT 0
+
 #include "cvt_part_generic.h"
+#include "vec_fixed.h"

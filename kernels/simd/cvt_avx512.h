@@ -17,6 +17,12 @@
  * odd count, the last element on its own; and a masked vpmovdw store, which writes 16-bit
  * elements under a 16-lane mask.
  */
+#ifndef NORM_W
+#  error "include vec_avx512.h before cvt_avx512.h"
+#endif
+#if NORM_AVX512_BF16 && !(defined(__AVX512BF16__) && defined(__AVX512BW__) && defined(__AVX512DQ__))
+#  error "the avx512bf16 variant needs AVX512_BF16, BW and DQ (-mavx512bf16 -mavx512dq)"
+#endif
 #include <stdint.h>
 
 /* The first k (< NORM_W) 16-bit elements of p, zero-extended in place; the rest zero. */
@@ -216,4 +222,7 @@ static inline __attribute__((always_inline)) void vf_store_bf16_part(uint16_t *p
 {
     _mm512_mask_cvtepi32_storeu_epi16(p, tail_mask(k), cvt_f32_to_bf16_lanes(v));
 }
+#define NORM_BF16_DOT 0
 #endif
+
+#include "vec_fixed.h"

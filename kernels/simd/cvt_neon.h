@@ -8,6 +8,9 @@
  * arithmetic on the bit patterns (the optional BF16 extension is not assumed).
  * Tails go through a stack buffer.
  */
+#ifndef NORM_W
+#  error "include vec_neon.h before cvt_neon.h"
+#endif
 #include <stdint.h>
 
 static inline __attribute__((always_inline)) vf vf_load_f16(const uint16_t *p)
@@ -47,4 +50,9 @@ static inline __attribute__((always_inline)) void vf_store_bf16(uint16_t *p, vf 
     vst1_u16(p, vbsl_u16(vmovn_u32(cvt_is_nan(u)), nan, rounded));
 }
 
+/* No bf16 pairs or dot products: bf16 rows are widened a vector at a time. */
+#define NORM_BF16_PAIRS 0
+#define NORM_BF16_DOT 0
+
 #include "cvt_part_generic.h"
+#include "vec_fixed.h"

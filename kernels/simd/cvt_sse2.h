@@ -8,6 +8,9 @@
  * every other floating-point operation of the kernels it assumes the default rounding mode
  * (round to nearest even); DAZ/FTZ cannot change its result.
  */
+#ifndef NORM_W
+#  error "include vec_sse2.h before cvt_sse2.h"
+#endif
 #include <stdint.h>
 
 static inline __attribute__((always_inline)) __m128i cvt_select(__m128i mask, __m128i if_set, __m128i if_clear)
@@ -103,4 +106,9 @@ static inline __attribute__((always_inline)) void vf_store_bf16(uint16_t *p, vf 
     cvt_store_u16x4(p, cvt_select(is_nan, nan, rounded));
 }
 
+/* No bf16 pairs or dot products: bf16 rows are widened a vector at a time. */
+#define NORM_BF16_PAIRS 0
+#define NORM_BF16_DOT 0
+
 #include "cvt_part_generic.h"
+#include "vec_fixed.h"

@@ -49,6 +49,8 @@
 _Static_assert(NORM_AHEAD_BELOW <= NORM_STASH / 2, "two pipelined rows fit the stash");
 #define NORM_ALWAYS_INLINE inline __attribute__((always_inline))
 
+#include "vec_contract.h"
+#include "unroll.h"
 #include "access.h"
 #include "sums.h"
 #include "shift.h"

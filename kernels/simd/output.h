@@ -95,11 +95,7 @@ static NORM_ALWAYS_INLINE float output_loop(out_shape sh, const out_row *o)
                 m = vf_max_num(m, vf_abs(NORM_OUTPUT(i)));
             if (i < n)
                 m = vf_max_num(m, vf_keep_first(vf_abs(NORM_OUTPUT_PART(i, n - i)), n - i));
-            float lanes[NORM_W], amax = 0.0f;
-            vf_store(lanes, m);
-            for (int l = 0; l < NORM_W; l++)
-                amax = lanes[l] > amax ? lanes[l] : amax;
-            return amax;
+            return vf_reduce_max(m); /* m holds no NaN: vf_max_num skipped them */
         }
         const vf q = vf_set1(o->q_inv);
         for (; i + NORM_W <= n; i += NORM_W)
@@ -130,7 +126,7 @@ static NORM_ALWAYS_INLINE float output_loop(out_shape sh, const out_row *o)
         }
         vf_stream_fence();
     } else {
-#ifdef NORM_BF16_PAIRS
+#if NORM_BF16_PAIRS
         /* bf16 rows: no widening or narrowing shuffles (cvt_<isa>.h); f32 parameters are
          * split into the same even and odd halves. */
         if (sh.xt == NORM_BF16 && sh.yt == NORM_BF16 && !sh.gate_out) {

@@ -19,7 +19,7 @@ static inline bool sums_in_range(double sum_squares, float eps)
  * each row's chain from its sums to its output. */
 static inline double row_rstd(double ms, double eps, bool eps_outside_sqrt)
 {
-#ifdef NORM_HAS_RSQRT14
+#if NORM_HAS_RSQRT14
     double v = ms + eps;
     if (!eps_outside_sqrt && v >= DBL_MIN && v <= DBL_MAX) { /* the estimate takes no subnormals */
         double r = vd_rsqrt14(v);
@@ -49,69 +49,71 @@ typedef struct row_sums {
  * of a row's sum, a mean error of 2^-126, far below what the contract allows; rows whose sums
  * are smaller go to the exact row, or are dominated by eps.
  */
-#define NORM_DOT_ACCS 8
+#define NORM_DOT_ACCS 8 /* a literal: unroll.h pastes it */
 #define NORM_DOT_MIN 512 /* shorter rows keep the pairs path: eight accumulators are too many */
 static NORM_ALWAYS_INLINE row_sums sum_row_dot(row_source src, size_t n, bool want_sum, bool fused,
                                                bool has_b, norm_dtype pt)
 {
-    enum { accs = NORM_DOT_ACCS };
-    const size_t step = 2 * NORM_W, group = step * accs;
+    const size_t step = 2 * NORM_W, group = step * NORM_DOT_ACCS;
     const vh_pairs ones = vh_ones();
-    vf s1[accs], s2[accs];
+#define NORM_DOT_DECLARE(u) vf s1_##u = vf_zero(), s2_##u = vf_zero();
+    NORM_EACH(NORM_DOT_ACCS, NORM_DOT_DECLARE)
+#undef NORM_DOT_DECLARE
     vd d1 = vd_zero(), d2 = vd_zero();
     bool first = true;
     size_t i = 0;
+/* v is evaluated once: fetching a fused row stores h, which may be r itself. */
 #define NORM_DOT_ACCUMULATE(u, v)                                \
     do {                                                         \
+        vh_pairs p_ = (v);                                       \
         if (want_sum)                                            \
-            s1[u] = vf_dot_pairs(s1[u], (v), ones);              \
-        s2[u] = vf_dot_pairs(s2[u], (v), (v));                   \
-    } while (0)
+            s1_##u = vf_dot_pairs(s1_##u, p_, ones);             \
+        s2_##u = vf_dot_pairs(s2_##u, p_, p_);                   \
+    } while (0);
+#define NORM_DOT_RESET(u) s1_##u = s2_##u = vf_zero();
+#define NORM_DOT_STEP(u) NORM_DOT_ACCUMULATE(u, fetch_packed_pairs(src, i + (size_t)(u) * step, fused, has_b, pt))
+#define NORM_DOT_LEFT(u)                                                         \
+    if (i + step <= n) {                                                         \
+        NORM_DOT_ACCUMULATE(u, fetch_packed_pairs(src, i, fused, has_b, pt))     \
+        i += step;                                                               \
+    }
+#define NORM_DOT_TAIL(u)                                                         \
+    for (; i < n; i += NORM_W) {                                                 \
+        vf t = n - i >= NORM_W ? fetch(src, i, fused, has_b, NORM_BF16, pt)      \
+                               : fetch_part(src, i, n - i, fused, has_b, NORM_BF16, pt); \
+        if (want_sum)                                                            \
+            s1_##u = vf_add(s1_##u, t);                                          \
+        s2_##u = vf_fmadd(t, t, s2_##u);                                         \
+    }
+#define NORM_DOT_FOLD(a, b)                                      \
+    s1_##a = vf_add(s1_##a, s1_##b);                             \
+    s2_##a = vf_add(s2_##a, s2_##b);
     for (;;) {
-#pragma GCC unroll 16
-        for (int u = 0; u < accs; u++)
-            s1[u] = s2[u] = vf_zero();
+        NORM_EACH(NORM_DOT_ACCS, NORM_DOT_RESET)
         size_t block_end = n - i > group * (NORM_FOLD / 2) ? i + group * (NORM_FOLD / 2) : n;
         for (; i + group <= block_end; i += group) {
-#pragma GCC unroll 16
-            for (int u = 0; u < accs; u++) {
-                vh_pairs v = fetch_packed_pairs(src, i + (size_t)u * step, fused, has_b, pt);
-                NORM_DOT_ACCUMULATE(u, v);
-            }
+            NORM_EACH(NORM_DOT_ACCS, NORM_DOT_STEP)
         }
         bool last = block_end == n;
         if (last) {
             /* Whole pairs round-robin, then the tail into the last accumulator. */
-#pragma GCC unroll 16
-            for (int u = 0; u < accs - 1; u++)
-                if (i + step <= n) {
-                    vh_pairs v = fetch_packed_pairs(src, i, fused, has_b, pt);
-                    NORM_DOT_ACCUMULATE(u, v);
-                    i += step;
-                }
-            for (; i < n; i += NORM_W) {
-                vf t = n - i >= NORM_W ? fetch(src, i, fused, has_b, NORM_BF16, pt)
-                                       : fetch_part(src, i, n - i, fused, has_b, NORM_BF16, pt);
-                if (want_sum)
-                    s1[accs - 1] = vf_add(s1[accs - 1], t);
-                s2[accs - 1] = vf_fmadd(t, t, s2[accs - 1]);
-            }
+            NORM_EACH_BUT_LAST(NORM_DOT_ACCS, NORM_DOT_LEFT)
+            NORM_APPLY(NORM_DOT_TAIL, NORM_LAST(NORM_DOT_ACCS))
         }
-#pragma GCC unroll 16
-        for (int w = accs / 2; w >= 1; w /= 2)
-#pragma GCC unroll 16
-            for (int u = 0; u < w; u++) {
-                s1[u] = vf_add(s1[u], s1[u + w]);
-                s2[u] = vf_add(s2[u], s2[u + w]);
-            }
+        NORM_FOLD_TREE(NORM_DOT_ACCS, NORM_DOT_FOLD)
         if (want_sum)
-            d1 = first ? vd_from_vf(s1[0]) : vd_add(d1, vd_from_vf(s1[0]));
-        d2 = first ? vd_from_vf(s2[0]) : vd_add(d2, vd_from_vf(s2[0]));
+            d1 = first ? vd_from_vf(s1_0) : vd_add(d1, vd_from_vf(s1_0));
+        d2 = first ? vd_from_vf(s2_0) : vd_add(d2, vd_from_vf(s2_0));
         first = false;
         if (last)
             break;
     }
 #undef NORM_DOT_ACCUMULATE
+#undef NORM_DOT_RESET
+#undef NORM_DOT_STEP
+#undef NORM_DOT_LEFT
+#undef NORM_DOT_TAIL
+#undef NORM_DOT_FOLD
     row_sums r = { want_sum ? vd_sum(d1) : 0.0, vd_sum(d2) };
     return r;
 }
@@ -151,7 +153,9 @@ static NORM_ALWAYS_INLINE row_sums sum_row_inline(row_source src, size_t n, floa
      * a fused row and the same h normalised on its own are summed in the same order. */
     const bool pairs = xt == NORM_BF16;
 #endif
-    vf s1[NORM_UNROLL], s2[NORM_UNROLL];
+#define NORM_DECLARE(u) vf s1_##u = vf_zero(), s2_##u = vf_zero();
+    NORM_EACH(NORM_UNROLL, NORM_DECLARE)
+#undef NORM_DECLARE
     /* The first fold starts the f64 sums rather than adding to zero: on a short row that add
      * is on the chain from the last load to rstd (4096x128: -3%). */
     vd d1 = vd_zero(), d2 = vd_zero();
@@ -160,91 +164,88 @@ static NORM_ALWAYS_INLINE row_sums sum_row_inline(row_source src, size_t n, floa
 
     /* With two sums, GCC would load each vector twice, as a memory operand of the add and
      * of the multiply-add: twice the loads in a pass bound by them. */
-#define NORM_ACCUMULATE(acc, t_)                                 \
+#define NORM_ACCUMULATE(u, t)                                    \
     do {                                                         \
+        vf v_ = (t);                                             \
         if (want_sum && !shifted)                                \
-            t_ = vf_pin(t_);                                     \
+            v_ = vf_pin(v_);                                     \
         if (shifted)                                             \
-            t_ = vf_sub(t_, c);                                  \
+            v_ = vf_sub(v_, c);                                  \
         if (want_sum)                                            \
-            s1[acc] = vf_add(s1[acc], t_);                       \
-        s2[acc] = vf_fmadd(t_, t_, s2[acc]);                     \
-    } while (0)
-
+            s1_##u = vf_add(s1_##u, v_);                         \
+        s2_##u = vf_fmadd(v_, v_, s2_##u);                       \
+    } while (0);
+#define NORM_RESET(u) s1_##u = s2_##u = vf_zero();
+#define NORM_STEP(u) NORM_ACCUMULATE(u, fetch(src, i + (size_t)(u) * NORM_W, fused, has_b, xt, pt))
+#define NORM_STEP_PAIR(u, v)                                                     \
+    {                                                                            \
+        vf even, odd;                                                            \
+        fetch_pairs(src, i + (size_t)(u) * NORM_W, fused, has_b, pt, &even, &odd); \
+        NORM_ACCUMULATE(u, even)                                                 \
+        NORM_ACCUMULATE(v, odd)                                                  \
+    }
+/* Every accumulator takes a vector, c where there is none (which adds exactly nothing):
+ * updated on some paths only, GCC kept some of them in memory, on the chain from the loads to
+ * rstd (4096x128: 3-4% slower). */
+#define NORM_LEFT(u) \
+    NORM_ACCUMULATE(u, (size_t)(u) < left ? fetch(src, i + (size_t)(u) * NORM_W, fused, has_b, xt, pt) : c)
+#define NORM_TAIL(u)                                                             \
+    {                                                                            \
+        vf t = fetch_part(src, i, n - i, fused, has_b, xt, pt);                  \
+        if (shifted)                                                             \
+            t = vf_keep_first(vf_sub(t, c), n - i); /* padding lanes must add nothing */ \
+        if (want_sum)                                                            \
+            s1_##u = vf_add(s1_##u, t);                                          \
+        s2_##u = vf_fmadd(t, t, s2_##u);                                         \
+    }
+#define NORM_FOLD_PAIR(a, b)                                     \
+    s1_##a = vf_add(s1_##a, s1_##b);                             \
+    s2_##a = vf_add(s2_##a, s2_##b);
 #define NORM_FOLD_LANES()                                        \
     do {                                                         \
-        _Pragma("GCC unroll 16")                                 \
-        for (int w_ = NORM_UNROLL / 2; w_ >= 1; w_ /= 2)         \
-            _Pragma("GCC unroll 16")                             \
-            for (int u_ = 0; u_ < w_; u_++) {                    \
-                s1[u_] = vf_add(s1[u_], s1[u_ + w_]);            \
-                s2[u_] = vf_add(s2[u_], s2[u_ + w_]);            \
-            }                                                    \
+        NORM_FOLD_TREE(NORM_UNROLL, NORM_FOLD_PAIR)                   \
         if (want_sum)                                            \
-            d1 = first ? vd_from_vf(s1[0]) : vd_add(d1, vd_from_vf(s1[0])); \
-        d2 = first ? vd_from_vf(s2[0]) : vd_add(d2, vd_from_vf(s2[0]));     \
+            d1 = first ? vd_from_vf(s1_0) : vd_add(d1, vd_from_vf(s1_0)); \
+        d2 = first ? vd_from_vf(s2_0) : vd_add(d2, vd_from_vf(s2_0));     \
         first = false;                                           \
     } while (0)
 
-    /* Every loop over the accumulators is unrolled from the start, so that they are
-     * registers: left as arrays, GCC kept some on the stack (LayerNorm's two sums). */
     for (;;) {
-#pragma GCC unroll 16
-        for (int u = 0; u < NORM_UNROLL; u++)
-            s1[u] = s2[u] = vf_zero();
+        NORM_EACH(NORM_UNROLL, NORM_RESET)
         /* Each lane of each accumulator takes at most NORM_FOLD terms per block. */
         size_t block_end = n - i > (size_t)NORM_W * NORM_UNROLL * NORM_FOLD
                                ? i + (size_t)NORM_W * NORM_UNROLL * NORM_FOLD : n;
         for (; i + (size_t)NORM_W * NORM_UNROLL <= block_end; i += (size_t)NORM_W * NORM_UNROLL) {
 #if NORM_PAIRS_SUMS
             if (pairs) {
-#pragma GCC unroll 16
-                for (int u = 0; u < NORM_UNROLL; u += 2) {
-                    vf even, odd;
-                    fetch_pairs(src, i + (size_t)u * NORM_W, fused, has_b, pt, &even, &odd);
-                    NORM_ACCUMULATE(u, even);
-                    NORM_ACCUMULATE(u + 1, odd);
-                }
+                NORM_EACH_PAIR(NORM_UNROLL, NORM_STEP_PAIR)
                 continue;
             }
 #endif
-#pragma GCC unroll 16
-            for (int u = 0; u < NORM_UNROLL; u++) {
-                vf t = fetch(src, i + (size_t)u * NORM_W, fused, has_b, xt, pt);
-                NORM_ACCUMULATE(u, t);
-            }
+            NORM_EACH(NORM_UNROLL, NORM_STEP)
         }
         if (block_end < n) {
             NORM_FOLD_LANES();
             continue;
         }
-        /* Last, partial block: whole vectors round-robin, then the tail. Every accumulator
-         * takes a vector, c where there is none (which adds exactly nothing): updated on some
-         * paths only, GCC kept some of them in memory, on the chain from the loads to rstd
-         * (4096x128: 3-4% slower). */
+        /* Last, partial block: whole vectors round-robin, then the tail. */
         size_t left = (n - i) / NORM_W;
         if (left) {
-            vf t[NORM_UNROLL - 1];
-#pragma GCC unroll 16
-            for (int u = 0; u < NORM_UNROLL - 1; u++)
-                t[u] = (size_t)u < left ? fetch(src, i + (size_t)u * NORM_W, fused, has_b, xt, pt) : c;
-#pragma GCC unroll 16
-            for (int u = 0; u < NORM_UNROLL - 1; u++)
-                NORM_ACCUMULATE(u, t[u]);
+            NORM_EACH_BUT_LAST(NORM_UNROLL, NORM_LEFT)
             i += left * NORM_W;
         }
-        if (i < n) {
-            vf t = fetch_part(src, i, n - i, fused, has_b, xt, pt);
-            if (shifted)
-                t = vf_keep_first(vf_sub(t, c), n - i); /* padding lanes must add nothing */
-            if (want_sum)
-                s1[NORM_UNROLL - 1] = vf_add(s1[NORM_UNROLL - 1], t);
-            s2[NORM_UNROLL - 1] = vf_fmadd(t, t, s2[NORM_UNROLL - 1]);
-        }
+        if (i < n)
+            NORM_APPLY(NORM_TAIL, NORM_LAST(NORM_UNROLL))
         NORM_FOLD_LANES();
         break;
     }
 #undef NORM_ACCUMULATE
+#undef NORM_RESET
+#undef NORM_STEP
+#undef NORM_STEP_PAIR
+#undef NORM_LEFT
+#undef NORM_TAIL
+#undef NORM_FOLD_PAIR
 #undef NORM_FOLD_LANES
 
     row_sums r = { want_sum ? vd_sum(d1) : 0.0, vd_sum(d2) };

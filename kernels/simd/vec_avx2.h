@@ -1,4 +1,7 @@
 /* AVX2 + FMA: 8 f32 lanes. */
+#if !defined(__AVX2__) || !defined(__FMA__) || !defined(__F16C__)
+#  error "vec_avx2.h needs AVX2, FMA and F16C (-mavx2 -mfma -mf16c)"
+#endif
 #include <immintrin.h>
 #include <stdint.h>
 #include <string.h>
@@ -7,6 +10,7 @@
 
 #define NORM_SUFFIX avx2
 #define NORM_HAS_FMA 1 /* vf_fmadd rounds once */
+#define NORM_HAS_RSQRT14 0
 #define NORM_W 8
 #define NORM_UNROLL 4
 #define NORM_ALIGN 32

@@ -1,4 +1,7 @@
 /* AVX-512F: 16 f32 lanes; tails use masked loads and stores, which never touch masked-off memory. */
+#if !defined(__AVX512F__)
+#  error "vec_avx512.h needs AVX-512F (-mavx512f)"
+#endif
 #include <immintrin.h>
 #include <stddef.h>
 #include <stdint.h>

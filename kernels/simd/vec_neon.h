@@ -1,4 +1,7 @@
 /* AArch64 Advanced SIMD: 4 f32 lanes, fused multiply-add, 32 registers. */
+#if !defined(__ARM_NEON) || !defined(__aarch64__)
+#  error "vec_neon.h needs AArch64 Advanced SIMD"
+#endif
 #include <arm_neon.h>
 #include <stddef.h>
 #include <stdint.h>
@@ -8,6 +11,7 @@
 
 #define NORM_SUFFIX neon
 #define NORM_HAS_FMA 1 /* vf_fmadd rounds once */
+#define NORM_HAS_RSQRT14 0
 #define NORM_W 4
 #define NORM_UNROLL 8
 #define NORM_ALIGN 16

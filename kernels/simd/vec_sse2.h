@@ -1,4 +1,7 @@
 /* SSE2: 4 f32 lanes, no FMA (a multiply then an add, each rounded). */
+#if !defined(__SSE2__)
+#  error "vec_sse2.h needs SSE2 (-msse2)"
+#endif
 #include <emmintrin.h>
 #include <stddef.h>
 #include <stdint.h>
@@ -7,7 +10,8 @@
 #include <sleef.h>
 
 #define NORM_SUFFIX sse2
-#define NORM_HAS_FMA 0 /* vf_fmadd rounds once */
+#define NORM_HAS_FMA 0 /* vf_fmadd is a multiply, then an add */
+#define NORM_HAS_RSQRT14 0
 #define NORM_W 4
 #define NORM_UNROLL 4
 #define NORM_ALIGN 16
