@@ -112,7 +112,7 @@ static __attribute__((cold, noinline)) void moments_detail(const char *name, con
     while (r + 1 < rows && moments_valid(&m[r], 1, empty_ok))
         r++;
     norm_set_detail("%s[%zu] has count %g and m2 %g: the count must be finite and %s, and m2 not "
-                     "negative", name, r, m[r].count, m[r].m2, empty_ok ? ">= 0" : "> 0");
+                    "negative", name, r, m[r].count, m[r].m2, empty_ok ? ">= 0" : "> 0");
 }
 
 static const char *dtype_label(norm_dtype t)
