@@ -134,6 +134,9 @@ static const char *const dist_names[NDISTS] = { "gauss", "offset", "mean1e3", "o
 #define DIST_NOUTLIERS 4
 #define DIST_OUTLIER_MIN 100.0f
 #define DIST_OUTLIER_MAX 1000.0f
+/* A ratio of two medians is worth reading only while the samples behind both agree: above this
+ * interquartile range (of either, relative to its median, summed) it is flagged. */
+#define SPREAD_MAX 0.10
 
 /* ---------------------------------------------------------------- errors and usage */
 
@@ -197,15 +200,27 @@ static void usage(FILE *f)
         "                    (default %d, fewer for shapes too slow to fit %.0f s per type\n"
         "                    and distribution)\n"
         "  --min-ms M        shortest timed sample, in ms (default %.0f)\n"
-        "  --csv FILE        also write the results as CSV\n"
-        "  --json FILE       also write the results as JSON\n"
+        "  --csv FILE        also write the results as CSV (FILE - : to stdout, and the\n"
+        "                    report to stderr); every line carries the CPU, library version\n"
+        "                    and tiers, and the min, max and quartiles next to the median\n"
+        "  --json FILE       also write the results as JSON (- as for --csv)\n"
+        "  --plot FILE.svg   also draw GB/s per tier against the floor, a panel per op and a\n"
+        "                    group per shape, as an SVG image (- as for --csv)\n"
+        "  --progress        show progress on stderr (the default when stderr is a terminal)\n"
         "  --quick           %d rounds of %.0f ms, small shapes only (%s)\n"
-        "  --help            show this and exit\n",
+        "  --version         print the bench's and the library's versions and exit\n"
+        "  --help            show this and exit\n"
+        "\n"
+        "Each time is the median of its rounds; 'spread' is their interquartile range over the\n"
+        "median. Where a line's spread and its floor's add up to more than %.0f%%, its ratio to\n"
+        "the floor is flagged (~) and listed at the end: rerun it on a quieter machine.\n"
+        "NORM_ISA caps the tiers as for any program using libnorm; a value the library cannot\n"
+        "honour is reported here and by NORM_VERBOSE=1.\n",
         default_shapes, (double)DIST_OFFSET_MAX, (double)DIST_MEAN, (double)DIST_MEAN, DIST_NOUTLIERS,
         (double)DIST_OUTLIER_MIN, (double)DIST_OUTLIER_MAX, norm_targets[NORM_RMSNORM], norm_targets[NORM_LAYERNORM],
         half_report_shapes, fused_types, GATED_FLOOR_MAX, gated_types, gated_shapes, gated_quick_shapes,
         split_shapes, DEFAULT_ROUNDS, SHAPE_BUDGET_S, DEFAULT_MIN_MS, QUICK_ROUNDS, QUICK_MIN_MS,
-        quick_shapes);
+        quick_shapes, SPREAD_MAX * 100);
 }
 
 /* Bad command line: say why, show the usage, exit 2. */
@@ -264,6 +279,8 @@ typedef struct options {
     bool rounds_given;
     double min_ms;
     const char *csv_path, *json_path;
+    const char *plot_path;       /* --plot: the SVG picture */
+    bool progress;               /* --progress, or stderr is a terminal */
 } options;
 
 static bool parse_size(const char *s, size_t *out)
@@ -500,6 +517,13 @@ static const char *option_value(int argc, char **argv, int *i, const char *name)
     return argv[++*i];
 }
 
+/* --version: this program's (the header it was built with) and the library's it runs with. */
+static void print_version(void)
+{
+    printf("norm-bench %d.%d.%d (libnorm %s)\n", NORM_VERSION_MAJOR, NORM_VERSION_MINOR, NORM_VERSION_PATCH,
+           norm_version_string());
+}
+
 /* Does argv[i] name this option, alone or as --name=value? */
 static bool is_option(const char *arg, const char *name)
 {
@@ -566,6 +590,13 @@ static void parse_args(options *o, int argc, char **argv)
             if (end == v || *end || !(o->min_ms > 0 && o->min_ms <= 10000))
                 usage_error("--min-ms must be a number of ms in (0, 10000], not '%s'", v);
             min_ms_given = true;
+        } else if (strcmp(a, "--version") == 0) {
+            print_version();
+            exit(0);
+        } else if (strcmp(a, "--progress") == 0) {
+            o->progress = true;
+        } else if (is_option(a, "--plot")) {
+            o->plot_path = option_value(argc, argv, &i, "--plot");
         } else if (is_option(a, "--csv")) {
             o->csv_path = option_value(argc, argv, &i, "--csv");
         } else if (is_option(a, "--json")) {
@@ -1050,6 +1081,7 @@ typedef struct candidate {
     double call_s;   /* calibrated time of one call */
     double *ns_row;  /* one sample per round */
     double median, min;
+    double max, q1, q3; /* the spread of the rounds: largest, and the quartiles */
 } candidate;
 
 static const char *op_name(norm_kind op) { return op == NORM_RMSNORM ? "rmsnorm" : "layernorm"; }
@@ -1509,11 +1541,27 @@ static int cmp_double(const void *a, const void *b)
     return (x > y) - (x < y);
 }
 
+/* The quartile at fraction q of sorted samples, interpolated between neighbours. */
+static double quantile(const double *sorted, int count, double q)
+{
+    double at = q * (double)(count - 1);
+    int lo = (int)at;
+    return lo + 1 < count ? sorted[lo] + (at - lo) * (sorted[lo + 1] - sorted[lo]) : sorted[lo];
+}
+
+static void summarise_spread(candidate *c, int rounds)
+{
+    c->max = c->ns_row[rounds - 1];
+    c->q1 = quantile(c->ns_row, rounds, 0.25);
+    c->q3 = quantile(c->ns_row, rounds, 0.75);
+}
+
 static void summarise(candidate *c, int rounds)
 {
     qsort(c->ns_row, (size_t)rounds, sizeof *c->ns_row, cmp_double);
     c->min = c->ns_row[0];
     c->median = rounds % 2 ? c->ns_row[rounds / 2] : 0.5 * (c->ns_row[rounds / 2 - 1] + c->ns_row[rounds / 2]);
+    summarise_spread(c, rounds);
 }
 
 /* As many rounds as asked, unless a round is so slow (huge shapes) that they would not fit
@@ -1532,23 +1580,75 @@ static int choose_rounds(const options *o, const candidate *c, size_t count)
     return affordable > MIN_ROUNDS ? affordable : MIN_ROUNDS;
 }
 
+/* ---- progress on stderr: for long runs (8192x8192 takes minutes), where a person waits. On a
+ * terminal one line is rewritten in place; elsewhere (--progress into a file) a line per shape. */
+static struct {
+    bool on, tty;
+    size_t shape, shapes;
+    char what[64];   /* "16x4096" or "16x4096, dist outliers" */
+    double start_s;  /* of the run */
+} progress;
+
+static double now_s(void);
+
+static void progress_start(const options *o)
+{
+    progress.tty = isatty(STDERR_FILENO);
+    progress.on = o->progress || progress.tty;
+    progress.shapes = o->nshapes;
+    progress.start_s = now_s();
+}
+
+static void progress_shape(size_t index, shape s, const char *dist)
+{
+    progress.shape = index + 1;
+    snprintf(progress.what, sizeof progress.what, "%zux%zu%s%s", s.rows, s.n, dist ? ", dist " : "", dist ? dist : "");
+    if (progress.on && !progress.tty)
+        fprintf(stderr, "norm-bench: shape %zu of %zu: %s (%.0f s so far)\n", progress.shape, progress.shapes,
+                progress.what, now_s() - progress.start_s);
+}
+
+/* "calibrating", or round done of total. */
+static void progress_update(const char *stage, int done, int total)
+{
+    if (!progress.on || !progress.tty)
+        return;
+    if (total)
+        fprintf(stderr, "\r\033[Knorm-bench: shape %zu of %zu: %s: round %d of %d (%.0f s)", progress.shape,
+                progress.shapes, progress.what, done, total, now_s() - progress.start_s);
+    else
+        fprintf(stderr, "\r\033[Knorm-bench: shape %zu of %zu: %s: %s (%.0f s)", progress.shape, progress.shapes,
+                progress.what, stage, now_s() - progress.start_s);
+    fflush(stderr);
+}
+
+static void progress_end(void)
+{
+    if (progress.on && progress.tty)
+        fputs("\r\033[K", stderr);
+}
+
 /* Each round times every candidate once, so a slow spell on the shared machine hits all of
  * them rather than whichever happened to run then. The starting candidate rotates, so none
  * always follows the same neighbour (whose cache and clock state it would inherit). */
 static int measure(candidate *c, size_t count, const workload *w, const options *o)
 {
+    progress_update("calibrating", 0, 0);
     for (size_t k = 0; k < count; k++)
         calibrate(&c[k], w, o->min_ms * 1e-3);
     int rounds = choose_rounds(o, c, count);
     for (size_t k = 0; k < count; k++)
         if (!(c[k].ns_row = malloc((size_t)rounds * sizeof *c[k].ns_row)))
             die("out of memory");
-    for (int r = 0; r < rounds; r++)
+    for (int r = 0; r < rounds; r++) {
         for (size_t i = 0; i < count; i++) {
             candidate *cur = &c[(i + (size_t)r) % count];
             double t = time_calls(cur, w, cur->iters);
             cur->ns_row[r] = t * 1e9 / ((double)cur->iters * (double)w->rows);
         }
+        progress_update("round", r + 1, rounds);
+    }
+    progress_end(); /* the report follows on stdout, maybe on the same terminal */
     for (size_t k = 0; k < count; k++)
         summarise(&c[k], rounds);
     return rounds;
@@ -1844,6 +1944,7 @@ typedef struct record {
     norm_isa isa;            /* CAND_LIB, CAND_FUSED, CAND_UNFUSED */
     const char *op, *impl, *floor_kind;
     double median, min, gbps, ratio;
+    double max, q1, q3;      /* the spread of the rounds (ns/row) */
     double vs_f32;           /* rows/s / rows/s of f32 on the same shape, op and tier; NAN but for tiers */
     bool is_default;
     size_t variant;          /* the candidate's: GATE_*, SCALE_*, slices */
@@ -1896,7 +1997,8 @@ static record make_record(const report *rep, const candidate *c, const workload 
 {
     record r = { .shape_index = shape_index, .rows = w->rows, .n = w->n, .dist = w->dist, .types = c->types,
                  .kind = c->kind, .norm_op = c->op, .isa = c->isa, .impl = impl_name(c), .median = c->median,
-                 .min = c->min, .variant = c->variant, .vs_unfused = NAN, .vs_one_call = NAN };
+                 .min = c->min, .variant = c->variant, .vs_unfused = NAN, .vs_one_call = NAN,
+                 .max = c->max, .q1 = c->q1, .q3 = c->q3 };
     snprintf(r.shape, sizeof r.shape, "%zux%zu", w->rows, w->n);
     bool rms = c->op == NORM_RMSNORM;
     bool fused = c->kind == CAND_FFLOOR || c->kind == CAND_FUSED || c->kind == CAND_UNFUSED;
@@ -1978,7 +2080,25 @@ static void print_table_head(const options *o, const char *shape_name, const com
     printf("  %s: together they %s the %s last-level cache\n", sizes, memcpy_floor ? "exceed" : "fit in",
            human_bytes((double)llc, b, sizeof b));
     print_dist_cell(o, "dist");
-    printf("  %-10s %-14s %10s %8s %8s\n", "op", "impl", "ns/row", "GB/s", "x floor");
+    printf("  %-10s %-14s %10s %8s %8s %7s\n", "op", "impl", "ns/row", "GB/s", "x floor", "spread");
+}
+
+/* The spread: the interquartile range of the rounds over their median, and ~ after it where
+ * this line's and its floor's spreads add up to more than SPREAD_MAX (flag_spread). */
+static double rel_spread(const record *r) { return r->median > 0 ? (r->q3 - r->q1) / r->median : 0; }
+
+static struct {
+    double floor_spread; /* of the floor the lines being printed are divided by */
+    int flagged;         /* lines flagged in the whole run */
+} spread_state;
+
+static bool spread_too_wide(const record *r) { return rel_spread(r) + spread_state.floor_spread > SPREAD_MAX; }
+
+static void print_spread(const record *r)
+{
+    bool flag = strcmp(r->op, "floor") != 0 && spread_too_wide(r);
+    spread_state.flagged += flag;
+    printf(" %6.1f%%%s\n", 100 * rel_spread(r), flag ? " ~" : "");
 }
 
 static void print_row(const options *o, const record *r)
@@ -1986,7 +2106,8 @@ static void print_row(const options *o, const record *r)
     char impl[32];
     snprintf(impl, sizeof impl, "%s%s", r->impl, r->is_default ? " *" : "");
     print_dist_cell(o, dist_names[r->dist]);
-    printf("  %-10s %-14s %10.1f %8.1f %8.2f\n", r->op, impl, r->median, r->gbps, r->ratio);
+    printf("  %-10s %-14s %10.1f %8.1f %8.2f", r->op, impl, r->median, r->gbps, r->ratio);
+    print_spread(r);
 }
 
 /* Half types have no plain C loop (a user would need conversions of their own): say so. */
@@ -2042,6 +2163,8 @@ static void report_combo(context *ctx, size_t shape_index, const candidate *c, s
     size_t bytes = w->rows * w->n * (dtype_size(t->x) + dtype_size(t->y)); /* fits: the buffers exist */
     bool memcpy_floor = bytes > ctx->llc;
     double floor_ns = c[memcpy_floor ? 1 : 0].median;
+    const candidate *fl = &c[memcpy_floor ? 1 : 0];
+    spread_state.floor_spread = fl->median > 0 ? (fl->q3 - fl->q1) / fl->median : 0;
     print_table_head(o, name, t, o->ntypes > 1, w, memcpy_floor, floor_ns, ctx->llc);
     for (size_t k = 0; k < count; k++) {
         /* c[0] is a floor, so a tier always has a candidate before it */
@@ -2369,6 +2492,7 @@ static void bench_shape(context *ctx, size_t index)
     }
     for (int d = 0; d < NDISTS; d++)
         if (o->dist[d]) {
+            progress_shape(index, s, o->ndists > 1 || d != DIST_GAUSS ? dist_names[d] : NULL);
             fill_workload(&w, (row_dist)d);
             bench_workload(ctx, index, &w);
         }
@@ -2557,6 +2681,22 @@ static void print_dist_legend(const options *o)
                "  with const rows r is the row's value too)\n");
 }
 
+/* What NORM_ISA did, as the library read it: a value it could not honour is said on stderr
+ * too, where it is seen even when the report goes to a file. */
+static void print_env_note(norm_isa default_isa)
+{
+    const char *isa = getenv("NORM_ISA"), *warning = norm_env_warning();
+    printf("       (kernels: %s", norm_active_variant_name());
+    if (warning) {
+        printf("; %s)\n", warning);
+        fprintf(stderr, "norm-bench: warning: %s\n", warning);
+    } else if (isa && *isa) {
+        printf("; NORM_ISA=%s caps the tiers at %s)\n", isa, norm_isa_name(default_isa));
+    } else {
+        printf(")\n");
+    }
+}
+
 static void print_header(const options *o, norm_isa default_isa, norm_isa marked, size_t llc, bool llc_sysconf)
 {
     char cpu[256], avail[128], size[32];
@@ -2567,8 +2707,7 @@ static void print_header(const options *o, norm_isa default_isa, norm_isa marked
            human_bytes((double)llc, size, sizeof size), llc_sysconf ? "as reported" : "unknown, assumed");
     printf("Tiers: default %s (what norm_rmsnorm_f32() uses unless told otherwise); runnable here: %s\n",
            norm_isa_name(default_isa), avail);
-    if (getenv("NORM_ISA"))
-        printf("       (NORM_ISA=%s caps them)\n", getenv("NORM_ISA"));
+    print_env_note(default_isa);
     if (marked != default_isa)
         printf("       (the default tier is not among --isa; %s stands in for it below)\n", norm_isa_name(marked));
     if (o->fused)
@@ -3056,10 +3195,42 @@ static const char *mode_name(const options *o)
     return o->fused ? "fused" : o->gated ? "gated" : o->int8 ? "int8" : o->split ? "split" : "plain";
 }
 
+/* What every CSV line and the JSON header carry about the run: filled in main. */
+static struct {
+    char cpu[256];
+    const char *library_version, *default_tier, *kernels;
+} run_meta;
+
+/* A CSV field, quoted where it holds a comma, a quote or a line break (RFC 4180). */
+static void csv_field(FILE *f, const char *s)
+{
+    if (!s[strcspn(s, ",\"\r\n")]) {
+        fputs(s, f);
+        return;
+    }
+    fputc('"', f);
+    for (; *s; s++) {
+        if (*s == '"')
+            fputc('"', f);
+        fputc(*s, f);
+    }
+    fputc('"', f);
+}
+
+/* The columns after dist: the spread of the rounds, the record's tier (empty for references),
+ * and the run's CPU, library version, default tier and the kernels it runs. */
+static void write_csv_tail(FILE *f, const record *r)
+{
+    fprintf(f, ",%.3f,%.3f,%.3f,%s,", r->max, r->q1, r->q3, on_tier(r->kind) ? norm_isa_name(r->isa) : "");
+    csv_field(f, run_meta.cpu);
+    fprintf(f, ",%s,%s,%s", run_meta.library_version, run_meta.default_tier, run_meta.kernels);
+}
+
 static void write_csv(FILE *f, const report *rep, const options *o)
 {
     fprintf(f, "shape,rows,n,op,impl,ns_per_row_median,ns_per_row_min,gbps,ratio_to_floor,floor_kind,is_default,"
-               "x_type,y_type,param_type,rows_per_s_vs_f32,mode,variant,vs_unfused,vs_one_call,dist\n");
+               "x_type,y_type,param_type,rows_per_s_vs_f32,mode,variant,vs_unfused,vs_one_call,dist,"
+               "ns_per_row_max,ns_per_row_q1,ns_per_row_q3,tier,cpu,library_version,default_tier,kernels\n");
     for (size_t i = 0; i < rep->count; i++) {
         const record *r = &rep->recs[i];
         fprintf(f, "%s,%zu,%zu,%s,%s,%.3f,%.3f,%.3f,%.4f,%s,%d,%s,%s,%s,", r->shape, r->rows, r->n, r->op, r->impl,
@@ -3073,7 +3244,9 @@ static void write_csv(FILE *f, const report *rep, const options *o)
         fputc(',', f);
         if (!isnan(r->vs_one_call))
             fprintf(f, "%.4f", r->vs_one_call);
-        fprintf(f, ",%s\n", dist_names[r->dist]);
+        fprintf(f, ",%s", dist_names[r->dist]);
+        write_csv_tail(f, r);
+        fputc('\n', f);
     }
 }
 
@@ -3122,7 +3295,27 @@ static void write_json_record(FILE *f, const record *r)
     json_number(f, r->vs_unfused);
     fprintf(f, ", \"vs_one_call\": ");
     json_number(f, r->vs_one_call);
-    fprintf(f, ", \"dist\": \"%s\"}", dist_names[r->dist]);
+    fprintf(f, ", \"dist\": \"%s\", \"ns_per_row_max\": %.3f, \"ns_per_row_q1\": %.3f, \"ns_per_row_q3\": %.3f, "
+               "\"tier\": ", dist_names[r->dist], r->max, r->q1, r->q3);
+    if (on_tier(r->kind))
+        json_string(f, norm_isa_name(r->isa));
+    else
+        fprintf(f, "null");
+    fputc('}', f);
+}
+
+/* The kernels (the tier's variant), what NORM_ISA could not do, and the bench's version. */
+static void write_json_meta(FILE *f)
+{
+    fprintf(f, "  \"kernels\": ");
+    json_string(f, run_meta.kernels);
+    fprintf(f, ",\n  \"env_warning\": ");
+    if (norm_env_warning())
+        json_string(f, norm_env_warning());
+    else
+        fprintf(f, "null");
+    fprintf(f, ",\n  \"bench_version\": \"%d.%d.%d\",\n", NORM_VERSION_MAJOR, NORM_VERSION_MINOR,
+            NORM_VERSION_PATCH);
 }
 
 static void write_json(FILE *f, const report *rep, const options *o, norm_isa default_isa, size_t llc)
@@ -3135,6 +3328,7 @@ static void write_json(FILE *f, const report *rep, const options *o, norm_isa de
     json_string(f, cpu);
     fprintf(f, ",\n  \"default_isa\": \"%s\",\n  \"llc_bytes\": %zu,\n  \"eps\": %g,\n  \"beta\": %s,\n",
             norm_isa_name(default_isa), llc, (double)EPS, o->beta ? "true" : "false");
+    write_json_meta(f);
     fprintf(f, "  \"fused\": %s,\n  \"mode\": \"%s\",\n", o->fused ? "true" : "false", mode_name(o));
     fprintf(f, "  \"types\": [");
     for (size_t i = 0; i < o->ntypes; i++)
@@ -3151,11 +3345,29 @@ static void write_json(FILE *f, const report *rep, const options *o, norm_isa de
     fprintf(f, "\n  ]\n}\n");
 }
 
+/* "-": the data takes stdout, and the report (printf) goes to stderr from here on, so that
+ * `norm-bench --csv - > results.csv` holds the CSV alone. One output at most can have it. */
+static FILE *claim_stdout(void)
+{
+    static bool claimed;
+    if (claimed)
+        usage_error("only one of --csv, --json and --plot can be - (stdout)");
+    claimed = true;
+    fflush(stdout);
+    int fd = dup(STDOUT_FILENO);
+    FILE *f = fd >= 0 ? fdopen(fd, "w") : NULL;
+    if (!f || dup2(STDERR_FILENO, STDOUT_FILENO) < 0)
+        die("cannot take stdout for the data: %s", strerror(errno));
+    return f;
+}
+
 /* Opened before the run, so a bad path fails in a second rather than after the benchmark. */
 static FILE *open_output(const char *path)
 {
     if (!path)
         return NULL;
+    if (strcmp(path, "-") == 0)
+        return claim_stdout();
     FILE *f = fopen(path, "w");
     if (!f)
         die("cannot write %s: %s", path, strerror(errno));
@@ -3168,6 +3380,226 @@ static void close_output(FILE *f, const char *path)
         die("error writing %s", path);
 }
 
+/* ---------------------------------------------------------------- spread warnings */
+
+/* The floor record a line's ratio was taken against: same shape, distribution and types. */
+static const record *floor_of(const report *rep, const record *r)
+{
+    for (size_t i = 0; i < rep->count; i++) {
+        const record *f = &rep->recs[i];
+        if (f->shape_index == r->shape_index && f->dist == r->dist && strcmp(f->types.name, r->types.name) == 0 &&
+            strcmp(f->op, "floor") == 0 && strcmp(f->floor_kind, r->floor_kind) == 0)
+            return f;
+    }
+    return NULL;
+}
+
+/* Every line (of every mode's tables) whose ratio to the floor the spread makes meaningless:
+ * its rounds' interquartile range and its floor's, each over its median, add up to more than
+ * SPREAD_MAX. A shared machine under load gives such lines (once a tier at 0.08x "the floor"). */
+static void print_spread_warnings(const report *rep)
+{
+    int lines = 0;
+    for (size_t i = 0; i < rep->count; i++) {
+        const record *r = &rep->recs[i];
+        const record *f = floor_of(rep, r);
+        if (!f || f == r || strcmp(r->op, "floor") == 0)
+            continue;
+        double sr = rel_spread(r), sf = rel_spread(f);
+        if (sr + sf <= SPREAD_MAX)
+            continue;
+        if (!lines++)
+            printf("\nWarning: these ratios are not meaningful: the spread of the rounds (interquartile range over\n"
+                   "the median) of the line and of its floor add up to more than %.0f%%. Rerun on a quieter\n"
+                   "machine, or with more --rounds.\n", SPREAD_MAX * 100);
+        printf("  %-12s %-14s %-8s %-16s %-14s %6.2fx the floor; spread %5.1f%%, floor's %5.1f%%\n", r->shape,
+               r->types.name, dist_names[r->dist], r->op, r->impl, r->ratio, 100 * sr, 100 * sf);
+    }
+    if (lines)
+        fprintf(stderr, "norm-bench: warning: %d ratio(s) not meaningful (spread over %.0f%%): see the end of "
+                "the report\n", lines, SPREAD_MAX * 100);
+}
+
+/* ---------------------------------------------------------------- SVG */
+
+/* --plot: GB/s per tier against the floor, drawn directly as SVG (no plotting program needed).
+ * A panel per op (rmsnorm, layernorm, fused-rmsnorm, ...); in it a group per shape (and types
+ * and distribution where there are several), each group's first bar its floor (grey, also a
+ * dashed line across the group), then each implementation's bar, whiskers from the quartiles
+ * of its rounds. Colours are per implementation, the same in every panel, with a legend. */
+#define SVG_MAX_IMPLS 32
+
+typedef struct svg_group {
+    size_t first;       /* a record of the group, for its key */
+    const record *floor;
+} svg_group;
+
+static bool same_group(const record *a, const record *b)
+{
+    return a->shape_index == b->shape_index && a->dist == b->dist && strcmp(a->types.name, b->types.name) == 0;
+}
+
+static void impl_label(const record *r, char *buf, size_t size)
+{
+    snprintf(buf, size, "%s%s%s", r->impl, r->variant_name[0] ? " " : "", r->variant_name);
+}
+
+static void svg_text(FILE *f, const char *s)
+{
+    for (; *s; s++)
+        if (*s == '<')
+            fputs("&lt;", f);
+        else if (*s == '>')
+            fputs("&gt;", f);
+        else if (*s == '&')
+            fputs("&amp;", f);
+        else
+            fputc(*s, f);
+}
+
+static void write_svg(FILE *f, const report *rep, const options *o)
+{
+    static const char *const palette[] = { "#4e79a7", "#f28e2b", "#59a14f", "#e15759", "#b07aa1", "#76b7b2",
+                                           "#edc948", "#ff9da7", "#9c755f", "#bab0ac" };
+    enum { BAR = 14, GAP = 18, PANEL_H = 220, TOP = 70, LEFT = 60, RIGHT = 20, LABEL_H = 50 };
+    char impls[SVG_MAX_IMPLS][48];
+    size_t nimpls = 0;
+    const char *ops[64];
+    size_t nops = 0;
+    for (size_t i = 0; i < rep->count; i++) {
+        const record *r = &rep->recs[i];
+        if (strcmp(r->op, "floor") == 0 || strcmp(r->op, "ref") == 0)
+            continue;
+        size_t k = 0;
+        while (k < nops && strcmp(ops[k], r->op) != 0)
+            k++;
+        if (k == nops && nops < 64)
+            ops[nops++] = r->op;
+        char label[48];
+        impl_label(r, label, sizeof label);
+        for (k = 0; k < nimpls && strcmp(impls[k], label) != 0; k++)
+            ;
+        if (k == nimpls && nimpls < SVG_MAX_IMPLS)
+            snprintf(impls[nimpls++], sizeof impls[0], "%s", label);
+    }
+    /* The widest panel sets the picture's width. */
+    size_t width = 400;
+    for (size_t k = 0; k < nops; k++) {
+        size_t w = LEFT + RIGHT, bars = 0;
+        for (size_t i = 0; i < rep->count; i++) {
+            const record *r = &rep->recs[i];
+            bool first = true;
+            for (size_t j = 0; j < i; j++)
+                first &= !(strcmp(rep->recs[j].op, ops[k]) == 0 && same_group(&rep->recs[j], r));
+            if (strcmp(r->op, ops[k]) == 0) {
+                bars++;
+                if (first)
+                    w += GAP + BAR; /* the group's floor bar and its gap */
+            }
+        }
+        w += bars * BAR;
+        width = w > width ? w : width;
+    }
+    size_t height = TOP + nops * (PANEL_H + LABEL_H + 30) + 10;
+    fprintf(f, "<svg xmlns=\"http://www.w3.org/2000/svg\" width=\"%zu\" height=\"%zu\" font-family=\"sans-serif\" "
+               "font-size=\"11\">\n<rect width=\"100%%\" height=\"100%%\" fill=\"white\"/>\n", width, height);
+    fprintf(f, "<text x=\"%d\" y=\"18\" font-size=\"14\">libnorm %s on ", LEFT, run_meta.library_version);
+    svg_text(f, run_meta.cpu);
+    fprintf(f, " (default tier %s, kernels %s): GB/s, median and quartiles of the rounds; grey = floor</text>\n",
+            run_meta.default_tier, run_meta.kernels);
+    /* Legend. */
+    size_t lx = LEFT;
+    fprintf(f, "<rect x=\"%zu\" y=\"30\" width=\"10\" height=\"10\" fill=\"#999\"/><text x=\"%zu\" y=\"39\">floor</text>\n",
+            lx, lx + 14);
+    lx += 60;
+    for (size_t k = 0; k < nimpls; k++) {
+        fprintf(f, "<rect x=\"%zu\" y=\"30\" width=\"10\" height=\"10\" fill=\"%s\"/><text x=\"%zu\" y=\"39\">", lx,
+                palette[k % 10], lx + 14);
+        svg_text(f, impls[k]);
+        fprintf(f, "</text>\n");
+        lx += 20 + 7 * strlen(impls[k]);
+    }
+    for (size_t k = 0; k < nops; k++) {
+        double top = TOP + (double)k * (PANEL_H + LABEL_H + 30), base = top + PANEL_H;
+        double max = 0;
+        for (size_t i = 0; i < rep->count; i++) {
+            const record *r = &rep->recs[i];
+            if (strcmp(r->op, ops[k]) != 0)
+                continue;
+            const record *fl = floor_of(rep, r);
+            double hi = r->q1 > 0 ? r->gbps * r->median / r->q1 : r->gbps;
+            max = hi > max ? hi : max;
+            if (fl)
+                max = fl->gbps > max ? fl->gbps : max;
+        }
+        if (max <= 0)
+            max = 1;
+        max *= 1.1;
+        fprintf(f, "<text x=\"%d\" y=\"%.0f\" font-size=\"13\" font-weight=\"bold\">%s</text>\n", LEFT, top - 6, ops[k]);
+        /* Axis and gridlines: 5 steps. */
+        for (int g = 0; g <= 5; g++) {
+            double v = max * g / 5, y = base - PANEL_H * g / 5.0;
+            fprintf(f, "<line x1=\"%d\" y1=\"%.1f\" x2=\"%zu\" y2=\"%.1f\" stroke=\"#ddd\"/>"
+                       "<text x=\"%d\" y=\"%.1f\" text-anchor=\"end\">%.3g</text>\n",
+                    LEFT, y, width - RIGHT, y, LEFT - 4, y + 4, v);
+        }
+        fprintf(f, "<text x=\"12\" y=\"%.0f\" transform=\"rotate(-90 12 %.0f)\" text-anchor=\"middle\">GB/s</text>\n",
+                top + PANEL_H / 2.0, top + PANEL_H / 2.0);
+        double x = LEFT + GAP / 2.0;
+        for (size_t i = 0; i < rep->count; i++) {
+            const record *r = &rep->recs[i];
+            if (strcmp(r->op, ops[k]) != 0)
+                continue;
+            bool first = true;
+            for (size_t j = 0; j < i; j++)
+                first &= !(strcmp(rep->recs[j].op, ops[k]) == 0 && same_group(&rep->recs[j], r));
+            if (!first)
+                continue;
+            /* A new group: the floor, then every record of this op in the group. */
+            double gx = x;
+            const record *fl = floor_of(rep, r);
+            double fh = fl ? PANEL_H * fl->gbps / max : 0;
+            fprintf(f, "<rect x=\"%.1f\" y=\"%.1f\" width=\"%d\" height=\"%.1f\" fill=\"#999\"><title>floor (%s): "
+                       "%.2f GB/s</title></rect>\n", x, base - fh, BAR - 2, fh, fl ? fl->floor_kind : "-",
+                    fl ? fl->gbps : 0.0);
+            x += BAR;
+            for (size_t j = i; j < rep->count; j++) {
+                const record *b = &rep->recs[j];
+                if (strcmp(b->op, ops[k]) != 0 || !same_group(b, r))
+                    continue;
+                char label[48];
+                impl_label(b, label, sizeof label);
+                size_t c = 0;
+                while (c < nimpls && strcmp(impls[c], label) != 0)
+                    c++;
+                double h = PANEL_H * b->gbps / max;
+                double lo = b->q3 > 0 ? PANEL_H * b->gbps * b->median / b->q3 / max : h;
+                double hi = b->q1 > 0 ? PANEL_H * b->gbps * b->median / b->q1 / max : h;
+                fprintf(f, "<rect x=\"%.1f\" y=\"%.1f\" width=\"%d\" height=\"%.1f\" fill=\"%s\"><title>", x, base - h,
+                        BAR - 2, h, palette[c % 10]);
+                svg_text(f, label);
+                fprintf(f, ": %.2f GB/s, %.2fx the floor's time</title></rect>\n", b->gbps, b->ratio);
+                fprintf(f, "<line x1=\"%.1f\" y1=\"%.1f\" x2=\"%.1f\" y2=\"%.1f\" stroke=\"black\"/>\n", x + BAR / 2.0 - 1,
+                        base - lo, x + BAR / 2.0 - 1, base - hi);
+                x += BAR;
+            }
+            if (fl)
+                fprintf(f, "<line x1=\"%.1f\" y1=\"%.1f\" x2=\"%.1f\" y2=\"%.1f\" stroke=\"#555\" "
+                           "stroke-dasharray=\"4 3\"/>\n", gx, base - fh, x - 2, base - fh);
+            char name[96];
+            snprintf(name, sizeof name, "%s%s%s%s%s", r->shape, o->ntypes > 1 ? " " : "",
+                     o->ntypes > 1 ? r->types.name : "", o->ndists > 1 ? " " : "", o->ndists > 1 ? dist_names[r->dist] : "");
+            fprintf(f, "<text x=\"%.1f\" y=\"%.1f\" text-anchor=\"middle\">", (gx + x) / 2, base + 14);
+            svg_text(f, name);
+            fprintf(f, "</text>\n");
+            x += GAP;
+        }
+        fprintf(f, "<line x1=\"%d\" y1=\"%.1f\" x2=\"%zu\" y2=\"%.1f\" stroke=\"black\"/>\n", LEFT, base, width - RIGHT,
+                base);
+    }
+    fprintf(f, "</svg>\n");
+}
+
 /* ---------------------------------------------------------------- main */
 
 int main(int argc, char **argv)
@@ -3175,6 +3607,12 @@ int main(int argc, char **argv)
     options opt = {0};
     parse_args(&opt, argc, argv);
     FILE *csv = open_output(opt.csv_path), *json = open_output(opt.json_path);
+    FILE *plot = open_output(opt.plot_path);
+    cpu_model(run_meta.cpu, sizeof run_meta.cpu);
+    run_meta.library_version = norm_version_string();
+    run_meta.default_tier = norm_active_isa_name();
+    run_meta.kernels = norm_active_variant_name();
+    progress_start(&opt);
 
     norm_isa default_isa = norm_active_isa(); /* before any norm_set_max_isa() */
     bool llc_sysconf;
@@ -3204,14 +3642,18 @@ int main(int argc, char **argv)
         print_vs_f32(&ctx);
     if (opt.half_report)
         print_half_report(&ctx);
+    print_spread_warnings(&ctx.rep);
     printf("\nTotal time %.1f s.\n", now_s() - t0);
 
     if (csv)
         write_csv(csv, &ctx.rep, &opt);
     if (json)
         write_json(json, &ctx.rep, &opt, default_isa, ctx.llc);
+    if (plot)
+        write_svg(plot, &ctx.rep, &opt);
     close_output(csv, opt.csv_path);
     close_output(json, opt.json_path);
+    close_output(plot, opt.plot_path);
     free(ctx.rep.recs);
 
     if (ctx.failures) {

@@ -6,8 +6,9 @@
  *   RMSNorm    y = x / sqrt(mean(x^2) + eps) * gamma + beta
  *   LayerNorm  y = (x - mean) / sqrt(var + eps) * gamma + beta   (biased variance)
  *
- * Every function is thread-safe, never prints, never aborts, and writes nothing
- * when it returns an error. See README.md for the accuracy contract.
+ * Every function is thread-safe, never prints (unless the environment variable NORM_VERBOSE
+ * asks for a line per call on stderr), never aborts, and writes nothing when it returns an
+ * error. See README.md for the accuracy contract, NORM_ISA and NORM_VERBOSE.
  */
 #ifndef NORM_H
 #define NORM_H
@@ -253,18 +254,42 @@ NORM_API norm_status norm_moments_run(const norm_params *params, norm_moments *o
 NORM_API norm_status norm_moments_combine(norm_moments *acc, const norm_moments *part, size_t rows);
 
 /* Tier selection. The tier is chosen once from the CPU (cpu_features) and the environment
- * variable NORM_ISA=scalar|sse2|avx2|avx512|neon, which can only lower it.
+ * variable NORM_ISA=scalar|sse2|avx2|avx512|neon (any case), which can only lower it: a tier
+ * this build or CPU cannot run still caps (the best tier below it runs), and a value that
+ * names no tier of this architecture is ignored; both are told by norm_env_warning() and,
+ * with NORM_VERBOSE, on stderr. The environment is read once, on the first call.
  * norm_set_max_isa() lowers it further for this process (or raises it back up to what the
  * CPU and NORM_ISA allow): it fails with NORM_ERR_ISA_UNAVAILABLE, changing nothing, if
  * the tier cannot run here. Calls in flight on other threads finish on the tier they began with. */
 NORM_API norm_status norm_set_max_isa(norm_isa isa);
 NORM_API norm_isa norm_active_isa(void);
 NORM_API const char *norm_active_isa_name(void);      /* "scalar" "sse2" "avx2" "avx512" "neon" */
-NORM_API int norm_isa_available(norm_isa isa);          /* compiled in and supported by this CPU */
+/* Compiled in, supported by this CPU, and not above the cap NORM_ISA sets: whether
+ * norm_set_max_isa(isa) would succeed. */
+NORM_API int norm_isa_available(norm_isa isa);
 NORM_API const char *norm_isa_name(norm_isa isa);       /* NULL for an unknown value */
 
 NORM_API const char *norm_status_string(norm_status status);
 NORM_API const char *norm_version_string(void);
+
+/* What runs: the active tier's name, or, where the CPU also runs a variant of that tier, the
+ * variant's ("avx512bf16": AVX-512 with AVX512-BF16's conversions and dot products). Variants
+ * of one tier that run together are joined by '+'. norm_active_isa_name() names the tier only. */
+NORM_API const char *norm_active_variant_name(void);
+
+/* NULL when the environment was taken as given (or NORM_ISA is unset); otherwise one sentence
+ * on what NORM_ISA asked that could not be done, e.g. "NORM_ISA=avx3 is not a tier (scalar,
+ * sse2, avx2, avx512): ignored". Valid for the life of the process. */
+NORM_API const char *norm_env_warning(void);
+
+/* The detail behind the last error status returned on this thread: what was found, by the
+ * field's name and with its values, e.g. "y (rows 4, stride 100, n 128) overlaps gamma (length
+ * 128), which starts 64 bytes after it" or "x_stride 100 is smaller than n 128". Calls that
+ * succeed leave it as it was, so read it right after a call that failed. "" before this
+ * thread's first error; never NULL. The string belongs to the thread and stays valid until
+ * its next failing call. (Set by norm_run, norm_moments_run, norm_moments_combine, the dense
+ * calls and norm_set_max_isa.) */
+NORM_API const char *norm_last_error_detail(void);
 
 #ifdef __cplusplus
 }

@@ -106,13 +106,16 @@ class _ParamsRoom(ctypes.Union):
 
 
 class NormError(Exception):
-    """A libnorm call returned an error status; str() is norm_status_string(status)."""
+    """A libnorm call returned an error status; str() is norm_status_string(status) and, where
+    the library has one, norm_last_error_detail(): the field or buffers at fault (.detail)."""
 
-    def __init__(self, status, message, function='norm_run'):
-        super().__init__('%s: %s (status %d)' % (function, message, status))
+    def __init__(self, status, message, function='norm_run', detail=''):
+        super().__init__('%s: %s (status %d)%s' % (function, message, status,
+                                                   ': ' + detail if detail else ''))
         self.status = status
         self.message = message
         self.function = function
+        self.detail = detail
 
 
 def _numpy():
@@ -265,6 +268,11 @@ class Library:
                 raise OSError('%s: no %s (libnorm 0.2.0 or later is needed)' % (path, name)) from None
             fn.restype = res
             fn.argtypes = args
+        # Newer than 0.2.0's first builds: used where present.
+        self._detail = getattr(lib, 'norm_last_error_detail', None)
+        if self._detail is not None:
+            self._detail.restype = ctypes.c_char_p
+            self._detail.argtypes = []
 
     # -- the C functions -------------------------------------------------------------
     def params(self, kind=RMSNORM):
@@ -280,7 +288,9 @@ class Library:
 
     def check(self, status, function='norm_run'):
         if status != 0:
-            raise NormError(status, self.status_string(status), function)
+            # The detail is per thread: read on the thread that made the call, right after it.
+            detail = self._detail().decode() if self._detail is not None else ''
+            raise NormError(status, self.status_string(status), function, detail)
 
     def run(self, params):
         """norm_run(params); raises NormError on an error status."""

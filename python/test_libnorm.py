@@ -245,9 +245,12 @@ class TestErrors(NormTestCase):
         with self.assertRaises(libnorm.NormError) as cm:
             libnorm.rmsnorm(x, n=0)
         self.assertEqual(cm.exception.status, 2)                 # NORM_ERR_BAD_SIZE
+        self.assertIn('n is 0', cm.exception.detail)             # norm_last_error_detail()
+        self.assertIn('n is 0', str(cm.exception))
         with self.assertRaises(libnorm.NormError) as cm:          # gamma of f16 with f32 x
             libnorm.rmsnorm(x, array.array('H', [0x3c00] * 8), param_dtype='f16')
         self.assertEqual(cm.exception.status, 7)                 # NORM_ERR_UNSUPPORTED_TYPE
+        self.assertIn('param_type f16 with x_type f32', cm.exception.detail)
 
     def test_checked_before_the_call(self):
         x = array.array('f', self.values(10))

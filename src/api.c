@@ -1,8 +1,11 @@
 /*
  * The public entry points: validate everything, then hand one job to the active kernel.
- * Nothing is written unless every check passes.
+ * Nothing is written unless every check passes. Each failing check says what it found, with
+ * the field's name and values, in this thread's error detail (norm_fail); NORM_VERBOSE's
+ * line per call is written by the entry points at the end of the file.
  */
 #include <math.h>
+#include <stdio.h>
 #include <stdint.h>
 #include <string.h>
 
@@ -98,6 +101,25 @@ static bool moments_valid(const norm_moments *m, size_t rows, bool empty_ok)
     return true;
 }
 
+/* The first row moments_valid refuses, in the error detail. Like norm_fail, each of these
+ * error paths is a cold function that writes the detail and a macro that gives the status as
+ * a constant. */
+#define bad_moments(name, m, rows, empty_ok) (moments_detail(name, m, rows, empty_ok), NORM_ERR_BAD_MOMENTS)
+static __attribute__((cold, noinline)) void moments_detail(const char *name, const norm_moments *m, size_t rows,
+                                                           bool empty_ok)
+{
+    size_t r = 0;
+    while (r + 1 < rows && moments_valid(&m[r], 1, empty_ok))
+        r++;
+    norm_set_detail("%s[%zu] has count %g and m2 %g: the count must be finite and %s, and m2 not "
+                    "negative", name, r, m[r].count, m[r].m2, empty_ok ? ">= 0" : "> 0");
+}
+
+static const char *dtype_label(norm_dtype t)
+{
+    return t == NORM_F32 ? "f32" : t == NORM_F16 ? "f16" : t == NORM_BF16 ? "bf16" : t == NORM_I8 ? "i8" : "?";
+}
+
 #define ALL_FLAGS (NORM_EPS_OUTSIDE_SQRT | NORM_UNIT_OFFSET | NORM_GATE_BEFORE_NORM)
 
 /* Strides of 0 mean dense rows. */
@@ -106,24 +128,40 @@ static size_t stride_or_n(size_t stride, size_t n) { return stride ? stride : n;
 /* The field rules both entry points share, in the order of their statuses: kind, flags and
  * types (BAD_ARGUMENT), the parameters' type (UNSUPPORTED_TYPE), then the fields that go
  * together (BAD_ARGUMENT). An entry point adds its own rules of the first and of the last
- * kind as types_ok and together_ok, so that each status keeps its place in the order. */
+ * kind as y_type_ok (norm_run's y_type) and apart (NULL, or what does not go together, said
+ * for the error detail), so that each status keeps its place in the order. */
 static inline __attribute__((always_inline)) norm_status
-check_fields(const norm_params *p, unsigned known_flags, bool types_ok, bool together_ok)
+check_fields(const norm_params *p, unsigned known_flags, bool y_type_ok, const char *apart)
 {
-    if ((p->kind != NORM_RMSNORM && p->kind != NORM_LAYERNORM) || (p->flags & ~known_flags) ||
-        !dtype_valid(p->x_type) || !dtype_valid(p->param_type) || !types_ok)
-        return NORM_ERR_BAD_ARGUMENT;
+    if (p->kind != NORM_RMSNORM && p->kind != NORM_LAYERNORM)
+        return norm_fail(NORM_ERR_BAD_ARGUMENT, "kind %d is neither NORM_RMSNORM (0) nor NORM_LAYERNORM (1)",
+                         (int)p->kind);
+    if (p->flags & ~known_flags)
+        return norm_fail(NORM_ERR_BAD_ARGUMENT, "flags 0x%x: bits 0x%x are not flags this call takes (0x%x)",
+                         p->flags, p->flags & ~known_flags, known_flags);
+    if (!dtype_valid(p->x_type))
+        return norm_fail(NORM_ERR_BAD_ARGUMENT, "x_type %d is not NORM_F32, NORM_F16 or NORM_BF16", (int)p->x_type);
+    if (!dtype_valid(p->param_type))
+        return norm_fail(NORM_ERR_BAD_ARGUMENT, "param_type %d is not NORM_F32, NORM_F16 or NORM_BF16",
+                         (int)p->param_type);
+    if (!y_type_ok)
+        return norm_fail(NORM_ERR_BAD_ARGUMENT, "y_type %d is not NORM_F32, NORM_F16, NORM_BF16 or NORM_I8",
+                         (int)p->y_type);
     /* gamma, beta and the bias are f32 or the type of x. */
     if (p->param_type != NORM_F32 && p->param_type != p->x_type)
-        return NORM_ERR_UNSUPPORTED_TYPE;
-    if (!together_ok)
-        return NORM_ERR_BAD_ARGUMENT;
+        return norm_fail(NORM_ERR_UNSUPPORTED_TYPE, "param_type %s with x_type %s: gamma, beta and bias must be f32 "
+                         "or x's type", dtype_label(p->param_type), dtype_label(p->x_type));
+    if (apart)
+        return norm_fail(NORM_ERR_BAD_ARGUMENT, "%s", apart);
     if (!p->residual && (p->residual_out || p->bias))
-        return NORM_ERR_BAD_ARGUMENT; /* the bias and the write-back belong to the residual add */
+        return norm_fail(NORM_ERR_BAD_ARGUMENT, "%s is set but residual is NULL: it belongs to the residual add",
+                         p->residual_out ? "residual_out" : "bias");
     if ((p->flags & NORM_GATE_BEFORE_NORM) && !p->gate)
-        return NORM_ERR_BAD_ARGUMENT;
+        return norm_fail(NORM_ERR_BAD_ARGUMENT, "flags has NORM_GATE_BEFORE_NORM but gate is NULL");
     if (p->gate && (p->kind != NORM_RMSNORM || p->residual))
-        return NORM_ERR_BAD_ARGUMENT; /* gated RMSNorm only, not fused with the residual add */
+        return norm_fail(NORM_ERR_BAD_ARGUMENT, p->residual ? "gate and residual are both set: the gated RMSNorm "
+                         "does not take the residual add" : "gate is set with kind NORM_LAYERNORM: the gate is "
+                         "RMSNorm's only");
     return NORM_OK;
 }
 
@@ -132,6 +170,7 @@ check_fields(const norm_params *p, unsigned known_flags, bool types_ok, bool tog
  * moments) is one row whose stride is its length, so that the stride rule holds for it. */
 typedef struct buffer {
     const void *p;           /* NULL: not given (an error if required) */
+    const char *name;        /* the pointer's expression in the list ("p->y"), for the error detail */
     size_t stride, rows, n;  /* in elements */
     size_t elem;             /* bytes per element */
     unsigned role;           /* BUF_OUT or 0 (an input), BUF_REQUIRED, BUF_MOMENTS */
@@ -143,6 +182,7 @@ enum {
     BUF_OUT = 1,      /* written: shares no byte with another buffer, except by may_be */
     BUF_REQUIRED = 2, /* must not be NULL */
     BUF_MOMENTS = 4,  /* norm_moments read as statistics: each row's must be usable */
+    BUF_VECTOR = 8,   /* listed by VECTOR: one row of its length (for the error detail) */
 };
 /* The only sharing allowed: an output that is exactly (same address and stride) an input of
  * its type that it replaces element by element, named by the input's tag. */
@@ -150,8 +190,8 @@ enum { TAG_X = 1, TAG_RESIDUAL = 2 };
 
 /* A list's entries: rows of n elements, and vectors (one row of len). */
 #define ROWS(p, stride, rows, n, elem, role, tag, may_be) \
-    { (p), (stride), (rows), (n), (elem), (role), (tag), (may_be) }
-#define VECTOR(p, len, elem, role) ROWS(p, len, 1, len, elem, role, 0, 0)
+    { (p), #p, (stride), (rows), (n), (elem), (role), (tag), (may_be) }
+#define VECTOR(p, len, elem, role) ROWS(p, len, 1, len, elem, (role) | BUF_VECTOR, 0, 0)
 #define COUNT(a) (sizeof (a) / sizeof *(a))
 /* A loop over a list, unrolled: the lists are far shorter than 32. */
 #define UNROLLED _Pragma("GCC unroll 32")
@@ -162,6 +202,51 @@ static inline __attribute__((always_inline)) bool spans_clash(const span *o, con
 {
     return o->end > b->base && b->end > o->base &&
            !(may_replace && o->base == b->base && o->stride == b->stride) && rows_overlap(o, b);
+}
+
+/* A field's name as the caller knows it: "y" from the list's "p->y". */
+static const char *field_name(const char *expr) { return strncmp(expr, "p->", 3) == 0 ? expr + 3 : expr; }
+
+/* "y (rows 4, stride 100, n 128)", or "gamma (length 128)" for a vector. */
+static void describe_buffer(char *buf, size_t size, const buffer *b)
+{
+    if (b->role & BUF_VECTOR)
+        snprintf(buf, size, "%s (length %zu)", field_name(b->name), b->n);
+    else
+        snprintf(buf, size, "%s (rows %zu, stride %zu, n %zu)", field_name(b->name), b->rows, b->stride, b->n);
+}
+
+/* The error detail for what check_buffers found wrong with buffer a (and, for an overlap, the
+ * buffer b it meets), by the names in the entry point's list. */
+#define buffer_error(st, a, b) (buffer_detail(st, a, b), (st))
+static __attribute__((cold, noinline)) void buffer_detail(norm_status st, const buffer *a, const buffer *b)
+{
+    const char *name = field_name(a->name);
+    char da[96], db[96];
+    describe_buffer(da, sizeof da, a);
+    switch (st) {
+    case NORM_ERR_BAD_STRIDE:
+        norm_set_detail("%s_stride %zu is smaller than n %zu", name, a->stride, a->n);
+        return;
+    case NORM_ERR_NULL_POINTER:
+        norm_set_detail("%s is NULL%s", name,
+                         a->may_be & TAG_RESIDUAL ? " but required with residual (it receives h = x + residual)"
+                                                  : " but required");
+        return;
+    case NORM_ERR_SIZE_OVERFLOW:
+        norm_set_detail("%s, of %zu-byte elements at %p, extends past the end of the address space", da,
+                         a->elem, a->p);
+        return;
+    default: {
+        describe_buffer(db, sizeof db, b);
+        ptrdiff_t off = (ptrdiff_t)((uintptr_t)b->p - (uintptr_t)a->p);
+        bool replaces = (a->may_be & b->tag) != 0;
+        norm_set_detail("%s overlaps %s, which starts %td bytes %s it%s", da, db, off < 0 ? -off : off,
+                         off < 0 ? "before" : "after",
+                         !replaces ? "" : off ? " (in place needs the same address and stride)"
+                                              : " (in place needs equal strides)");
+    }
+    }
 }
 
 /* The checks every buffer of a call gets, in the order of their statuses: strides of at least
@@ -180,23 +265,23 @@ check_buffers(const buffer *b, span *at, size_t count, size_t rows)
     UNROLLED
     for (size_t i = 0; i < count; i++)
         if (b[i].stride < b[i].n)
-            return NORM_ERR_BAD_STRIDE;
+            return buffer_error(NORM_ERR_BAD_STRIDE, &b[i], NULL);
     if (rows == 0)
         return NORM_OK;
     UNROLLED
     for (size_t i = 0; i < count; i++)
         if (!b[i].p && (b[i].role & BUF_REQUIRED))
-            return NORM_ERR_NULL_POINTER;
+            return buffer_error(NORM_ERR_NULL_POINTER, &b[i], NULL);
     /* Buffers not given too: a size that wraps is refused whether or not its buffer is. */
     UNROLLED
     for (size_t i = 0; i < count; i++)
         if (!extent_fits(b[i].p, b[i].rows, b[i].stride, b[i].n, b[i].elem))
-            return NORM_ERR_SIZE_OVERFLOW;
+            return buffer_error(NORM_ERR_SIZE_OVERFLOW, &b[i], NULL);
     /* Only now are the moments known to be addressable. */
     UNROLLED
     for (size_t i = 0; i < count; i++)
         if ((b[i].role & BUF_MOMENTS) && b[i].p && !moments_valid(b[i].p, b[i].n, false))
-            return NORM_ERR_BAD_MOMENTS;
+            return bad_moments(field_name(b[i].name), b[i].p, b[i].n, false);
 
     /* Each hull once, for the buffers given: NULL optional buffers drop out. */
     UNROLLED
@@ -213,19 +298,39 @@ check_buffers(const buffer *b, span *at, size_t count, size_t rows)
         for (size_t i = 0; i < count; i++)
             if (i != o && !(i < o && (b[i].role & BUF_OUT)) && b[i].p &&
                 spans_clash(&at[o], &at[i], (b[o].may_be & b[i].tag) != 0))
-                return NORM_ERR_OVERLAP;
+                return buffer_error(NORM_ERR_OVERLAP, &b[o], &b[i]);
     }
     return NORM_OK;
 }
+
+/* The error details of the scalar fields. */
+#define bad_scale(p) (scale_detail(p), NORM_ERR_BAD_SCALE)
+static __attribute__((cold, noinline)) void scale_detail(const norm_params *p)
+{
+    if (p->y_scales && p->y_scale != 0.0f)
+        norm_set_detail("y_scale %g and y_scales are both set: give one (static or dynamic scale)",
+                        (double)p->y_scale);
+    else if (!p->y_scales && p->y_scale == 0.0f)
+        norm_set_detail("y_type is NORM_I8 but neither y_scale nor y_scales is set");
+    else
+        norm_set_detail("y_scale %g: a static scale must be finite and > 2^-128 (its f32 reciprocal must be finite)",
+                        (double)p->y_scale);
+}
+
+#define bad_n() norm_fail(NORM_ERR_BAD_SIZE, "n is 0: a row needs at least one element")
+#define bad_eps(eps) norm_fail(NORM_ERR_BAD_EPS, "eps is %g: it must be finite and >= 0", (double)(eps))
 
 /* Checks a request completely, then runs it. Reads the caller's struct in place: the
  * checks are the whole cost of a call on short rows, so nothing is copied. */
 static inline norm_status run_checked(const norm_params *p)
 {
     norm_status st = check_fields(p, ALL_FLAGS, dtype_valid(p->y_type) || p->y_type == NORM_I8,
-                                  /* RMSNorm has no mean to report; the residual add belongs
-                                   * to the moments step */
-                                  !(p->kind == NORM_RMSNORM && p->mean) && !(p->moments && p->residual));
+                                  p->kind == NORM_RMSNORM && p->mean
+                                      ? "mean is set with kind NORM_RMSNORM, which has no mean to report"
+                                  : p->moments && p->residual
+                                      ? "moments and residual are both set: the residual add belongs to the moments "
+                                        "step (norm_moments_run)"
+                                      : NULL);
     if (st != NORM_OK)
         return st;
     if (p->y_type == NORM_I8) {
@@ -235,14 +340,15 @@ static inline norm_status run_checked(const norm_params *p)
                             !p->y_scales;
         bool dynamic_scale = p->y_scale == 0.0f && p->y_scales;
         if (!static_scale && !dynamic_scale)
-            return NORM_ERR_BAD_SCALE;
+            return bad_scale(p);
     } else if (p->y_scale != 0.0f || p->y_scales) {
-        return NORM_ERR_BAD_ARGUMENT; /* scales belong to int8 output */
+        return norm_fail(NORM_ERR_BAD_ARGUMENT, "%s is set with y_type %s: scales belong to int8 output (NORM_I8)",
+                         p->y_scales ? "y_scales" : "y_scale", dtype_label(p->y_type));
     }
     if (p->n == 0)
-        return NORM_ERR_BAD_SIZE;
+        return bad_n();
     if (!(p->eps >= 0.0f) || !isfinite(p->eps))
-        return NORM_ERR_BAD_EPS;
+        return bad_eps(p->eps);
 
     const size_t rows = p->rows, n = p->n;
     const size_t x_stride = stride_or_n(p->x_stride, n), y_stride = stride_or_n(p->y_stride, n);
@@ -296,6 +402,18 @@ static inline norm_status run_checked(const norm_params *p)
     return NORM_OK;
 }
 
+/* struct_size's error detail; byte is the first unknown byte that is not zero, or 0. */
+#define bad_struct_size(size, byte) (struct_size_detail(size, byte), NORM_ERR_BAD_ARGUMENT)
+static __attribute__((cold, noinline)) void struct_size_detail(size_t size, size_t byte)
+{
+    if (byte)
+        norm_set_detail("struct_size %zu: byte %zu is past this library's norm_params (%zu bytes) and not zero: "
+                        "a field this version does not know is set", size, byte, sizeof(norm_params));
+    else
+        norm_set_detail("struct_size %zu is no size of norm_params this library knows (is it set? start from "
+                        "norm_params_default() or norm_params_init())", size);
+}
+
 /* A caller's struct as this version's: a released older layout is zero-extended; a newer
  * one (larger, aligned, at most PARAMS_MAX_SIZE) is accepted when every byte this version
  * does not know is zero. Nothing past the smaller of struct_size and sizeof(norm_params)
@@ -303,41 +421,55 @@ static inline norm_status run_checked(const norm_params *p)
 static norm_status params_as_current(const norm_params *params, norm_params *copy, const norm_params **p)
 {
     if (!params)
-        return NORM_ERR_NULL_POINTER;
+        return norm_fail(NORM_ERR_NULL_POINTER, "params is NULL");
     const size_t size = params->struct_size;
     if (size >= sizeof(norm_params)) {
         if (size > PARAMS_MAX_SIZE || size % _Alignof(norm_params) != 0)
-            return NORM_ERR_BAD_ARGUMENT;
+            return bad_struct_size(size, 0);
         for (size_t i = sizeof(norm_params); i < size; i++)
             if (((const unsigned char *)params)[i] != 0)
-                return NORM_ERR_BAD_ARGUMENT;
+                return bad_struct_size(size, i);
         *p = params;
         return NORM_OK;
     }
     if (size != PARAMS_0_1_0_SIZE && size != PARAMS_0_1_1_SIZE)
-        return NORM_ERR_BAD_ARGUMENT;
+        return bad_struct_size(size, 0);
     memset(copy, 0, sizeof *copy);
     memcpy(copy, params, size);
     *p = copy;
     return NORM_OK;
 }
 
-norm_status norm_moments_run(const norm_params *params, norm_moments *out)
+/* What norm_moments_run refuses to take, for the error detail; NULL if nothing. */
+static inline const char *moments_run_apart(const norm_params *p)
+{
+#define APPLY_FIELD(f) f " is set: norm_moments_run computes moments only (" f " belongs to norm_run's apply step)"
+    const char *set = p->y ? APPLY_FIELD("y") : p->gamma ? APPLY_FIELD("gamma") : p->beta ? APPLY_FIELD("beta")
+                    : p->mean ? APPLY_FIELD("mean") : p->rstd ? APPLY_FIELD("rstd")
+                    : p->y_scales ? APPLY_FIELD("y_scales") : p->moments ? APPLY_FIELD("moments")
+                    : p->y_scale != 0.0f ? APPLY_FIELD("y_scale") : NULL;
+#undef APPLY_FIELD
+    if (set)
+        return set;
+    if (p->gate && !(p->flags & NORM_GATE_BEFORE_NORM))
+        return "gate is set without NORM_GATE_BEFORE_NORM: only a gate before the norm changes the moments";
+    return NULL;
+}
+
+static norm_status moments_run(const norm_params *params, norm_moments *out)
 {
     norm_params copy;
     const norm_params *p;
     norm_status st = params_as_current(params, &copy, &p);
     if (st != NORM_OK)
         return st;
-    st = check_fields(p, NORM_GATE_BEFORE_NORM, true,
-                      /* Only what the moments depend on: the output's fields belong to the
-                       * apply step, and only a gate before the norm changes the moments. */
-                      !p->y && !p->gamma && !p->beta && !p->mean && !p->rstd && !p->y_scales &&
-                          !p->moments && p->y_scale == 0.0f && (!p->gate || (p->flags & NORM_GATE_BEFORE_NORM)));
+    /* Only what the moments depend on: the output's fields belong to the apply step, and only
+     * a gate before the norm changes the moments. */
+    st = check_fields(p, NORM_GATE_BEFORE_NORM, true, moments_run_apart(p));
     if (st != NORM_OK)
         return st;
     if (p->n == 0)
-        return NORM_ERR_BAD_SIZE;
+        return bad_n();
 
     const size_t rows = p->rows, n = p->n;
     const size_t x_stride = stride_or_n(p->x_stride, n), r_stride = stride_or_n(p->residual_stride, n);
@@ -378,14 +510,19 @@ norm_status norm_moments_combine(norm_moments *acc, const norm_moments *part, si
     if (rows == 0)
         return NORM_OK;
     if (!acc || !part)
-        return NORM_ERR_NULL_POINTER;
+        return norm_fail(NORM_ERR_NULL_POINTER, "%s is NULL", acc ? "part" : "acc");
     if (!extent_fits(acc, 1, 0, rows, sizeof *acc) || !extent_fits(part, 1, 0, rows, sizeof *part))
-        return NORM_ERR_SIZE_OVERFLOW;
+        return norm_fail(NORM_ERR_SIZE_OVERFLOW, "%s (rows %zu) extends past the end of the address space",
+                         extent_fits(acc, 1, 0, rows, sizeof *acc) ? "part" : "acc", rows);
     span a = make_span(acc, 0, 1, rows, sizeof *acc), b = make_span(part, 0, 1, rows, sizeof *part);
     if (acc != part && spans_overlap(&a, &b))
-        return NORM_ERR_OVERLAP;
-    if (!moments_valid(acc, rows, true) || !moments_valid(part, rows, true))
-        return NORM_ERR_BAD_MOMENTS;
+        return norm_fail(NORM_ERR_OVERLAP, "acc (rows %zu) overlaps part, which starts %td bytes %s it: they must be "
+                         "apart or equal", rows, (ptrdiff_t)(part > acc ? b.base - a.base : a.base - b.base),
+                         part > acc ? "after" : "before");
+    if (!moments_valid(acc, rows, true))
+        return bad_moments("acc", acc, rows, true);
+    if (!moments_valid(part, rows, true))
+        return bad_moments("part", part, rows, true);
     for (size_t r = 0; r < rows; r++) {
         norm_moments a = acc[r], b = part[r];
         if (b.count == 0.0)
@@ -404,7 +541,7 @@ norm_status norm_moments_combine(norm_moments *acc, const norm_moments *part, si
     return NORM_OK;
 }
 
-norm_status norm_run(const norm_params *params)
+static norm_status run_params(const norm_params *params)
 {
     norm_params copy;
     const norm_params *p;
@@ -419,28 +556,57 @@ static bool ranges_meet(const void *a, size_t a_len, const void *b, size_t b_len
     return (uintptr_t)a < (uintptr_t)b + b_len && (uintptr_t)b < (uintptr_t)a + a_len;
 }
 
+/* The dense calls' error detail for an extent or an overlap: the first buffer at fault, in the
+ * order of the checks. */
+#define dense_error(st, y, x, gamma, beta, rows, n, e) (dense_detail(st, y, x, gamma, beta, rows, n, e), (st))
+static __attribute__((cold, noinline)) void dense_detail(norm_status st, const void *y, const void *x,
+                                                         const void *gamma, const void *beta, size_t rows, size_t n,
+                                                         size_t e)
+{
+    const struct { const char *name; const void *p; size_t rows; } b[] = {
+        { "x", x, rows }, { "y", y, rows }, { "gamma", gamma, 1 }, { "beta", beta, 1 },
+    };
+    for (size_t i = 0; i < 4; i++) {
+        if (st == NORM_ERR_SIZE_OVERFLOW && !extent_fits(b[i].p, b[i].rows, n, n, e)) {
+            norm_set_detail("%s (rows %zu, n %zu, of %zu-byte elements at %p) extends past the end of the address "
+                            "space", b[i].name, b[i].rows, n, e, b[i].p);
+            return;
+        }
+        if (st == NORM_ERR_OVERLAP && i != 1 && b[i].p && (i != 0 || y != x) &&
+            ranges_meet(y, rows * n * e, b[i].p, b[i].rows * n * e)) {
+            ptrdiff_t off = (ptrdiff_t)((uintptr_t)b[i].p - (uintptr_t)y);
+            norm_set_detail("y (rows %zu, n %zu) overlaps %s (%s %zu), which starts %td bytes %s it%s", rows, n,
+                            b[i].name, i == 0 ? "rows" : "length", i == 0 ? rows : n, off < 0 ? -off : off,
+                            off < 0 ? "before" : "after", i == 0 ? " (in place needs y == x)" : "");
+            return;
+        }
+    }
+}
+
 /* The dense entry points: run_checked's checks, in its order, for what these calls can get
  * wrong. Dense rows are one contiguous range, so an overlap is a comparison of two ranges.
  * A one-row call is the latency an engine waits on per token: it pays for nothing else. */
-static norm_status run_dense(norm_kind kind, norm_dtype type, void *y, const void *x,
-                             const void *gamma, const void *beta, size_t rows, size_t n, float eps)
+static norm_status run_dense(norm_kind kind, norm_dtype type, void *y, const void *x, const void *gamma,
+                             const void *beta, size_t rows, size_t n, float eps); /* NORM_VERBOSE's, below */
+static norm_status dense_norm(norm_kind kind, norm_dtype type, void *y, const void *x,
+                              const void *gamma, const void *beta, size_t rows, size_t n, float eps)
 {
     if (n == 0)
-        return NORM_ERR_BAD_SIZE;
+        return bad_n();
     if (!(eps >= 0.0f) || !isfinite(eps))
-        return NORM_ERR_BAD_EPS;
+        return bad_eps(eps);
     if (rows == 0)
         return NORM_OK;
     if (!x || !y)
-        return NORM_ERR_NULL_POINTER;
+        return norm_fail(NORM_ERR_NULL_POINTER, "%s is NULL but required", x ? "y" : "x");
     const size_t e = norm_dtype_size(type);
     if (!extent_fits(x, rows, n, n, e) || !extent_fits(y, rows, n, n, e) ||
         !extent_fits(gamma, 1, 0, n, e) || !extent_fits(beta, 1, 0, n, e))
-        return NORM_ERR_SIZE_OVERFLOW;
+        return dense_error(NORM_ERR_SIZE_OVERFLOW, y, x, gamma, beta, rows, n, e);
     const size_t bytes = rows * n * e, row_bytes = n * e; /* both fit: checked above */
     if ((y != x && ranges_meet(y, bytes, x, bytes)) || (gamma && ranges_meet(y, bytes, gamma, row_bytes)) ||
         (beta && ranges_meet(y, bytes, beta, row_bytes)))
-        return NORM_ERR_OVERLAP;
+        return dense_error(NORM_ERR_OVERLAP, y, x, gamma, beta, rows, n, e);
     norm_job job = {
         .y = y, .x = x, .y_stride = n, .x_stride = n, .rows = rows, .n = n,
         .gamma = gamma, .beta = beta, .eps = eps, .x_type = type, .y_type = type, .param_type = type,
@@ -511,4 +677,91 @@ const char *norm_version_string(void)
 #define NORM_STR_(x) #x
 #define NORM_STR(x) NORM_STR_(x)
     return NORM_STR(NORM_VERSION_MAJOR) "." NORM_STR(NORM_VERSION_MINOR) "." NORM_STR(NORM_VERSION_PATCH);
+}
+
+/* ---- NORM_VERBOSE: the public entry points around the checked calls above ---------------- */
+
+/* Each entry point costs one load and a branch more than the call it wraps while NORM_VERBOSE
+ * is off. The first call of a process also takes the logged path once: that is where the
+ * environment is read (norm_verbose_init). The time is the whole call's, checks included. */
+
+/* The struct a NORM_VERBOSE line describes: the caller's as the library reads it, or NULL
+ * where its struct_size says it cannot be read (the line then shows the status and detail).
+ * Where the call failed on struct_size, this fails the same way and sets the same detail. */
+static const norm_params *params_for_log(const norm_params *params, norm_params *copy)
+{
+    const norm_params *p;
+    return params_as_current(params, copy, &p) == NORM_OK ? p : NULL;
+}
+
+static __attribute__((cold, noinline)) norm_status run_logged(const norm_params *params)
+{
+    if (!norm_verbose_init())
+        return run_params(params);
+    uint64_t t0 = norm_now_ns();
+    norm_status st = run_params(params);
+    uint64_t ns = norm_now_ns() - t0;
+    norm_params copy;
+    norm_verbose_call("norm_run", params_for_log(params, &copy), st, ns);
+    return st;
+}
+
+norm_status norm_run(const norm_params *params)
+{
+    if (norm_verbose_pending())
+        return run_logged(params);
+    return run_params(params);
+}
+
+static __attribute__((cold, noinline)) norm_status moments_run_logged(const norm_params *params, norm_moments *out)
+{
+    if (!norm_verbose_init())
+        return moments_run(params, out);
+    uint64_t t0 = norm_now_ns();
+    norm_status st = moments_run(params, out);
+    uint64_t ns = norm_now_ns() - t0;
+    norm_params copy;
+    norm_verbose_call("norm_moments_run", params_for_log(params, &copy), st, ns);
+    return st;
+}
+
+norm_status norm_moments_run(const norm_params *params, norm_moments *out)
+{
+    if (norm_verbose_pending())
+        return moments_run_logged(params, out);
+    return moments_run(params, out);
+}
+
+static __attribute__((cold, noinline)) norm_status dense_logged(norm_kind kind, norm_dtype type, void *y,
+                                                                 const void *x, const void *gamma, const void *beta,
+                                                                 size_t rows, size_t n, float eps)
+{
+    if (!norm_verbose_init())
+        return dense_norm(kind, type, y, x, gamma, beta, rows, n, eps);
+    uint64_t t0 = norm_now_ns();
+    norm_status st = dense_norm(kind, type, y, x, gamma, beta, rows, n, eps);
+    uint64_t ns = norm_now_ns() - t0;
+    /* The dense call as the norm_params it stands for. */
+    norm_params p = norm_params_default(kind);
+    p.rows = rows;
+    p.n = n;
+    p.eps = eps;
+    p.x = x;
+    p.y = y;
+    p.gamma = gamma;
+    p.beta = beta;
+    p.x_type = p.y_type = p.param_type = type;
+    char entry[32];
+    snprintf(entry, sizeof entry, "norm_%s_%s", kind == NORM_RMSNORM ? "rmsnorm" : "layernorm",
+             dtype_label(type));
+    norm_verbose_call(entry, &p, st, ns);
+    return st;
+}
+
+static norm_status run_dense(norm_kind kind, norm_dtype type, void *y, const void *x, const void *gamma,
+                             const void *beta, size_t rows, size_t n, float eps)
+{
+    if (norm_verbose_pending())
+        return dense_logged(kind, type, y, x, gamma, beta, rows, n, eps);
+    return dense_norm(kind, type, y, x, gamma, beta, rows, n, eps);
 }

@@ -25,6 +25,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <strings.h>
 
 #include "common.h"
 #include "config.h"   /* NORM_HAVE_<NAME>: which entries of the ISA list Meson compiled in */
@@ -70,7 +71,7 @@ static void predict_tier(void)
     bool env_tier = false; /* NORM_ISA names a tier of this architecture */
     if (env && *env) {
         int t = 0;
-        while (t < NORM_ISA_COUNT && strcmp(env, isa_names[t]) != 0)
+        while (t < NORM_ISA_COUNT && strcasecmp(env, isa_names[t]) != 0) /* the library ignores case */
             t++;
         if (t < NORM_ISA_COUNT && this_arch[t]) {
             cap = t;
