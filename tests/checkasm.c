@@ -57,12 +57,12 @@ static const char *tier_name(int tier)
 /* ---- one case ------------------------------------------------------------------------- */
 
 typedef plain_spec spec;
-typedef plain_inputs inputs;
+typedef case_inputs inputs;
 
 static const combo f32_combo = { NORM_F32, NORM_F32, NORM_F32 };
 
 /* Inputs as dense f32 rows; the engine copies them into whatever layout the spec asks for. */
-static inputs inputs_alloc(size_t rows, size_t n) { return plain_inputs_alloc(f32_combo, rows, n); }
+static inputs inputs_alloc(size_t rows, size_t n) { return case_inputs_alloc(f32_combo, rows, n); }
 
 static norm_kernel_fn *tier_fn(int tier, bool layernorm)
 {
@@ -375,34 +375,19 @@ END_TEST
 START_TEST(test_special)
 {
     static const size_t sizes[] = { 1, 3, 4, 5, 16, 17, 67, 1000 };
-    static const char *const names[] = { "NaN", "NaN first", "+Inf", "-Inf", "+Inf and -Inf",
-                                         "Inf last", "all NaN", "zeros, eps 0", "constant, eps 0" };
     rng r = rng_for(seed, "special");
     inputs in = inputs_alloc(4, 1000);
     for (size_t k = 0; k < sizeof sizes / sizeof sizes[0]; k++)
-        for (int what = 0; what < 9; what++)
+        for (int what = 0; what < NSPECIAL_ROWS; what++)
             for (int kind = 0; kind < 2; kind++) {
                 size_t n = sizes[k];
                 gen_rows(&r, &in, 4, n);
                 gen_params(&r, &in, n);
-                for (size_t row = 1; row < 4; row += 2) { /* rows 1 and 3; 0 and 2 stay ordinary */
-                    float *x = in.xf + row * n;
-                    size_t at = rng_below(&r, (uint32_t)n);
-                    switch (what) {
-                    case 0: x[at] = NAN; break;
-                    case 1: x[0] = NAN; break;
-                    case 2: x[at] = INFINITY; break;
-                    case 3: x[at] = -INFINITY; break;
-                    case 4: x[at] = INFINITY; x[rng_below(&r, (uint32_t)n)] = -INFINITY; break;
-                    case 5: x[n - 1] = rng_bool(&r) ? INFINITY : -INFINITY; break;
-                    case 6: for (size_t i = 0; i < n; i++) x[i] = NAN; break;
-                    case 7: for (size_t i = 0; i < n; i++) x[i] = 0.0f; break;
-                    case 8: for (size_t i = 0; i < n; i++) x[i] = 2.5f; break;
-                    }
-                }
+                for (size_t row = 1; row < 4; row += 2) /* rows 1 and 3; 0 and 2 stay ordinary */
+                    poke_special(&r, in.xf + row * n, n, what);
                 spec s = dense_spec(kind, 4, n, what >= 7 ? 0.0f : eps_any(&r));
                 s.eps_outside = rng_bool(&r);
-                run_case(_i, &s, &in, (int)rng_below(&r, 4), names[what]);
+                run_case(_i, &s, &in, (int)rng_below(&r, 4), special_row_names[what]);
             }
 }
 END_TEST

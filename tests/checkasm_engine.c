@@ -87,6 +87,24 @@ norm_kernel_fn *kernel_of(const norm_kernels *k, bool layernorm, combo c)
     return (layernorm ? k->layernorm : k->rmsnorm)[c.x][c.y][c.p];
 }
 
+const combo float_combos[NFLOAT_COMBOS] = {
+    { NORM_F32, NORM_F32, NORM_F32 },    { NORM_F32, NORM_F16, NORM_F32 },
+    { NORM_F32, NORM_BF16, NORM_F32 },   { NORM_F16, NORM_F32, NORM_F32 },
+    { NORM_F16, NORM_F16, NORM_F32 },    { NORM_F16, NORM_BF16, NORM_F32 },
+    { NORM_F16, NORM_F32, NORM_F16 },    { NORM_F16, NORM_F16, NORM_F16 },
+    { NORM_F16, NORM_BF16, NORM_F16 },   { NORM_BF16, NORM_F32, NORM_F32 },
+    { NORM_BF16, NORM_F16, NORM_F32 },   { NORM_BF16, NORM_BF16, NORM_F32 },
+    { NORM_BF16, NORM_F32, NORM_BF16 },  { NORM_BF16, NORM_F16, NORM_BF16 },
+    { NORM_BF16, NORM_BF16, NORM_BF16 },
+};
+
+const combo all_combos[NALL_COMBOS] = {
+#define Y4(x, p) { x, NORM_F32, p }, { x, NORM_F16, p }, { x, NORM_BF16, p }, { x, NORM_I8, p }
+    Y4(NORM_F32, NORM_F32),  Y4(NORM_F16, NORM_F32),  Y4(NORM_F16, NORM_F16),
+    Y4(NORM_BF16, NORM_F32), Y4(NORM_BF16, NORM_BF16),
+#undef Y4
+};
+
 bool same_norm_kernels(const norm_kernels *a, const norm_kernels *b, combo c, int what)
 {
     (void)what;
@@ -171,6 +189,37 @@ void gen_row(rng *r, float *x, size_t n, double (*normal)(rng *), double scale, 
     }
     for (size_t i = 0; i < n; i++)
         x[i] = clamp_to(scale * (mu + sigma * normal(r)), t);
+}
+
+const double *mean_ratios(int t)
+{
+    static const double f32[] = { 1e2, 1e4, 1e6 }, f16[] = { 1e1, 1e2, 1e3 }, bf16[] = { 1e1, 3e1, 1e2 };
+    return t == NORM_F32 ? f32 : t == NORM_F16 ? f16 : bf16;
+}
+
+const double *mean_scales(int t)
+{
+    static const double f32[] = { 1e-3, 1.0, 1e3 }, f16[] = { 1e-2, 1.0, 30.0 }, bf16[] = { 1e-30, 1.0, 1e30 };
+    return t == NORM_F32 ? f32 : t == NORM_F16 ? f16 : bf16;
+}
+
+const char *const special_row_names[NSPECIAL_ROWS] = { "NaN", "NaN first", "+Inf", "-Inf", "+Inf and -Inf",
+                                                       "Inf last", "all NaN", "zeros, eps 0", "constant, eps 0" };
+
+void poke_special(rng *r, float *x, size_t n, int what)
+{
+    size_t at = rng_below(r, (uint32_t)n);
+    switch (what) {
+    case 0: x[at] = NAN; break;
+    case 1: x[0] = NAN; break;
+    case 2: x[at] = INFINITY; break;
+    case 3: x[at] = -INFINITY; break;
+    case 4: x[at] = INFINITY; x[rng_below(r, (uint32_t)n)] = -INFINITY; break;
+    case 5: x[n - 1] = rng_bool(r) ? INFINITY : -INFINITY; break;
+    case 6: for (size_t i = 0; i < n; i++) x[i] = NAN; break;
+    case 7: for (size_t i = 0; i < n; i++) x[i] = 0.0f; break;
+    case 8: for (size_t i = 0; i < n; i++) x[i] = 2.5f; break;
+    }
 }
 
 void poke_nan(void *p, float *pf, size_t i, int t, int which)
@@ -389,6 +438,37 @@ void gen_affine_params(rng *r, float *gf, float *bf, float *biasf, size_t n, boo
 
 /* ---- encoding and the shared references ------------------------------------------------------ */
 
+/* count values of type t, and their f32 copy: one array for f32. */
+static void *typed_values(float **f, size_t count, int t)
+{
+    *f = scratch_alloc(count * sizeof(float));
+    return t == NORM_F32 ? (void *)*f : scratch_alloc(count * type_size(t));
+}
+
+case_inputs case_inputs_alloc(combo c, size_t rows, size_t n)
+{
+    case_inputs in;
+    in.c = c;
+    in.x = typed_values(&in.xf, rows * n, c.x);
+    in.r = typed_values(&in.rf, rows * n, c.x);
+    in.z = typed_values(&in.zf, rows * n, c.x);
+    in.h = typed_values(&in.hf, rows * n, c.x);
+    in.g = typed_values(&in.gf, n, c.p);
+    in.b = typed_values(&in.bf, n, c.p);
+    in.bias = typed_values(&in.biasf, n, c.p);
+    return in;
+}
+
+void case_encode(const case_inputs *in, size_t rows, size_t n)
+{
+    encode_values(in->x, in->xf, rows * n, in->c.x);
+    encode_values(in->r, in->rf, rows * n, in->c.x);
+    encode_values(in->z, in->zf, rows * n, in->c.x);
+    encode_values(in->g, in->gf, n, in->c.p);
+    encode_values(in->b, in->bf, n, in->c.p);
+    encode_values(in->bias, in->biasf, n, in->c.p);
+}
+
 void encode_values(void *dst, float *vals, size_t count, int t)
 {
     for (size_t i = 0; i < count; i++)
@@ -448,29 +528,12 @@ plain_spec plain_dense_spec(bool layernorm, size_t rows, size_t n, float eps)
     return s;
 }
 
-plain_inputs plain_inputs_alloc(combo c, size_t rows, size_t n)
-{
-    plain_inputs in = { c, NULL, NULL, NULL, scratch_alloc(rows * n * sizeof(float)), scratch_alloc(n * sizeof(float)),
-                        scratch_alloc(n * sizeof(float)) };
-    in.x = c.x == NORM_F32 ? (void *)in.xf : scratch_alloc(rows * n * type_size(c.x));
-    in.g = c.p == NORM_F32 ? (void *)in.gf : scratch_alloc(n * type_size(c.p));
-    in.b = c.p == NORM_F32 ? (void *)in.bf : scratch_alloc(n * type_size(c.p));
-    return in;
-}
-
-void plain_encode(const plain_inputs *in, size_t rows, size_t n)
-{
-    encode_values(in->x, in->xf, rows * n, in->c.x);
-    encode_values(in->g, in->gf, n, in->c.p);
-    encode_values(in->b, in->bf, n, in->c.p);
-}
-
 typedef struct plain_bufs {
     byte_region x, y, g, b, mean, rstd;
     norm_job job;
 } plain_bufs;
 
-static void plain_bufs_init(plain_bufs *s, const plain_spec *sp, const plain_inputs *in, bool has_g, bool has_b,
+static void plain_bufs_init(plain_bufs *s, const plain_spec *sp, const case_inputs *in, bool has_g, bool has_b,
                             int guard)
 {
     memset(s, 0, sizeof *s);
@@ -508,7 +571,7 @@ static void plain_describe(const char *who, combo c, const plain_spec *sp, bool 
 
 /* Row r of an f32 output: the f32 contract against the reference, and on special rows the
  * NaN/Inf pattern of the oracle (of the reference, rounded, when the oracle is the unit). */
-static bool plain_f32_row(const plain_inputs *in, const plain_spec *sp, size_t r, const float *yrow,
+static bool plain_f32_row(const case_inputs *in, const plain_spec *sp, size_t r, const float *yrow,
                           const float *orow, const float *gf, const float *bf, ref_stats ref, bool special,
                           float *pattern, plain_result *res)
 {
@@ -534,7 +597,7 @@ static bool plain_f32_row(const plain_inputs *in, const plain_spec *sp, size_t r
 /* Row r of an f16/bf16 output: 1 ulp + the f32 bound from the reference; against the oracle,
  * NaN where it has NaN, its Inf/0 where exact, at most one step apart otherwise (or 1 ulp +
  * twice the bound). */
-static bool plain_half_row(const plain_inputs *in, const plain_spec *sp, size_t r, const unsigned char *yrow,
+static bool plain_half_row(const case_inputs *in, const plain_spec *sp, size_t r, const unsigned char *yrow,
                            const unsigned char *orow, const float *gf, const float *bf, ref_stats ref, bool special,
                            plain_result *res)
 {
@@ -599,7 +662,7 @@ static bool plain_half_row(const plain_inputs *in, const plain_spec *sp, size_t 
 }
 
 bool plain_case(const char *who, norm_kernel_fn *unit, norm_kernel_fn *oracle, const plain_spec *sp,
-                const plain_inputs *in, int gb, const char *label, plain_result *res)
+                const case_inputs *in, int gb, const char *label, plain_result *res)
 {
     combo c = in->c;
     bool has_g = gb & 1, has_b = gb & 2;

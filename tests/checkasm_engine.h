@@ -48,6 +48,14 @@ typedef struct combo {
     norm_dtype x, y, p; /* x's, y's, and gamma's and beta's (and the bias's) types */
 } combo;
 
+/* Every (x, y, params) combination of f32, f16 and bf16 rows, the parameters f32 or x's type:
+ * 15, f32/f32/f32 first. And the 20 with int8 output too, y f32, f16, bf16, i8 for each (x,
+ * params). A feature tests a prefix or a suffix of one of these lists. */
+#define NFLOAT_COMBOS 15
+extern const combo float_combos[NFLOAT_COMBOS];
+#define NALL_COMBOS 20
+extern const combo all_combos[NALL_COMBOS];
+
 /* ---- features: what a feature file hands the engine ------------------------------------- */
 
 typedef struct checkasm_feature {
@@ -165,6 +173,18 @@ float clamp_to(double v, int t);
  * the normal deviates: rng_normal or fast_normal, whichever the caller's streams were built
  * with. */
 void gen_row(rng *r, float *x, size_t n, double (*normal)(rng *), double scale, int t);
+
+/* |mean| >> std as far as type t resolves it (rows with 1-2 significant bits of spread below
+ * the mean's: f16 has 11, bf16 8): three ratios |mean| / std, and three scales of std. */
+const double *mean_ratios(int t);
+const double *mean_scales(int t);
+
+/* Rows with non-finite values or results (the special rows): what of n elements of row x
+ * becomes special. An index is drawn for every what (it may go unused), so that a feature's
+ * own kinds after NSPECIAL_ROWS keep the same streams. */
+#define NSPECIAL_ROWS 9
+extern const char *const special_row_names[NSPECIAL_ROWS];
+void poke_special(rng *r, float *x, size_t n, int what);
 
 /* Element i of a row of type t (p, and its f32 copy pf) becomes a NaN with a payload or a
  * signalling NaN (which: 0-2, taken mod 3), written as raw bits of t. */
@@ -289,7 +309,34 @@ void random_offsets(rng *r, unsigned *const *offs, size_t count);
 void gen_affine_params(rng *r, float *gf, float *bf, float *biasf, size_t n, bool unit);
 
 
-/* ---- encoding and the references the features share ------------------------------------------ */
+/* ---- a case's inputs, encoding, and the references the features share ------------------------ */
+
+/* The inputs of a case as dense rows and parameters: x, the residual r, the gate z and the
+ * residual add's h are rows of x's type, gamma g, beta b and the bias n values of the
+ * parameters' type; each in its type and, in the *f arrays, as the same values in f32. The
+ * generators write the *f arrays and case_encode rounds them to their types and stores them
+ * (h is computed: residual_add_ref). An f32 array is its own encoding (x == xf), so what the
+ * generators write is what the kernel reads. A feature with more per-case data puts
+ * CASE_INPUTS first in its own struct: its code keeps writing in->xf, and in->inputs is the
+ * case_inputs the engine takes. */
+#define CASE_INPUTS_MEMBERS                    \
+    combo c;                                   \
+    void *x, *r, *z, *h, *g, *b, *bias;        \
+    float *xf, *rf, *zf, *hf, *gf, *bf, *biasf
+typedef struct case_inputs {
+    CASE_INPUTS_MEMBERS;
+} case_inputs;
+#define CASE_INPUTS          \
+    union {                  \
+        case_inputs inputs;  \
+        struct {             \
+            CASE_INPUTS_MEMBERS; \
+        };                   \
+    }
+
+case_inputs case_inputs_alloc(combo c, size_t rows, size_t n);
+/* Rounds x, r, z (rows rows) and g, b, bias (n each) to their types and stores them. */
+void case_encode(const case_inputs *in, size_t rows, size_t n);
 
 /* Rounds the count f32 values drawn in vals to type t, in place, and stores them in dst as t:
  * every reference then sees exactly the values the kernels read. */
@@ -328,17 +375,6 @@ typedef struct plain_spec {
 /* Dense, stats on, eps given, every offset 0, no guard. */
 plain_spec plain_dense_spec(bool layernorm, size_t rows, size_t n, float eps);
 
-/* Dense rows and parameters encoded in their types, and the same values in f32. For f32
- * x (or parameters) the two are one array: what the generators write is what the kernel reads. */
-typedef struct plain_inputs {
-    combo c;
-    void *x, *g, *b;
-    float *xf, *gf, *bf;
-} plain_inputs;
-
-plain_inputs plain_inputs_alloc(combo c, size_t rows, size_t n);
-void plain_encode(const plain_inputs *in, size_t rows, size_t n);
-
 /* What one case saw. */
 typedef struct plain_result {
     double worst_ratio; /* f32 outputs: err/bound of the f32 contract */
@@ -354,6 +390,6 @@ typedef struct plain_result {
  * unit in the case's description. gb: bit 0 gamma, bit 1 beta. Returns false, with fail_msg
  * set, on the first failure: the caller records res, then aborts with fail_msg. */
 bool plain_case(const char *who, norm_kernel_fn *unit, norm_kernel_fn *oracle, const plain_spec *sp,
-                const plain_inputs *in, int gb, const char *label, plain_result *res);
+                const case_inputs *in, int gb, const char *label, plain_result *res);
 
 #endif

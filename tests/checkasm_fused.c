@@ -43,17 +43,8 @@
 
 /* ---- type combinations ------------------------------------------------------------------ */
 
-#define NCOMBOS 15
-static const combo combos[NCOMBOS] = {
-    { NORM_F32, NORM_F32, NORM_F32 },    { NORM_F32, NORM_F16, NORM_F32 },
-    { NORM_F32, NORM_BF16, NORM_F32 },   { NORM_F16, NORM_F32, NORM_F32 },
-    { NORM_F16, NORM_F16, NORM_F32 },    { NORM_F16, NORM_BF16, NORM_F32 },
-    { NORM_F16, NORM_F32, NORM_F16 },    { NORM_F16, NORM_F16, NORM_F16 },
-    { NORM_F16, NORM_BF16, NORM_F16 },   { NORM_BF16, NORM_F32, NORM_F32 },
-    { NORM_BF16, NORM_F16, NORM_F32 },   { NORM_BF16, NORM_BF16, NORM_F32 },
-    { NORM_BF16, NORM_F32, NORM_BF16 },  { NORM_BF16, NORM_F16, NORM_BF16 },
-    { NORM_BF16, NORM_BF16, NORM_BF16 },
-};
+#define NCOMBOS NFLOAT_COMBOS
+#define combos float_combos
 
 /* ---- what the run saw, per variant and output type -------------------------------------- */
 
@@ -73,34 +64,9 @@ static fstats *fst;
 
 /* Dense rows and parameters encoded in their types, the same values in f32, and the reference
  * h (encoded in x's type, and as f32). */
-typedef struct finputs {
-    combo c;
-    void *x, *r, *g, *b, *bias, *h;
-    float *xf, *rf, *gf, *bf, *biasf, *hf;
-} finputs;
-
-static finputs finputs_alloc(combo c, size_t rows, size_t n)
-{
-    size_t xe = type_size(c.x), pe = type_size(c.p), count = rows * n;
-    finputs in = { c,
-                   scratch_alloc(count * xe), scratch_alloc(count * xe), scratch_alloc(n * pe),
-                   scratch_alloc(n * pe), scratch_alloc(n * pe), scratch_alloc(count * xe),
-                   scratch_alloc(count * sizeof(float)), scratch_alloc(count * sizeof(float)),
-                   scratch_alloc(n * sizeof(float)), scratch_alloc(n * sizeof(float)),
-                   scratch_alloc(n * sizeof(float)), scratch_alloc(count * sizeof(float)) };
-    return in;
-}
-
-/* Rounds the f32 values drawn for x, the residual and the parameters to their types and
- * stores them. */
-static void encode(const finputs *in, size_t rows, size_t n)
-{
-    encode_values(in->x, in->xf, rows * n, in->c.x);
-    encode_values(in->r, in->rf, rows * n, in->c.x);
-    encode_values(in->g, in->gf, n, in->c.p);
-    encode_values(in->b, in->bf, n, in->c.p);
-    encode_values(in->bias, in->biasf, n, in->c.p);
-}
+typedef case_inputs finputs;
+#define finputs_alloc case_inputs_alloc
+#define encode case_encode
 
 /* The specification: h = (x + r) in f32, + bias in f32, rounded to x's type. */
 static void compute_h(const finputs *in, size_t rows, size_t n, bool has_bias)
@@ -607,12 +573,8 @@ START_TEST(test_fused_adversarial)
 
     /* |mean| >> std in h, both x and the residual carrying half the mean. */
     {
-        static const double f32_ratios[] = { 1e2, 1e4, 1e6 }, f16_ratios[] = { 1e1, 1e2, 1e3 },
-                            bf16_ratios[] = { 1e1, 3e1, 1e2 };
-        static const double f32_scales[] = { 1e-3, 1.0, 1e3 }, f16_scales[] = { 1e-2, 1.0, 30.0 },
-                            bf16_scales[] = { 1e-30, 1.0, 1e30 };
-        const double *ratios = t == NORM_F32 ? f32_ratios : t == NORM_F16 ? f16_ratios : bf16_ratios;
-        const double *scales = t == NORM_F32 ? f32_scales : t == NORM_F16 ? f16_scales : bf16_scales;
+        const double *ratios = mean_ratios(t);
+        const double *scales = mean_scales(t);
         static const size_t sizes[] = { 7, 64, 1000, 4097 };
         for (int a = 0; a < 3; a++)
             for (int b = 0; b < 3; b++) {

@@ -73,13 +73,8 @@
 
 /* ---- type combinations ------------------------------------------------------------------ */
 
-#define NGCOMBOS 20
-static const combo gcombos[NGCOMBOS] = {
-#define Y4(x, p) { x, NORM_F32, p }, { x, NORM_F16, p }, { x, NORM_BF16, p }, { x, NORM_I8, p }
-    Y4(NORM_F32, NORM_F32),  Y4(NORM_F16, NORM_F32),  Y4(NORM_F16, NORM_F16),
-    Y4(NORM_BF16, NORM_F32), Y4(NORM_BF16, NORM_BF16),
-#undef Y4
-};
+#define NGCOMBOS NALL_COMBOS
+#define gcombos all_combos
 
 #define tname dtype_name
 #define esize dtype_size
@@ -106,36 +101,21 @@ static gstats *gst; /* [variant], MAP_SHARED */
 /* Dense rows and parameters encoded in their types, the same values as f32, the reference h,
  * and the reference's outputs per element (rows * n). */
 typedef struct ginputs {
-    combo c;
-    void *x, *z, *r, *g, *b, *bias, *h;
-    float *xf, *zf, *rf, *gf, *bf, *biasf, *hf;
+    CASE_INPUTS;
     long double *yref, *bound, *xhat, *u; /* u: one row of the normalised source */
     ref_stats st[MAX_ROWS];
 } ginputs;
 
 static ginputs ginputs_alloc(combo c, size_t rows, size_t n)
 {
-    size_t xe = esize(c.x), pe = esize(c.p), count = rows * n, f = sizeof(float), ld = sizeof(long double);
-    ginputs in = { c,
-                   scratch_alloc(count * xe), scratch_alloc(count * xe), scratch_alloc(count * xe),
-                   scratch_alloc(n * pe), scratch_alloc(n * pe), scratch_alloc(n * pe), scratch_alloc(count * xe),
-                   scratch_alloc(count * f), scratch_alloc(count * f), scratch_alloc(count * f),
-                   scratch_alloc(n * f), scratch_alloc(n * f), scratch_alloc(n * f), scratch_alloc(count * f),
-                   scratch_alloc(count * ld), scratch_alloc(count * ld), scratch_alloc(count * ld),
-                   scratch_alloc(n * ld), { { 0, 0 } } };
+    size_t count = rows * n, ld = sizeof(long double);
+    ginputs in = { .inputs = case_inputs_alloc(c, rows, n), .yref = scratch_alloc(count * ld),
+                   .bound = scratch_alloc(count * ld), .xhat = scratch_alloc(count * ld), .u = scratch_alloc(n * ld) };
     return in;
 }
 
 /* Rounds the f32 values drawn to their types and stores them. */
-static void encode(const ginputs *in, size_t rows, size_t n)
-{
-    encode_values(in->x, in->xf, rows * n, in->c.x);
-    encode_values(in->z, in->zf, rows * n, in->c.x);
-    encode_values(in->r, in->rf, rows * n, in->c.x);
-    encode_values(in->g, in->gf, n, in->c.p);
-    encode_values(in->b, in->bf, n, in->c.p);
-    encode_values(in->bias, in->biasf, n, in->c.p);
-}
+static void encode(const ginputs *in, size_t rows, size_t n) { case_encode(&in->inputs, rows, n); }
 
 /* ---- the case's layout -------------------------------------------------------------------- */
 

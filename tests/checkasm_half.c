@@ -40,16 +40,9 @@
 
 /* ---- type combinations ------------------------------------------------------------------ */
 
-#define NCOMBOS 14
-static const combo combos[NCOMBOS] = {
-    { NORM_F32, NORM_F16, NORM_F32 },    { NORM_F32, NORM_BF16, NORM_F32 },
-    { NORM_F16, NORM_F32, NORM_F32 },    { NORM_F16, NORM_F16, NORM_F32 },
-    { NORM_F16, NORM_BF16, NORM_F32 },   { NORM_F16, NORM_F32, NORM_F16 },
-    { NORM_F16, NORM_F16, NORM_F16 },    { NORM_F16, NORM_BF16, NORM_F16 },
-    { NORM_BF16, NORM_F32, NORM_F32 },   { NORM_BF16, NORM_F16, NORM_F32 },
-    { NORM_BF16, NORM_BF16, NORM_F32 },  { NORM_BF16, NORM_F32, NORM_BF16 },
-    { NORM_BF16, NORM_F16, NORM_BF16 },  { NORM_BF16, NORM_BF16, NORM_BF16 },
-};
+/* Every combination but f32/f32/f32 (checkasm.c's). */
+#define NCOMBOS (NFLOAT_COMBOS - 1)
+static const combo *const combos = float_combos + 1;
 
 /* ---- what the run saw, per variant and output type ---------------------------------------- */
 
@@ -69,10 +62,10 @@ static half_stats *hstats;
 /* ---- one case ------------------------------------------------------------------------------ */
 
 /* Dense rows and parameters, encoded in their types, and the same values in f32. */
-typedef plain_inputs hinputs;
+typedef case_inputs hinputs;
 typedef plain_spec hspec;
-#define hinputs_alloc plain_inputs_alloc
-#define encode plain_encode
+#define hinputs_alloc case_inputs_alloc
+#define encode case_encode
 
 /* Infinities the unit under test wrote in the last case (the overflow tests need some). */
 static long last_case_infs;
@@ -257,12 +250,8 @@ START_TEST(test_half_adversarial)
     /* |mean| >> std as far as the input type resolves it: rows with 1-2 significant bits
      * of spread below the mean's (f16 has 11, bf16 8). Row 2 flips the sign. */
     {
-        static const double f32_ratios[] = { 1e2, 1e4, 1e6 }, f16_ratios[] = { 1e1, 1e2, 1e3 },
-                            bf16_ratios[] = { 1e1, 3e1, 1e2 };
-        static const double f32_scales[] = { 1e-3, 1.0, 1e3 }, f16_scales[] = { 1e-2, 1.0, 30.0 },
-                            bf16_scales[] = { 1e-30, 1.0, 1e30 };
-        const double *ratios = c.x == NORM_F32 ? f32_ratios : c.x == NORM_F16 ? f16_ratios : bf16_ratios;
-        const double *scales = c.x == NORM_F32 ? f32_scales : c.x == NORM_F16 ? f16_scales : bf16_scales;
+        const double *ratios = mean_ratios(c.x);
+        const double *scales = mean_scales(c.x);
         static const size_t sizes[] = { 7, 64, 1000, 4097 };
         for (int a = 0; a < 3; a++)
             for (int b = 0; b < 3; b++)
@@ -404,38 +393,24 @@ END_TEST
 START_TEST(test_half_special)
 {
     static const size_t sizes[] = { 1, 5, 17, 67, 3, 4, 16, 259 };
-    static const char *const names[] = { "NaN", "NaN first", "+Inf", "-Inf", "+Inf and -Inf", "Inf last",
-                                         "all NaN", "zeros, eps 0", "constant, eps 0", "NaN payloads" };
     HALF_SETUP("special");
     hinputs in = hinputs_alloc(c, 4, 259);
     size_t count = quick ? 4 : 8;
     for (size_t k = 0; k < count; k++)
-        for (int what = 0; what < 10; what++)
+        for (int what = 0; what <= NSPECIAL_ROWS; what++) /* and NaN payloads */
             for (int kind = 0; kind < 2; kind++) {
                 size_t n = sizes[k];
                 gen_case(&r, &in, 4, n);
-                for (size_t row = 1; row < 4; row += 2) { /* rows 1 and 3; 0 and 2 stay ordinary */
-                    float *x = in.xf + row * n;
-                    size_t at = rng_below(&r, (uint32_t)n);
-                    switch (what) {
-                    case 0: x[at] = NAN; break;
-                    case 1: x[0] = NAN; break;
-                    case 2: x[at] = INFINITY; break;
-                    case 3: x[at] = -INFINITY; break;
-                    case 4: x[at] = INFINITY; x[rng_below(&r, (uint32_t)n)] = -INFINITY; break;
-                    case 5: x[n - 1] = rng_bool(&r) ? INFINITY : -INFINITY; break;
-                    case 6: for (size_t i = 0; i < n; i++) x[i] = NAN; break;
-                    case 7: for (size_t i = 0; i < n; i++) x[i] = 0.0f; break;
-                    case 8: for (size_t i = 0; i < n; i++) x[i] = 2.5f; break;
-                    }
-                }
+                for (size_t row = 1; row < 4; row += 2) /* rows 1 and 3; 0 and 2 stay ordinary */
+                    poke_special(&r, in.xf + row * n, n, what);
                 encode(&in, 4, n);
-                if (what == 9)
+                if (what == NSPECIAL_ROWS)
                     for (size_t row = 1; row < 4; row += 2)
                         poke_nan(in.x, in.xf, row * n + rng_below(&r, (uint32_t)n), c.x, (int)row + kind);
                 hspec s = dense_spec(kind, 4, n, what == 7 || what == 8 ? 0.0f : eps_any(&r));
                 s.eps_outside = rng_bool(&r);
-                run_hcase(v, &s, &in, (int)rng_below(&r, 4), names[what]);
+                run_hcase(v, &s, &in, (int)rng_below(&r, 4),
+                          what < NSPECIAL_ROWS ? special_row_names[what] : "NaN payloads");
             }
 }
 END_TEST

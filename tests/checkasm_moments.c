@@ -64,17 +64,8 @@ static const combo xps[NXP] = {
     { NORM_BF16, NORM_F32, NORM_F32 }, { NORM_BF16, NORM_F32, NORM_BF16 },
 };
 
-#define NCOMBOS 15
-static const combo combos[NCOMBOS] = {
-    { NORM_F32, NORM_F32, NORM_F32 },    { NORM_F32, NORM_F16, NORM_F32 },
-    { NORM_F32, NORM_BF16, NORM_F32 },   { NORM_F16, NORM_F32, NORM_F32 },
-    { NORM_F16, NORM_F16, NORM_F32 },    { NORM_F16, NORM_BF16, NORM_F32 },
-    { NORM_F16, NORM_F32, NORM_F16 },    { NORM_F16, NORM_F16, NORM_F16 },
-    { NORM_F16, NORM_BF16, NORM_F16 },   { NORM_BF16, NORM_F32, NORM_F32 },
-    { NORM_BF16, NORM_F16, NORM_F32 },   { NORM_BF16, NORM_BF16, NORM_F32 },
-    { NORM_BF16, NORM_F32, NORM_BF16 },  { NORM_BF16, NORM_F16, NORM_BF16 },
-    { NORM_BF16, NORM_BF16, NORM_BF16 },
-};
+#define NCOMBOS NFLOAT_COMBOS
+#define combos float_combos
 
 /* The split's paths: which moments kernel and which norm kernel. */
 enum { P_RMS, P_LN, P_GATE_BEFORE, P_GATE_AFTER, NPATHS };
@@ -146,34 +137,18 @@ static cstats *cst;
 /* Dense rows and parameters encoded in their types, the same values as f32, h (encoded and
  * f32), and the source of the moments in long double. */
 typedef struct minputs {
-    combo c;
-    void *x, *r, *z, *h, *g, *b, *bias;
-    float *xf, *rf, *zf, *hf, *gf, *bf, *biasf;
+    CASE_INPUTS;
     long double *s;
 } minputs;
 
 static minputs minputs_alloc(combo c, size_t rows, size_t n)
 {
-    size_t xe = type_size(c.x), pe = type_size(c.p), count = rows * n, f = sizeof(float);
-    minputs in = { c,
-                   scratch_alloc(count * xe), scratch_alloc(count * xe), scratch_alloc(count * xe),
-                   scratch_alloc(count * xe), scratch_alloc(n * pe), scratch_alloc(n * pe), scratch_alloc(n * pe),
-                   scratch_alloc(count * f), scratch_alloc(count * f), scratch_alloc(count * f),
-                   scratch_alloc(count * f), scratch_alloc(n * f), scratch_alloc(n * f), scratch_alloc(n * f),
-                   scratch_alloc(count * sizeof(long double)) };
+    minputs in = { .inputs = case_inputs_alloc(c, rows, n), .s = scratch_alloc(rows * n * sizeof(long double)) };
     return in;
 }
 
 /* Rounds the f32 values drawn to their types and stores them. */
-static void encode(const minputs *in, size_t rows, size_t n)
-{
-    encode_values(in->x, in->xf, rows * n, in->c.x);
-    encode_values(in->r, in->rf, rows * n, in->c.x);
-    encode_values(in->z, in->zf, rows * n, in->c.x);
-    encode_values(in->g, in->gf, n, in->c.p);
-    encode_values(in->b, in->bf, n, in->c.p);
-    encode_values(in->bias, in->biasf, n, in->c.p);
-}
+static void encode(const minputs *in, size_t rows, size_t n) { case_encode(&in->inputs, rows, n); }
 
 /* What the moments describe. */
 enum { SRC_X, SRC_RES, SRC_GATE, NSRC };
@@ -505,13 +480,9 @@ START_TEST(test_moments_adversarial)
 
     /* |mean| >> std: 1e4 + N(0,1) and beyond, as far as the type holds the spread. */
     {
-        static const double f32_ratios[] = { 1e2, 1e4, 1e6 }, f16_ratios[] = { 1e1, 1e2, 1e3 },
-                            bf16_ratios[] = { 1e1, 3e1, 1e2 };
-        static const double f32_scales[] = { 1e-3, 1.0, 1e3 }, f16_scales[] = { 1e-2, 1.0, 30.0 },
-                            bf16_scales[] = { 1e-30, 1.0, 1e30 };
         static const size_t sizes[] = { 7, 64, 1000, 4099 };
-        const double *ratios = t == NORM_F32 ? f32_ratios : t == NORM_F16 ? f16_ratios : bf16_ratios;
-        const double *scales = t == NORM_F32 ? f32_scales : t == NORM_F16 ? f16_scales : bf16_scales;
+        const double *ratios = mean_ratios(t);
+        const double *scales = mean_scales(t);
         for (int a = 0; a < 3; a++)
             for (int b = 0; b < 3; b++)
                 for (int kind = 0; kind < 2; kind++) {
@@ -1213,9 +1184,7 @@ START_TEST(test_split_adversarial)
     minputs in = minputs_alloc(c, 3, 4099);
     int t = c.x;
     char label[128];
-    static const double f32_ratios[] = { 1e2, 1e4, 1e6 }, f16_ratios[] = { 1e1, 1e2, 1e3 },
-                        bf16_ratios[] = { 1e1, 3e1, 1e2 };
-    const double *ratios = t == NORM_F32 ? f32_ratios : t == NORM_F16 ? f16_ratios : bf16_ratios;
+    const double *ratios = mean_ratios(t);
     static const size_t sizes[] = { 9, 64, 700, 4099 };
 
     /* |mean| >> std, 1e4 + N(0,1) among them for f32. */

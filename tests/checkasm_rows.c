@@ -69,13 +69,8 @@
 
 /* ---- type combinations ------------------------------------------------------------------ */
 
-#define NRCOMBOS 20
-static const combo rcombos[NRCOMBOS] = {
-#define Y4(x, p) { x, NORM_F32, p }, { x, NORM_F16, p }, { x, NORM_BF16, p }, { x, NORM_I8, p }
-    Y4(NORM_F32, NORM_F32),  Y4(NORM_F16, NORM_F32),  Y4(NORM_F16, NORM_F16),
-    Y4(NORM_BF16, NORM_F32), Y4(NORM_BF16, NORM_BF16),
-#undef Y4
-};
+#define NRCOMBOS NALL_COMBOS
+#define rcombos all_combos
 
 #define tname dtype_name
 #define esize dtype_size
@@ -139,21 +134,14 @@ static const char *const row_names[R_ROWS] = {
 /* Dense rows in x's type (x, residual, gate) and the parameters in theirs, x's values as f32,
  * and the moments the apply step is given. */
 typedef struct rinputs {
-    combo c;
+    CASE_INPUTS;
     size_t n;
-    void *x, *r, *z, *g, *b, *bias;
-    float *xf, *rf, *zf, *gf, *bf, *biasf;
     norm_moments mom[R_ROWS];
 } rinputs;
 
 static rinputs rinputs_alloc(combo c)
 {
-    size_t xe = esize(c.x), pe = esize(c.p), count = (size_t)R_ROWS * NMAX, f = sizeof(float);
-    rinputs in = { c, 0,
-                   scratch_alloc(count * xe), scratch_alloc(count * xe), scratch_alloc(count * xe),
-                   scratch_alloc(NMAX * pe), scratch_alloc(NMAX * pe), scratch_alloc(NMAX * pe),
-                   scratch_alloc(count * f), scratch_alloc(count * f), scratch_alloc(count * f),
-                   scratch_alloc(NMAX * f), scratch_alloc(NMAX * f), scratch_alloc(NMAX * f), { { 0, 0, 0 } } };
+    rinputs in = { .inputs = case_inputs_alloc(c, R_ROWS, NMAX) };
     return in;
 }
 
@@ -171,7 +159,7 @@ static void big_mean(int t, double *mu, double *sd)
  * their types and stored. */
 static void gen_rows(rng *r, rinputs *in, size_t n)
 {
-    int t = in->c.x, pt = in->c.p;
+    int t = in->c.x;
     double mu, sd;
     big_mean(t, &mu, &sd);
     in->n = n;
@@ -188,14 +176,12 @@ static void gen_rows(rng *r, rinputs *in, size_t n)
             case 5: v = mu + sd * g; break;
             default: v = 2.0 * g; break;
             }
-            in->xf[j] = type_store(in->x, j, clamp_to(v, t), t);
-            in->rf[j] = type_store(in->r, j, (float)(0.5 * fast_normal(r)), t);
-            in->zf[j] = type_store(in->z, j, (float)(2.5 * fast_normal(r)), t);
+            in->xf[j] = clamp_to(v, t);
+            in->rf[j] = (float)(0.5 * fast_normal(r));
+            in->zf[j] = (float)(2.5 * fast_normal(r));
         }
     gen_affine_params(r, in->gf, in->bf, in->biasf, n, false);
-    encode_values(in->g, in->gf, n, pt);
-    encode_values(in->b, in->bf, n, pt);
-    encode_values(in->bias, in->biasf, n, pt);
+    case_encode(&in->inputs, R_ROWS, n);
 }
 
 /* The moments the apply step is given: each row's own, of x (RMSNorm's about zero), in long
