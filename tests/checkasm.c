@@ -7,15 +7,15 @@
  * misaligned pointers, row gaps, in place, buffers flush against PROT_NONE pages, the
  * streaming-store path, and rows built to break naive arithmetic.
  *
- * Tcases: "oracle" (the scalar kernels against the long-double reference) and one per
- * runnable tier (that tier against the reference, and against the oracle on rows whose
- * result is NaN/Inf), all on f32 rows; then, per kernel variant, "<variant>/half"
- * (checkasm_half.c): every other type combination, f16 and bf16 rows in and out; then,
- * per variant, "<variant>/fused" (checkasm_fused.c): the fused residual add and the unit
- * offset, every type combination; "<variant>/moments" (checkasm_moments.c) and
- * "<variant>/gate" (checkasm_gate.c); and last "<variant>/rows" (checkasm_rows.c): every output
- * of a row the same bits whatever other rows share the call, and wherever the row is. A tier
- * or variant that is not compiled in or that this CPU lacks gets no tcase.
+ * This file is checkasm's f32 feature (the engine, checkasm_engine.c, runs it with the others):
+ * the oracle (the scalar kernels against the long-double reference, loop index ORACLE) and
+ * every runnable tier (that tier against the reference, and against the oracle on rows whose
+ * result is NaN/Inf, loop index the tier), all on f32 rows, in the tcase "<tier>/f32" (the
+ * oracle's with scalar's). The other features: every other type combination
+ * (checkasm_half.c), the fused residual add and unit offset (checkasm_fused.c), split rows
+ * (checkasm_moments.c), gated RMSNorm and int8 output (checkasm_gate.c), row independence
+ * (checkasm_rows.c). A tier or variant that is not compiled in or that this CPU lacks gets no
+ * tcase, and is printed as skipped.
  *
  * Environment: NORM_TEST_SEED (replay), NORM_TEST_QUICK=1 (emulated runs), and Check's own
  * CK_FORK=no (needed under qemu; nothing here relies on fork isolation).
@@ -28,7 +28,6 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
-#include <time.h>
 
 #include "checkasm_engine.h"
 

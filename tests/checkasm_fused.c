@@ -25,7 +25,7 @@
  * residual_out == x; y == x together with residual_out == residual. Strides of x, residual,
  * residual_out and y differ from one another wherever they may.
  *
- * Tcases "<variant>/fused", loop index variant * 16 + combination, as in checkasm_half.c.
+ * Tcases "<variant>/fused", loop index CASE_INDEX(variant, combination).
  */
 #include <check.h>
 #include <float.h>

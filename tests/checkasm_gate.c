@@ -51,7 +51,7 @@
  * tcase tests (a SIMD table still holding the oracle's function, avx512bf16 away from bf16
  * output) is not repeated; each variant prints what it tests and what it leaves out.
  *
- * Tcases "<variant>/gate", loop index variant * 32 + combination.
+ * Tcases "<variant>/gate", loop index CASE_INDEX(variant, combination).
  */
 #include <check.h>
 #include <float.h>

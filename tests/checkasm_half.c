@@ -13,7 +13,9 @@
  *     representable value apart, NaN exactly where the oracle has NaN, and on rows with
  *     non-finite inputs or results the oracle's infinities and zeros exactly.
  * Inputs are drawn in f32 and rounded to the input type, so every reference sees exactly
- * the values the kernels read.
+ * the values the kernels read. The case itself (layout, the checks above, canaries, guard
+ * pages) is the engine's plain_case, which checkasm.c's f32 rows share; this file keeps the
+ * generators and the statistics.
  *
  * Variants (half_variant_names): scalar (the oracle itself, against long double only),
  * sse2, avx2, avx512 (AVX-512 without vcvtneps2bf16), avx512bf16 (with it), neon. A
@@ -21,7 +23,7 @@
  * functions an earlier variant's tcase tests is not repeated (avx512bf16 differs from
  * avx512 only in the combinations with bf16 output).
  *
- * Loop index of every test: variant * 16 + combination (combos[] below).
+ * Loop index of every test: CASE_INDEX(variant, combination) (combos below).
  */
 #include <check.h>
 #include <float.h>

@@ -39,7 +39,7 @@
  * tiers' tables are picked up as they change. Input streams: one per (test, combination),
  * the same for every variant.
  *
- * Tcases "<variant>/moments"; loop index variant * 16 + the (x, params) pair or combination.
+ * Tcases "<variant>/moments"; loop index CASE_INDEX(variant, the (x, params) pair or combination).
  */
 #include <check.h>
 #include <float.h>
@@ -1446,7 +1446,7 @@ START_TEST(test_combine)
 }
 END_TEST
 
-/* ---- the tcases ------------------------------------------------------------------------------- */
+/* ---- the feature ---------------------------------------------------------------------------- */
 
 static int add_tests(TCase *tc, int v, const norm_kernels *k)
 {

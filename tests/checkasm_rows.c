@@ -49,7 +49,7 @@
  * same test ran (a table entry avx512bf16 shares with avx512) is not repeated.
  *
  * A test runs all its cases and fails once, with the first difference and the number of cases
- * that had one. Tcases "<variant>/rows", loop index variant * 32 + combination.
+ * that had one. Tcases "<variant>/rows", loop index CASE_INDEX(variant, combination).
  */
 #include <check.h>
 #include <inttypes.h>
@@ -624,7 +624,7 @@ START_TEST(test_rows_moments)
 }
 END_TEST
 
-/* ---- the tcases ---------------------------------------------------------------------------- */
+/* ---- the feature ---------------------------------------------------------------------------- */
 
 static int add_tests(TCase *tc, int v, const norm_kernels *k)
 {
