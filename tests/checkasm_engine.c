@@ -98,6 +98,9 @@ const combo float_combos[NFLOAT_COMBOS] = {
     { NORM_BF16, NORM_BF16, NORM_BF16 },
 };
 
+/* CASE_INDEX keeps 32 combinations per variant. */
+_Static_assert(NALL_COMBOS <= 32 && NFLOAT_COMBOS <= 32, "a feature's combinations must fit CASE_INDEX");
+
 const combo all_combos[NALL_COMBOS] = {
 #define Y4(x, p) { x, NORM_F32, p }, { x, NORM_F16, p }, { x, NORM_BF16, p }, { x, NORM_I8, p }
     Y4(NORM_F32, NORM_F32),  Y4(NORM_F16, NORM_F32),  Y4(NORM_F16, NORM_F16),
