@@ -7,15 +7,15 @@
  * misaligned pointers, row gaps, in place, buffers flush against PROT_NONE pages, the
  * streaming-store path, and rows built to break naive arithmetic.
  *
- * Tcases: "oracle" (the scalar kernels against the long-double reference) and one per
- * runnable tier (that tier against the reference, and against the oracle on rows whose
- * result is NaN/Inf), all on f32 rows; then, per kernel variant, "<variant>/half"
- * (checkasm_half.c): every other type combination, f16 and bf16 rows in and out; then,
- * per variant, "<variant>/fused" (checkasm_fused.c): the fused residual add and the unit
- * offset, every type combination; "<variant>/moments" (checkasm_moments.c) and
- * "<variant>/gate" (checkasm_gate.c); and last "<variant>/rows" (checkasm_rows.c): every output
- * of a row the same bits whatever other rows share the call, and wherever the row is. A tier
- * or variant that is not compiled in or that this CPU lacks gets no tcase.
+ * This file is checkasm's f32 feature (the engine, checkasm_engine.c, runs it with the others):
+ * the oracle (the scalar kernels against the long-double reference, loop index ORACLE) and
+ * every runnable tier (that tier against the reference, and against the oracle on rows whose
+ * result is NaN/Inf, loop index the tier), all on f32 rows, in the tcase "<tier>/f32" (the
+ * oracle's with scalar's). The other features: every other type combination
+ * (checkasm_half.c), the fused residual add and unit offset (checkasm_fused.c), split rows
+ * (checkasm_moments.c), gated RMSNorm and int8 output (checkasm_gate.c), row independence
+ * (checkasm_rows.c). A tier or variant that is not compiled in or that this CPU lacks gets no
+ * tcase, and is printed as skipped.
  *
  * Environment: NORM_TEST_SEED (replay), NORM_TEST_QUICK=1 (emulated runs), and Check's own
  * CK_FORK=no (needed under qemu; nothing here relies on fork isolation).
@@ -28,17 +28,14 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
-#include <time.h>
 
-#include "checkasm.h"
+#include "checkasm_engine.h"
 
 /* A pseudo tier: the scalar oracle itself, against the long-double reference. */
 #define ORACLE ((int)NORM_ISA_COUNT)
 
-static uint64_t seed;
-static bool quick;
-uint64_t checkasm_seed; /* the same two, for checkasm_half.c */
-bool checkasm_quick;
+#define seed checkasm_seed
+#define quick checkasm_quick
 
 /* ---- what the run saw, per tier ------------------------------------------------------ */
 
@@ -56,245 +53,42 @@ static const char *tier_name(int tier)
     return tier == ORACLE ? "oracle" : norm_isa_name((norm_isa)tier);
 }
 
-/* ---- one case: a layout, inputs, and everything checked about it ---------------------- */
+/* ---- one case ------------------------------------------------------------------------- */
 
-typedef struct spec {
-    bool layernorm;
-    size_t rows, n, x_stride, y_stride; /* strides >= n */
-    float eps;
-    bool eps_outside, nontemporal, in_place;
-    bool stats;                         /* ask for rstd (and mean, for LayerNorm) */
-    unsigned x_off, y_off, g_off, b_off, s_off; /* floats past a 64-byte boundary */
-    int guard;                          /* GUARD_* */
-} spec;
+typedef plain_spec spec;
+typedef case_inputs inputs;
 
-/* Inputs as dense rows; the case copies them into whatever layout the spec asks for. */
-typedef struct inputs {
-    float *x, *gamma, *beta; /* rows*n, n, n */
-} inputs;
+static const combo f32_combo = { NORM_F32, NORM_F32, NORM_F32 };
 
-static inputs inputs_alloc(size_t rows, size_t n)
-{
-    inputs in = { scratch_alloc(rows * n * sizeof(float)), scratch_alloc(n * sizeof(float)),
-                  scratch_alloc(n * sizeof(float)) };
-    return in;
-}
-
-/* Canary floats on each side of an unguarded buffer: writes just outside it are caught. The
- * f32 rows keep their own canary (CANARY_BITS, a float) rather than checkasm_util.c's 16-bit one. */
-#define PAD 16
-
-typedef struct region {
-    float *base, *p; /* the inspectable memory, and the buffer inside it */
-    size_t total;    /* floats from base */
-    guarded g;
-    void *heap;
-} region;
-
-static float *region_alloc(region *r, size_t count, unsigned off, int guard)
-{
-    memset(r, 0, sizeof *r);
-    if (guard != GUARD_NONE) {
-        /* Nothing around the buffer can be inspected: the guard page is the check. */
-        r->p = r->base = guard_alloc(&r->g, count, (enum guard_side)(guard - 1));
-        r->total = count;
-    } else {
-        r->total = PAD + off + count + PAD;
-        r->heap = aligned_alloc(64, (r->total * sizeof(float) + 63) / 64 * 64);
-        if (!r->heap)
-            abort();
-        r->base = r->heap;
-        r->p = r->base + PAD + off; /* PAD floats are 64 bytes: p is `off` floats past 64 */
-    }
-    fill_canary(r->base, r->total);
-    return r->p;
-}
-
-static void region_free(region *r)
-{
-    if (r->heap)
-        free(r->heap);
-    else if (r->g.map)
-        guard_free(&r->g);
-    memset(r, 0, sizeof *r);
-}
-
-/* The first element of r breaking the rule, as an offset from r->p (PTRDIFF_MAX if none):
- * inside the rows (n elements every stride from p) it equals want's dense rows when want
- * is given (an input must not change); everywhere else it is still the canary. */
-static ptrdiff_t region_check(const region *r, size_t rows, size_t stride, size_t n, const float *want)
-{
-    if (!r->base)
-        return PTRDIFF_MAX;
-    size_t start = (size_t)(r->p - r->base), extent = (rows - 1) * stride + n;
-    for (size_t i = 0; i < r->total; i++) {
-        size_t rel = i - start; /* wraps for i < start: outside */
-        if (i >= start && rel < extent && rel % stride < n) {
-            if (want && memcmp(&r->base[i], &want[rel / stride * n + rel % stride], sizeof(float)))
-                return (ptrdiff_t)i - (ptrdiff_t)start;
-        } else if (!is_canary(&r->base[i])) {
-            return (ptrdiff_t)i - (ptrdiff_t)start;
-        }
-    }
-    return PTRDIFF_MAX;
-}
-
-typedef struct bufset {
-    region x, y, g, b, mean, rstd;
-    norm_job job;
-} bufset;
-
-static void bufset_init(bufset *s, const spec *sp, const float *x, const float *gamma, const float *beta)
-{
-    memset(s, 0, sizeof *s);
-    size_t n = sp->n, rows = sp->rows;
-    float *px = region_alloc(&s->x, (rows - 1) * sp->x_stride + n, sp->x_off, sp->guard);
-    for (size_t r = 0; r < rows; r++)
-        memcpy(px + r * sp->x_stride, x + r * n, n * sizeof(float));
-    float *py = sp->in_place ? px : region_alloc(&s->y, (rows - 1) * sp->y_stride + n, sp->y_off, sp->guard);
-    float *pg = NULL, *pb = NULL, *pm = NULL, *pr = NULL;
-    if (gamma)
-        memcpy(pg = region_alloc(&s->g, n, sp->g_off, sp->guard), gamma, n * sizeof(float));
-    if (beta)
-        memcpy(pb = region_alloc(&s->b, n, sp->b_off, sp->guard), beta, n * sizeof(float));
-    if (sp->stats) {
-        pr = region_alloc(&s->rstd, rows, sp->s_off, sp->guard);
-        if (sp->layernorm)
-            pm = region_alloc(&s->mean, rows, (sp->s_off + 1) % 4, sp->guard);
-    }
-    norm_job job = {
-        .y = py, .x = px, .y_stride = sp->in_place ? sp->x_stride : sp->y_stride,
-        .x_stride = sp->x_stride, .rows = rows, .n = n, .gamma = pg, .beta = pb,
-        .eps = sp->eps, .eps_outside_sqrt = sp->eps_outside, .nontemporal = sp->nontemporal,
-        .mean = pm, .rstd = pr,
-    };
-    s->job = job;
-}
-
-static void bufset_free(bufset *s)
-{
-    region_free(&s->x);
-    region_free(&s->y);
-    region_free(&s->g);
-    region_free(&s->b);
-    region_free(&s->mean);
-    region_free(&s->rstd);
-}
-
-static int describe(char *buf, size_t size, int tier, const spec *sp, bool g, bool b, const char *label)
-{
-    return snprintf(buf, size,
-                    "seed=0x%016" PRIx64 " isa=%s %s [%s] rows=%zu n=%zu x_stride=%zu y_stride=%zu "
-                    "eps=%g%s gamma=%d beta=%d stats=%d in_place=%d nontemporal=%d "
-                    "offsets x%u y%u g%u b%u guard=%s",
-                    seed, tier_name(tier), sp->layernorm ? "layernorm" : "rmsnorm", label, sp->rows,
-                    sp->n, sp->x_stride, sp->in_place ? sp->x_stride : sp->y_stride, (double)sp->eps,
-                    sp->eps_outside ? " (outside sqrt)" : "", g, b, sp->stats, sp->in_place,
-                    sp->nontemporal, sp->x_off, sp->y_off, sp->g_off, sp->b_off, guard_name(sp->guard));
-}
-
-static norm_kernel_fn *oracle_fn(bool layernorm)
-{
-    const norm_kernels *k = norm_kernels_for(NORM_ISA_SCALAR);
-    return layernorm ? k->layernorm[NORM_F32][NORM_F32][NORM_F32] : k->rmsnorm[NORM_F32][NORM_F32][NORM_F32];
-}
+/* Inputs as dense f32 rows; the engine copies them into whatever layout the spec asks for. */
+static inputs inputs_alloc(size_t rows, size_t n) { return case_inputs_alloc(f32_combo, rows, n); }
 
 static norm_kernel_fn *tier_fn(int tier, bool layernorm)
 {
-    if (tier == ORACLE)
-        return oracle_fn(layernorm);
-    const norm_kernels *k = norm_kernels_for((norm_isa)tier);
+    const norm_kernels *k = norm_kernels_for(tier == ORACLE ? NORM_ISA_SCALAR : (norm_isa)tier);
     ck_assert_ptr_nonnull(k);
-    return layernorm ? k->layernorm[NORM_F32][NORM_F32][NORM_F32] : k->rmsnorm[NORM_F32][NORM_F32][NORM_F32];
+    return kernel_of(k, layernorm, f32_combo);
 }
 
 /*
- * Runs the unit under test (the oracle for ORACLE, else the tier) on the spec's layout and
- * checks it: every output against the long-double reference under the accuracy contract
- * (rows with non-finite results against the oracle's NaN/Inf pattern), the statistics, and
- * that nothing outside the output rows changed. combo: bit 0 gamma, bit 1 beta.
+ * Runs the unit under test (the oracle for ORACLE, else the tier, with the oracle on the same
+ * inputs) on the spec's layout and checks it (plain_case): every output against the
+ * long-double reference under the accuracy contract (rows with non-finite results against the
+ * oracle's NaN/Inf pattern), the statistics, and that nothing outside the output rows changed.
+ * combo: bit 0 gamma, bit 1 beta.
  */
 static void run_case(int tier, const spec *sp, const inputs *in, int combo, const char *label)
 {
-    const float *gamma = combo & 1 ? in->gamma : NULL, *beta = combo & 2 ? in->beta : NULL;
-    size_t n = sp->n, rows = sp->rows;
-    describe(test_context, sizeof test_context, tier, sp, gamma != NULL, beta != NULL, label);
-
-    bufset unit, oracle;
-    bufset_init(&unit, sp, in->x, gamma, beta);
-    if (tier != ORACLE) {
-        bufset_init(&oracle, sp, in->x, gamma, beta);
-        oracle_fn(sp->layernorm)(&oracle.job);
-    }
-    tier_fn(tier, sp->layernorm)(&unit.job);
-
-    const norm_job *u = &unit.job;
-    float *pattern = tier == ORACLE ? malloc(n * sizeof(float)) : NULL;
-    mismatch m = { 0 };
-    size_t bad_row = 0;
-    double worst_y = 0, worst_mean = 0, worst_rstd = 0;
-    for (size_t r = 0; r < rows && !m.failed; r++) {
-        const float *x = in->x + r * n;
-        ref_stats ref = ref_row(sp->layernorm, x, n, sp->eps, sp->eps_outside);
-        bool special = row_is_special(x, n, gamma, beta, ref);
-        const float *pat = NULL;
-        if (special && tier == ORACLE) {
-            /* The oracle's NaN/Inf pattern is held to the reference's, rounded to f32. */
-            reference_pattern(pattern, x, n, gamma, beta, ref);
-            pat = pattern;
-        } else if (special) {
-            pat = (const float *)oracle.job.y + r * oracle.job.y_stride;
-        }
-        bad_row = r;
-        worst_y = maxd(worst_y, check_row((const float *)u->y + r * u->y_stride, x, n, gamma, beta, ref, special, pat, &m));
-        if (m.failed)
-            break;
-        check_row_stats(u, tier != ORACLE ? &oracle.job : NULL, r, ref, special, &worst_mean, &worst_rstd, &m);
-    }
-    free(pattern);
-
-    /* Nothing outside the output rows may change, and the inputs not at all. */
-    const char *clobbered = NULL;
-    ptrdiff_t at = PTRDIFF_MAX;
-    if (!m.failed) {
-        struct { const char *name; const region *rg; size_t rows, stride, n; const float *want; } regions[] = {
-            { "y (outside the rows)", sp->in_place ? &unit.x : &unit.y, rows, u->y_stride, n, NULL },
-            { "x (input)", sp->in_place ? &unit.y : &unit.x, rows, sp->x_stride, n, in->x },
-            { "gamma", &unit.g, 1, n, n, gamma },
-            { "beta", &unit.b, 1, n, n, beta },
-            { "mean (outside)", &unit.mean, 1, rows, rows, NULL },
-            { "rstd (outside)", &unit.rstd, 1, rows, rows, NULL },
-        };
-        for (size_t i = 0; i < sizeof regions / sizeof regions[0] && at == PTRDIFF_MAX; i++) {
-            at = region_check(regions[i].rg, regions[i].rows, regions[i].stride, regions[i].n, regions[i].want);
-            clobbered = regions[i].name;
-        }
-    }
-
+    plain_result res;
+    bool ok = plain_case(tier_name(tier), tier_fn(tier, sp->layernorm),
+                         tier == ORACLE ? NULL : tier_fn(ORACLE, sp->layernorm), sp, in, combo, label, &res);
     tier_stats *st = &stats[tier];
     st->cases++;
-    st->worst_y[sp->layernorm] = maxd(st->worst_y[sp->layernorm], worst_y);
-    st->worst_mean = maxd(st->worst_mean, worst_mean);
-    st->worst_rstd = maxd(st->worst_rstd, worst_rstd);
-
-    char msg[1024] = "";
-    if (m.failed) {
-        bool row_elem = m.what[0] == 'y';
-        size_t i = row_elem ? m.index : 0;
-        snprintf(msg, sizeof msg,
-                 "%s: row %zu index %zu: %s got %.9g want %.12Lg bound %.4Lg "
-                 "(x=%.9g gamma=%.9g beta=%.9g)",
-                 test_context, bad_row, row_elem ? m.index : 0, m.what, m.got, m.want, m.bound,
-                 (double)in->x[bad_row * n + i], gamma ? (double)gamma[i] : 1.0, beta ? (double)beta[i] : 0.0);
-    } else if (at != PTRDIFF_MAX) {
-        snprintf(msg, sizeof msg, "%s: %s modified at element %td from the buffer start", test_context,
-                 clobbered, at);
-    }
-    bufset_free(&unit);
-    if (tier != ORACLE)
-        bufset_free(&oracle);
-    if (msg[0])
-        ck_abort_msg("%s", msg);
+    st->worst_y[sp->layernorm] = maxd(st->worst_y[sp->layernorm], res.worst_ratio);
+    st->worst_mean = maxd(st->worst_mean, res.worst_mean);
+    st->worst_rstd = maxd(st->worst_rstd, res.worst_rstd);
+    if (!ok)
+        ck_abort_msg("%s", fail_msg);
 }
 
 /* ---- input generators ------------------------------------------------------------------ */
@@ -303,30 +97,19 @@ static void run_case(int tier, const spec *sp, const inputs *in, int combo, cons
 static void gen_rows(rng *r, const inputs *in, size_t rows, size_t n)
 {
     for (size_t k = 0; k < rows; k++)
-        gen_row(r, in->x + k * n, n, rng_normal, 1.0, T_F32);
+        gen_row(r, in->xf + k * n, n, rng_normal, 1.0, T_F32);
 }
 
 /* gamma around 1 with either sign now and then, beta around 0. */
 static void gen_params(rng *r, const inputs *in, size_t n)
 {
     for (size_t i = 0; i < n; i++) {
-        in->gamma[i] = (float)((rng_below(r, 8) ? 1.0 : -1.0) * (1.0 + 0.5 * rng_normal(r)));
-        in->beta[i] = (float)(0.5 * rng_normal(r));
+        in->gf[i] = (float)((rng_below(r, 8) ? 1.0 : -1.0) * (1.0 + 0.5 * rng_normal(r)));
+        in->bf[i] = (float)(0.5 * rng_normal(r));
     }
 }
 
-static spec dense_spec(bool layernorm, size_t rows, size_t n, float eps)
-{
-    spec s;
-    memset(&s, 0, sizeof s);
-    s.layernorm = layernorm;
-    s.rows = rows;
-    s.n = n;
-    s.x_stride = s.y_stride = n;
-    s.eps = eps;
-    s.stats = true;
-    return s;
-}
+#define dense_spec plain_dense_spec
 
 /* Misaligned pointers, different row gaps for x and y, or in place. */
 static spec random_layout(rng *r, bool layernorm, size_t rows, size_t n, bool in_place)
@@ -479,9 +262,9 @@ START_TEST(test_adversarial)
                         continue;
                     double sc = scales[a], mu = ratios[b] * sc;
                     for (size_t i = 0; i < n; i++) {
-                        in.x[i] = (float)(mu + sc * rng_normal(&r));
-                        in.x[n + i] = (float)(mu * 1.001 + sc * rng_normal(&r));
-                        in.x[2 * n + i] = (float)(-mu + sc * rng_normal(&r));
+                        in.xf[i] = (float)(mu + sc * rng_normal(&r));
+                        in.xf[n + i] = (float)(mu * 1.001 + sc * rng_normal(&r));
+                        in.xf[2 * n + i] = (float)(-mu + sc * rng_normal(&r));
                     }
                     gen_params(&r, &in, n);
                     spec s = dense_spec(kind, 3, n, rng_bool(&r) ? 0.0f : 1e-5f);
@@ -496,7 +279,7 @@ START_TEST(test_adversarial)
                                                  "one element 1e30", "all FLT_MAX", "1e18 * N(0,1)" };
             size_t n = (size_t)(what == 0 ? 64 : 5 + rng_below(&r, 1000));
             for (size_t row = 0; row < 3; row++) {
-                float *x = in.x + row * n;
+                float *x = in.xf + row * n;
                 for (size_t i = 0; i < n; i++) {
                     double g = rng_normal(&r);
                     x[i] = what == 0 ? (float)((rng_bool(&r) ? 1 : -1) * rng_uniform(&r, 0.5, 1.0) * 3.4e38)
@@ -521,7 +304,7 @@ START_TEST(test_adversarial)
             for (int with_eps = 0; with_eps < 2; with_eps++) {
                 size_t n = 1 + rng_below(&r, 300);
                 for (size_t i = 0; i < 3 * n; i++)
-                    in.x[i] = (float)(tiny[t] * (kind ? 3.0 + rng_normal(&r) : rng_normal(&r)));
+                    in.xf[i] = (float)(tiny[t] * (kind ? 3.0 + rng_normal(&r) : rng_normal(&r)));
                 gen_params(&r, &in, n);
                 spec s = dense_spec(kind, 3, n, with_eps ? 1e-6f : 0.0f);
                 s.eps_outside = rng_bool(&r);
@@ -536,7 +319,7 @@ START_TEST(test_adversarial)
             for (int e = 1; e < 4; e++) {
                 size_t n = 1 + rng_below(&r, 200);
                 for (size_t i = 0; i < 3 * n; i++)
-                    in.x[i] = consts[c];
+                    in.xf[i] = consts[c];
                 gen_params(&r, &in, n);
                 spec s = dense_spec(kind, 3, n, eps_values[e]);
                 s.eps_outside = rng_bool(&r);
@@ -550,7 +333,7 @@ START_TEST(test_adversarial)
         for (int kind = 0; kind < 2; kind++) {
             size_t n = e % 2 ? 37 : 256;
             for (size_t i = 0; i < 2 * n; i++)
-                in.x[i] = clamp_to(pow(10.0, e) * ((kind ? 2.0 : 0.0) + rng_normal(&r)), T_F32);
+                in.xf[i] = clamp_to(pow(10.0, e) * ((kind ? 2.0 : 0.0) + rng_normal(&r)), T_F32);
             gen_params(&r, &in, n);
             spec s = dense_spec(kind, 2, n, e % 3 ? 0.0f : 1e-6f);
             s.eps_outside = rng_bool(&r);
@@ -568,8 +351,8 @@ START_TEST(test_classic)
     float y[4] = { 0 }, mean = 0, rstd = 0;
     norm_job job = { .y = y, .x = x, .y_stride = 4, .x_stride = 4, .rows = 1, .n = 4, .eps = 0.0f,
                      .mean = &mean, .rstd = &rstd };
-    describe(test_context, sizeof test_context, _i, &(spec){ .layernorm = true, .rows = 1, .n = 4 },
-             false, false, "classic");
+    snprintf(test_context, sizeof test_context, "seed=0x%016" PRIx64 " isa=%s layernorm [classic] n=4", seed,
+             tier_name(_i));
     tier_fn(_i, true)(&job);
     for (int i = 0; i < 4; i++)
         ck_assert_msg(fabs(y[i] - want[i]) <= 1e-6, "seed=0x%016" PRIx64 " isa=%s layernorm n=4 "
@@ -579,7 +362,7 @@ START_TEST(test_classic)
     ck_assert_msg(fabs(rstd - 0.894427191) <= 1e-6, "isa=%s: rstd %.9g", tier_name(_i), (double)rstd);
 
     inputs in = inputs_alloc(1, 4);
-    memcpy(in.x, x, sizeof x);
+    memcpy(in.xf, x, sizeof x);
     spec s = dense_spec(true, 1, 4, 0.0f);
     run_case(_i, &s, &in, 0, "classic");
 }
@@ -591,34 +374,19 @@ END_TEST
 START_TEST(test_special)
 {
     static const size_t sizes[] = { 1, 3, 4, 5, 16, 17, 67, 1000 };
-    static const char *const names[] = { "NaN", "NaN first", "+Inf", "-Inf", "+Inf and -Inf",
-                                         "Inf last", "all NaN", "zeros, eps 0", "constant, eps 0" };
     rng r = rng_for(seed, "special");
     inputs in = inputs_alloc(4, 1000);
     for (size_t k = 0; k < sizeof sizes / sizeof sizes[0]; k++)
-        for (int what = 0; what < 9; what++)
+        for (int what = 0; what < NSPECIAL_ROWS; what++)
             for (int kind = 0; kind < 2; kind++) {
                 size_t n = sizes[k];
                 gen_rows(&r, &in, 4, n);
                 gen_params(&r, &in, n);
-                for (size_t row = 1; row < 4; row += 2) { /* rows 1 and 3; 0 and 2 stay ordinary */
-                    float *x = in.x + row * n;
-                    size_t at = rng_below(&r, (uint32_t)n);
-                    switch (what) {
-                    case 0: x[at] = NAN; break;
-                    case 1: x[0] = NAN; break;
-                    case 2: x[at] = INFINITY; break;
-                    case 3: x[at] = -INFINITY; break;
-                    case 4: x[at] = INFINITY; x[rng_below(&r, (uint32_t)n)] = -INFINITY; break;
-                    case 5: x[n - 1] = rng_bool(&r) ? INFINITY : -INFINITY; break;
-                    case 6: for (size_t i = 0; i < n; i++) x[i] = NAN; break;
-                    case 7: for (size_t i = 0; i < n; i++) x[i] = 0.0f; break;
-                    case 8: for (size_t i = 0; i < n; i++) x[i] = 2.5f; break;
-                    }
-                }
+                for (size_t row = 1; row < 4; row += 2) /* rows 1 and 3; 0 and 2 stay ordinary */
+                    poke_special(&r, in.xf + row * n, n, what);
                 spec s = dense_spec(kind, 4, n, what >= 7 ? 0.0f : eps_any(&r));
                 s.eps_outside = rng_bool(&r);
-                run_case(_i, &s, &in, (int)rng_below(&r, 4), names[what]);
+                run_case(_i, &s, &in, (int)rng_below(&r, 4), special_row_names[what]);
             }
 }
 END_TEST
@@ -634,7 +402,7 @@ START_TEST(test_long_row)
     };
     for (size_t k = 0; k < sizeof rows / sizeof rows[0]; k++) {
         for (size_t i = 0; i < n; i++)
-            in.x[i] = (float)(rows[k].mean + rows[k].std * rng_normal(&r));
+            in.xf[i] = (float)(rows[k].mean + rows[k].std * rng_normal(&r));
         gen_params(&r, &in, n);
         spec s = dense_spec(rows[k].layernorm, 1, n, 1e-5f);
         s.nontemporal = k % 2;
@@ -643,64 +411,47 @@ START_TEST(test_long_row)
 }
 END_TEST
 
-/* ---- the suite --------------------------------------------------------------------- */
+/* ---- the feature ------------------------------------------------------------------- */
 
-static void add_tests(TCase *tc, int tier)
+static void add_tier(TCase *tc, int tier)
 {
-    tcase_add_loop_test(tc, test_tails, tier, tier + 1);
-    tcase_add_loop_test(tc, test_large, tier, tier + 1);
-    tcase_add_loop_test(tc, test_layouts, tier, tier + 1);
-    tcase_add_loop_test(tc, test_guard, tier, tier + 1);
-    tcase_add_loop_test(tc, test_adversarial, tier, tier + 1);
-    tcase_add_loop_test(tc, test_classic, tier, tier + 1);
-    tcase_add_loop_test(tc, test_special, tier, tier + 1);
-    tcase_add_loop_test(tc, test_long_row, tier, tier + 1);
+    const TTest *tests[] = { test_tails, test_large, test_layouts, test_guard, test_adversarial, test_classic,
+                             test_special, test_long_row };
+    for (size_t t = 0; t < sizeof tests / sizeof tests[0]; t++)
+        tcase_add_loop_test(tc, tests[t], tier, tier + 1);
 }
 
-static Suite *checkasm_suite(bool runnable[NORM_ISA_COUNT])
+/* The tier whose name is variant v's, or NORM_ISA_COUNT (a variant, avx512bf16, has no f32
+ * tests of its own: its f32 kernels are its tier's). The scalar variant runs the oracle's
+ * tests (scalar against long double) and the scalar tier's (against the oracle too). */
+static int add_tests(TCase *tc, int v, const norm_kernels *k)
 {
-    Suite *s = suite_create(PROGRAM);
-    TCase *tc = checkasm_tcase("oracle");
-    add_tests(tc, ORACLE);
-    suite_add_tcase(s, tc);
-    /* Each variant: its tier's f32 tcase (avx512bf16 has none: its f32 kernel is avx512's),
-     * then its half-precision tcase. */
-    for (int isa = NORM_ISA_SCALAR; isa < NORM_ISA_COUNT; isa++)
-        runnable[isa] = false;
-    for (int v = 0; v < HALF_NVARIANTS; v++) {
-        const char *name = half_variant_names[v];
-        int isa = NORM_ISA_SCALAR;
-        while (isa < NORM_ISA_COUNT && strcmp(name, tier_name(isa)) != 0)
-            isa++;
-        if (!half_add_tcase(s, v)) {
-            printf("%s: %s: skipped (not compiled in or CPU lacks it)\n", PROGRAM, name);
-            continue;
-        }
-        if (isa == NORM_ISA_COUNT)
-            continue;
-        runnable[isa] = norm_kernels_for((norm_isa)isa) != NULL;
-        if (!runnable[isa]) {
-            printf("%s: %s: runnable as a variant but not as a tier\n", PROGRAM, name);
+    (void)k;
+    if (!stats)
+        stats = shared_stats_alloc(sizeof(tier_stats) * (NORM_ISA_COUNT + 1));
+    int isa = NORM_ISA_SCALAR;
+    while (isa < NORM_ISA_COUNT && strcmp(half_variant_names[v], tier_name(isa)) != 0)
+        isa++;
+    if (isa == NORM_ISA_COUNT) {
+        /* A variant (avx512bf16) has no f32 tests of its own: its f32 kernels must be a tier's,
+         * tested there; one of its own would go untested, so the run stops. */
+        int w = earlier_variant(v, f32_combo, 0, same_norm_kernels);
+        if (w < 0) {
+            printf("%s: %s: f32 kernels of its own, which no tier's tests run\n", PROGRAM, half_variant_names[v]);
             exit(EXIT_FAILURE);
         }
-        tc = checkasm_tcase(tier_name(isa));
-        add_tests(tc, isa);
-        suite_add_tcase(s, tc);
+        printf("%s: %s: f32: the same kernels as %s's, not repeated\n", PROGRAM, half_variant_names[v],
+               half_variant_names[w]);
+        return 0;
     }
-    /* Then each variant's fused residual add and unit offset (checkasm_fused.c). */
-    for (int v = 0; v < HALF_NVARIANTS; v++)
-        fused_add_tcase(s, v);
-    /* Then split rows: the moments kernels, the apply step, norm_moments_combine (checkasm_moments.c). */
-    for (int v = 0; v < HALF_NVARIANTS; v++)
-        moments_add_tcase(s, v);
-    /* Then gated RMSNorm and int8 output (checkasm_gate.c). */
-    for (int v = 0; v < HALF_NVARIANTS; v++)
-        gate_add_tcase(s, v);
-    /* Then row independence: a row's outputs the same bits in any batch, alone, at any address
-     * (checkasm_rows.c). */
-    for (int v = 0; v < HALF_NVARIANTS; v++)
-        rows_add_tcase(s, v);
-    return s;
+    if (!norm_kernels_for((norm_isa)isa)) {
+        printf("%s: %s: runnable as a variant but not as a tier\n", PROGRAM, half_variant_names[v]);
+        exit(EXIT_FAILURE);
+    }
+    if (v == V_ORACLE)
+        add_tier(tc, ORACLE);
+    add_tier(tc, isa);
+    return 1;
 }
 
 static void print_tier(int tier)
@@ -711,37 +462,13 @@ static void print_tier(int tier)
            st->worst_rstd, tier == ORACLE ? "  (scalar oracle vs long double)" : "");
 }
 
-int main(void)
+static void summary(int v)
 {
-    setvbuf(stdout, NULL, _IOLBF, 0);
-    seed = checkasm_seed = test_seed(PROGRAM);
-    quick = checkasm_quick = test_quick(PROGRAM);
-    install_crash_handler();
-
-    stats = shared_stats_alloc(sizeof(tier_stats) * (NORM_ISA_COUNT + 1));
-
-    bool runnable[NORM_ISA_COUNT];
-    struct timespec t0, t1;
-    clock_gettime(CLOCK_MONOTONIC, &t0);
-    SRunner *sr = srunner_create(checkasm_suite(runnable));
-    const char *verbosity = getenv("CK_VERBOSITY");
-    fflush(stdout); /* nothing buffered may be duplicated into forked children */
-    srunner_run_all(sr, verbosity && strcmp(verbosity, "verbose") == 0 ? CK_VERBOSE : CK_NORMAL);
-    int failed = srunner_ntests_failed(sr);
-    srunner_free(sr);
-    clock_gettime(CLOCK_MONOTONIC, &t1);
-
-    print_tier(ORACLE);
+    if (v == V_ORACLE)
+        print_tier(ORACLE);
     for (int isa = NORM_ISA_SCALAR; isa < NORM_ISA_COUNT; isa++)
-        if (runnable[isa])
+        if (strcmp(half_variant_names[v], tier_name(isa)) == 0)
             print_tier(isa);
-    half_print_summary();
-    fused_print_summary();
-    moments_print_summary();
-    gate_print_summary();
-    rows_print_summary();
-    printf("%s: contract |y - y_ref| <= 2^-20 * (|gamma| * (1 + |x_hat|) + |beta|) (f32 outputs), "
-           "1 ulp (f16/bf16 outputs); %s in %.2f s\n", PROGRAM, failed ? "FAILED" : "all tiers pass",
-           (double)(t1.tv_sec - t0.tv_sec) + 1e-9 * (double)(t1.tv_nsec - t0.tv_nsec));
-    return failed ? EXIT_FAILURE : EXIT_SUCCESS;
 }
+
+const checkasm_feature checkasm_f32 = { "f32", add_tests, summary };

@@ -25,7 +25,7 @@
  * residual_out == x; y == x together with residual_out == residual. Strides of x, residual,
  * residual_out and y differ from one another wherever they may.
  *
- * Tcases "<variant>/fused", loop index variant * 16 + combination, as in checkasm_half.c.
+ * Tcases "<variant>/fused", loop index CASE_INDEX(variant, combination).
  */
 #include <check.h>
 #include <float.h>
@@ -36,28 +36,15 @@
 #include <stdlib.h>
 #include <string.h>
 
-#include "checkasm.h"
-
-/* The reference h is added here in float and must be rounded like the kernels' f32 adds. */
-_Static_assert(FLT_EVAL_METHOD == 0, "float arithmetic must be evaluated in float");
+#include "checkasm_engine.h"
 
 #define seed checkasm_seed
 #define quick checkasm_quick
-#define V_ORACLE 0 /* half_variant_names[0], "scalar": the oracle's own table */
 
 /* ---- type combinations ------------------------------------------------------------------ */
 
-#define NCOMBOS 15
-static const combo combos[NCOMBOS] = {
-    { NORM_F32, NORM_F32, NORM_F32 },    { NORM_F32, NORM_F16, NORM_F32 },
-    { NORM_F32, NORM_BF16, NORM_F32 },   { NORM_F16, NORM_F32, NORM_F32 },
-    { NORM_F16, NORM_F16, NORM_F32 },    { NORM_F16, NORM_BF16, NORM_F32 },
-    { NORM_F16, NORM_F32, NORM_F16 },    { NORM_F16, NORM_F16, NORM_F16 },
-    { NORM_F16, NORM_BF16, NORM_F16 },   { NORM_BF16, NORM_F32, NORM_F32 },
-    { NORM_BF16, NORM_F16, NORM_F32 },   { NORM_BF16, NORM_BF16, NORM_F32 },
-    { NORM_BF16, NORM_F32, NORM_BF16 },  { NORM_BF16, NORM_F16, NORM_BF16 },
-    { NORM_BF16, NORM_BF16, NORM_BF16 },
-};
+#define NCOMBOS NFLOAT_COMBOS
+#define combos float_combos
 
 /* ---- what the run saw, per variant and output type -------------------------------------- */
 
@@ -72,55 +59,19 @@ typedef struct fstats {
 
 /* [variant][output type], MAP_SHARED so that forked children report back. */
 static fstats *fst;
-static bool tested[HALF_NVARIANTS];
 
 /* ---- inputs ------------------------------------------------------------------------------- */
 
 /* Dense rows and parameters encoded in their types, the same values in f32, and the reference
  * h (encoded in x's type, and as f32). */
-typedef struct finputs {
-    combo c;
-    void *x, *r, *g, *b, *bias, *h;
-    float *xf, *rf, *gf, *bf, *biasf, *hf;
-} finputs;
-
-static finputs finputs_alloc(combo c, size_t rows, size_t n)
-{
-    size_t xe = type_size(c.x), pe = type_size(c.p), count = rows * n;
-    finputs in = { c,
-                   scratch_alloc(count * xe), scratch_alloc(count * xe), scratch_alloc(n * pe),
-                   scratch_alloc(n * pe), scratch_alloc(n * pe), scratch_alloc(count * xe),
-                   scratch_alloc(count * sizeof(float)), scratch_alloc(count * sizeof(float)),
-                   scratch_alloc(n * sizeof(float)), scratch_alloc(n * sizeof(float)),
-                   scratch_alloc(n * sizeof(float)), scratch_alloc(count * sizeof(float)) };
-    return in;
-}
-
-/* Rounds the f32 values drawn for x, the residual and the parameters to their types and
- * stores them. */
-static void encode(const finputs *in, size_t rows, size_t n)
-{
-    for (size_t i = 0; i < rows * n; i++) {
-        in->xf[i] = type_store(in->x, i, in->xf[i], in->c.x);
-        in->rf[i] = type_store(in->r, i, in->rf[i], in->c.x);
-    }
-    for (size_t i = 0; i < n; i++) {
-        in->gf[i] = type_store(in->g, i, in->gf[i], in->c.p);
-        in->bf[i] = type_store(in->b, i, in->bf[i], in->c.p);
-        in->biasf[i] = type_store(in->bias, i, in->biasf[i], in->c.p);
-    }
-}
+typedef case_inputs finputs;
+#define finputs_alloc case_inputs_alloc
+#define encode case_encode
 
 /* The specification: h = (x + r) in f32, + bias in f32, rounded to x's type. */
 static void compute_h(const finputs *in, size_t rows, size_t n, bool has_bias)
 {
-    for (size_t k = 0; k < rows; k++)
-        for (size_t i = 0; i < n; i++) {
-            float s = in->xf[k * n + i] + in->rf[k * n + i];
-            if (has_bias)
-                s = s + in->biasf[i];
-            in->hf[k * n + i] = type_store(in->h, k * n + i, s, in->c.x);
-        }
+    residual_add_ref(in->h, in->hf, in->xf, in->rf, has_bias ? in->biasf : NULL, rows, n, in->c.x);
 }
 
 /* ---- buffers ------------------------------------------------------------------------------ */
@@ -170,19 +121,19 @@ static void fbufset_init(fbufset *s, const fspec *sp, const finputs *in, int gua
     } else {
         px = copy_rows(&s->x, in->x, rows, n, sp->xs, xe, sp->x_off, guard);
         pr = copy_rows(&s->r, in->r, rows, n, sp->rs, xe, sp->r_off, guard);
-        ph = sp->mode == M_SEPARATE ? byte_region_alloc(&s->h, ((rows - 1) * sp->hs + n) * xe, sp->h_off * xe, guard)
+        ph = sp->mode == M_SEPARATE ? out_rows(&s->h, rows, n, sp->hs, xe, sp->h_off, guard)
            : sp->mode == M_H_IS_X ? px : pr;
         s->ph = ph;
     }
-    py = y_is_x ? px : byte_region_alloc(&s->y, ((rows - 1) * ys + n) * ye, y_off * ye, guard);
+    py = y_is_x ? px : out_rows(&s->y, rows, n, ys, ye, y_off, guard);
     void *pg = NULL, *pb = NULL, *pbias = NULL;
     float *pm = NULL, *prs = NULL;
     if (sp->has_g)
-        memcpy(pg = byte_region_alloc(&s->g, n * pe, sp->g_off * pe, guard), in->g, n * pe);
+        pg = copy_params(&s->g, in->g, n, pe, sp->g_off, guard);
     if (sp->has_b)
-        memcpy(pb = byte_region_alloc(&s->b, n * pe, sp->b_off * pe, guard), in->b, n * pe);
+        pb = copy_params(&s->b, in->b, n, pe, sp->b_off, guard);
     if (sp->has_bias && !unfused)
-        memcpy(pbias = byte_region_alloc(&s->bias, n * pe, sp->bias_off * pe, guard), in->bias, n * pe);
+        pbias = copy_params(&s->bias, in->bias, n, pe, sp->bias_off, guard);
     if (sp->stats)
         stats_alloc(&s->rstd, &s->mean, rows, sp->s_off, sp->layernorm, guard, &prs, &pm);
     norm_job job = {
@@ -197,9 +148,7 @@ static void fbufset_init(fbufset *s, const fspec *sp, const finputs *in, int gua
 
 static void fbufset_free(fbufset *s)
 {
-    byte_region *all[] = { &s->x, &s->r, &s->h, &s->y, &s->g, &s->b, &s->bias, &s->mean, &s->rstd };
-    for (size_t i = 0; i < sizeof all / sizeof all[0]; i++)
-        byte_region_free(all[i]);
+    REGIONS_FREE(&s->x, &s->r, &s->h, &s->y, &s->g, &s->b, &s->bias, &s->mean, &s->rstd);
 }
 
 /* ---- one case ----------------------------------------------------------------------------- */
@@ -257,7 +206,7 @@ static void check_y_row(const fspec *sp, const finputs *in, size_t k, const void
         long double b = sp->has_b ? (long double)in->bf[i] : 0.0L;
         long double xhat = ((long double)h[i] - ref.mean) * ref.rstd;
         long double want = xhat * g + b;
-        long double bound = CONTRACT_TOL * (fabsl(g) * (1.0L + fabsl(xhat)) + fabsl(b));
+        long double bound = half_slack(g, xhat, b);
         float got = type_load(yrow, i, c.y);
         if (c.y == NORM_F32) {
             if (special) {
@@ -513,10 +462,7 @@ static fspec random_spec(rng *r, bool layernorm, size_t rows, size_t n, int mode
 }
 
 /* Each test: this variant and combination, and the combination's input stream (combo_rng). */
-#define FUSED_SETUP(test)          \
-    int v = _i / 16;               \
-    combo c = combos[_i % 16];     \
-    rng r = combo_rng("fused", test, c)
+#define FUSED_SETUP(test) CASE_SETUP("fused", test, combos)
 
 /* ---- the tests ---------------------------------------------------------------------------- */
 
@@ -627,12 +573,8 @@ START_TEST(test_fused_adversarial)
 
     /* |mean| >> std in h, both x and the residual carrying half the mean. */
     {
-        static const double f32_ratios[] = { 1e2, 1e4, 1e6 }, f16_ratios[] = { 1e1, 1e2, 1e3 },
-                            bf16_ratios[] = { 1e1, 3e1, 1e2 };
-        static const double f32_scales[] = { 1e-3, 1.0, 1e3 }, f16_scales[] = { 1e-2, 1.0, 30.0 },
-                            bf16_scales[] = { 1e-30, 1.0, 1e30 };
-        const double *ratios = t == NORM_F32 ? f32_ratios : t == NORM_F16 ? f16_ratios : bf16_ratios;
-        const double *scales = t == NORM_F32 ? f32_scales : t == NORM_F16 ? f16_scales : bf16_scales;
+        const double *ratios = mean_ratios(t);
+        const double *scales = mean_scales(t);
         static const size_t sizes[] = { 7, 64, 1000, 4097 };
         for (int a = 0; a < 3; a++)
             for (int b = 0; b < 3; b++) {
@@ -793,67 +735,42 @@ START_TEST(test_fused_special)
 }
 END_TEST
 
-/* ---- the tcases ---------------------------------------------------------------------------- */
+/* ---- the feature ---------------------------------------------------------------------------- */
 
-bool fused_add_tcase(Suite *s, int v)
+static int add_tests(TCase *tc, int v, const norm_kernels *k)
 {
-    static char names[HALF_NVARIANTS][32];
+    (void)k;
     if (!fst)
         fst = shared_stats_alloc(sizeof(fstats) * HALF_NVARIANTS * 3);
-    const norm_kernels *k = norm_kernels_variant(half_variant_names[v]);
-    if (!k) {
-        printf("%s: %s/fused: skipped (not compiled in or CPU lacks it)\n", PROGRAM, half_variant_names[v]);
-        return false;
-    }
-    snprintf(names[v], sizeof names[v], "%s/fused", half_variant_names[v]);
-    TCase *tc = checkasm_tcase(names[v]);
-    int added = 0, dups = 0;
-    const char *dup_of = NULL;
-    for (int ci = 0; ci < NCOMBOS; ci++) {
-        int same = earlier_variant_with_kernels(v, k, combos[ci]);
-        if (same >= 0) {
-            dups++;
-            dup_of = half_variant_names[same];
-            continue;
-        }
-        int i = v * 16 + ci;
-        tcase_add_loop_test(tc, test_fused_tails, i, i + 1);
-        tcase_add_loop_test(tc, test_fused_large, i, i + 1);
-        tcase_add_loop_test(tc, test_fused_layouts, i, i + 1);
-        tcase_add_loop_test(tc, test_fused_guard, i, i + 1);
-        tcase_add_loop_test(tc, test_fused_adversarial, i, i + 1);
-        tcase_add_loop_test(tc, test_fused_special, i, i + 1);
-        added++;
-    }
-    if (dups)
+    const TTest *tests[] = { test_fused_tails, test_fused_large,       test_fused_layouts,
+                             test_fused_guard, test_fused_adversarial, test_fused_special };
+    dup_note note = { 0, 0, "-" };
+    for (int ci = 0; ci < NCOMBOS; ci++)
+        if (runs_own(v, combos[ci], 0, same_norm_kernels, &note))
+            add_tests_at(tc, tests, sizeof tests / sizeof tests[0], v, ci);
+    if (note.dups)
         printf("%s: %s: fused: %d type combinations; %d run the same kernels as %s's, not repeated\n", PROGRAM,
-               half_variant_names[v], added, dups, dup_of);
-    if (added) {
-        suite_add_tcase(s, tc);
-        tested[v] = true;
-    }
-    return true;
+               half_variant_names[v], note.own, note.dups, note.of);
+    return note.own;
 }
 
-void fused_print_summary(void)
+static void summary(int v)
 {
-    for (int v = 0; v < HALF_NVARIANTS; v++) {
-        if (!tested[v])
+    for (int t = 0; t < 3; t++) {
+        const fstats *st = &fst[v * 3 + t];
+        if (!st->cases)
             continue;
-        for (int t = 0; t < 3; t++) {
-            const fstats *st = &fst[v * 3 + t];
-            if (!st->cases)
-                continue;
-            printf("%s: fused %-10s -> %-4s %5ld cases, %6ld rows: ", PROGRAM, half_variant_names[v], type_name(t),
-                   st->cases, st->rows);
-            if (t == T_F32)
-                printf("worst err/bound rmsnorm %.4f layernorm %.4f", st->worst_ratio[0], st->worst_ratio[1]);
-            else
-                printf("worst ulp rmsnorm %.4g layernorm %.4g", st->worst_ulp[0], st->worst_ulp[1]);
-            if (v != V_ORACLE && t != T_F32)
-                printf(", %d ulp vs oracle", st->worst_steps);
-            printf("; mean %.4f rstd %.4f; h bit-exact (%ld values); fused == unfused bit for bit: %ld/%ld rows\n",
-                   st->worst_mean, st->worst_rstd, st->h_values, st->unfused_rows, st->rows);
-        }
+        printf("%s: fused %-10s -> %-4s %5ld cases, %6ld rows: ", PROGRAM, half_variant_names[v], type_name(t),
+               st->cases, st->rows);
+        if (t == T_F32)
+            printf("worst err/bound rmsnorm %.4f layernorm %.4f", st->worst_ratio[0], st->worst_ratio[1]);
+        else
+            printf("worst ulp rmsnorm %.4g layernorm %.4g", st->worst_ulp[0], st->worst_ulp[1]);
+        if (v != V_ORACLE && t != T_F32)
+            printf(", %d ulp vs oracle", st->worst_steps);
+        printf("; mean %.4f rstd %.4f; h bit-exact (%ld values); fused == unfused bit for bit: %ld/%ld rows\n",
+               st->worst_mean, st->worst_rstd, st->h_values, st->unfused_rows, st->rows);
     }
 }
+
+const checkasm_feature checkasm_fused = { "fused", add_tests, summary };

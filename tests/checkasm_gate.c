@@ -51,7 +51,7 @@
  * tcase tests (a SIMD table still holding the oracle's function, avx512bf16 away from bf16
  * output) is not repeated; each variant prints what it tests and what it leaves out.
  *
- * Tcases "<variant>/gate", loop index variant * 32 + combination.
+ * Tcases "<variant>/gate", loop index CASE_INDEX(variant, combination).
  */
 #include <check.h>
 #include <float.h>
@@ -62,15 +62,10 @@
 #include <stdlib.h>
 #include <string.h>
 
-#include "checkasm.h"
-
-/* The reference h is added here in float and must be rounded like the kernels' f32 adds. */
-_Static_assert(FLT_EVAL_METHOD == 0, "float arithmetic must be evaluated in float");
+#include "checkasm_engine.h"
 
 #define seed checkasm_seed
 #define quick checkasm_quick
-#define V_ORACLE 0 /* half_variant_names[0], "scalar": the oracle's own table */
-#define LOOP(v, ci) ((v) * 32 + (ci))
 
 #define GATE_TOL 0x1p-18L   /* the gated norm's bound */
 #define SILU_FLOOR 0x1p-120L /* silu(z) below this may be flushed to 0 */
@@ -78,25 +73,11 @@ _Static_assert(FLT_EVAL_METHOD == 0, "float arithmetic must be evaluated in floa
 
 /* ---- type combinations ------------------------------------------------------------------ */
 
-#define NGCOMBOS 20
-static const combo gcombos[NGCOMBOS] = {
-#define Y4(x, p) { x, NORM_F32, p }, { x, NORM_F16, p }, { x, NORM_BF16, p }, { x, NORM_I8, p }
-    Y4(NORM_F32, NORM_F32),  Y4(NORM_F16, NORM_F32),  Y4(NORM_F16, NORM_F16),
-    Y4(NORM_BF16, NORM_F32), Y4(NORM_BF16, NORM_BF16),
-#undef Y4
-};
+#define NGCOMBOS NALL_COMBOS
+#define gcombos all_combos
 
-static const char *tname(int t) { return t == NORM_I8 ? "i8" : type_name(t); }
-static size_t esize(int t) { return norm_dtype_size((norm_dtype)t); }
-
-/* The input stream of one test and combination, the same for every variant (combo_rng's, with
- * int8 told apart from f32). */
-static rng gate_rng(const char *test, combo c)
-{
-    char name[64];
-    snprintf(name, sizeof name, "gate %s %s/%s/%s", test, tname(c.x), tname(c.y), tname(c.p));
-    return rng_for(seed, name);
-}
+#define tname dtype_name
+#define esize dtype_size
 
 /* ---- what the run saw, per variant ------------------------------------------------------ */
 
@@ -114,61 +95,27 @@ typedef struct gstats {
 } gstats;
 
 static gstats *gst; /* [variant], MAP_SHARED */
-static bool tested[HALF_NVARIANTS];
 
 /* ---- inputs ------------------------------------------------------------------------------- */
 
 /* Dense rows and parameters encoded in their types, the same values as f32, the reference h,
  * and the reference's outputs per element (rows * n). */
 typedef struct ginputs {
-    combo c;
-    void *x, *z, *r, *g, *b, *bias, *h;
-    float *xf, *zf, *rf, *gf, *bf, *biasf, *hf;
+    CASE_INPUTS;
     long double *yref, *bound, *xhat, *u; /* u: one row of the normalised source */
     ref_stats st[MAX_ROWS];
 } ginputs;
 
 static ginputs ginputs_alloc(combo c, size_t rows, size_t n)
 {
-    size_t xe = esize(c.x), pe = esize(c.p), count = rows * n;
-    ginputs in;
-    memset(&in, 0, sizeof in);
-    in.c = c;
-    in.x = scratch_alloc(count * xe);
-    in.z = scratch_alloc(count * xe);
-    in.r = scratch_alloc(count * xe);
-    in.h = scratch_alloc(count * xe);
-    in.g = scratch_alloc(n * pe);
-    in.b = scratch_alloc(n * pe);
-    in.bias = scratch_alloc(n * pe);
-    in.xf = scratch_alloc(count * sizeof(float));
-    in.zf = scratch_alloc(count * sizeof(float));
-    in.rf = scratch_alloc(count * sizeof(float));
-    in.hf = scratch_alloc(count * sizeof(float));
-    in.gf = scratch_alloc(n * sizeof(float));
-    in.bf = scratch_alloc(n * sizeof(float));
-    in.biasf = scratch_alloc(n * sizeof(float));
-    in.yref = scratch_alloc(count * sizeof(long double));
-    in.bound = scratch_alloc(count * sizeof(long double));
-    in.xhat = scratch_alloc(count * sizeof(long double));
-    in.u = scratch_alloc(n * sizeof(long double));
+    size_t count = rows * n, ld = sizeof(long double);
+    ginputs in = { .inputs = case_inputs_alloc(c, rows, n), .yref = scratch_alloc(count * ld),
+                   .bound = scratch_alloc(count * ld), .xhat = scratch_alloc(count * ld), .u = scratch_alloc(n * ld) };
     return in;
 }
 
 /* Rounds the f32 values drawn to their types and stores them. */
-static void encode(const ginputs *in, size_t rows, size_t n)
-{
-    for (size_t i = 0; i < rows * n; i++) {
-        in->xf[i] = type_store(in->x, i, in->xf[i], in->c.x);
-        in->zf[i] = type_store(in->z, i, in->zf[i], in->c.x);
-        in->rf[i] = type_store(in->r, i, in->rf[i], in->c.x);
-    }
-    for (size_t i = 0; i < n; i++) {
-        in->gf[i] = type_store(in->g, i, in->gf[i], in->c.p);
-        in->bf[i] = type_store(in->b, i, in->bf[i], in->c.p);
-        in->biasf[i] = type_store(in->bias, i, in->biasf[i], in->c.p);
-    }
-}
+static void encode(const ginputs *in, size_t rows, size_t n) { case_encode(&in->inputs, rows, n); }
 
 /* ---- the case's layout -------------------------------------------------------------------- */
 
@@ -208,17 +155,17 @@ static void gbufs_init(gbufs *s, const gspec *sp, const ginputs *in, int guard, 
         pz = copy_rows(&s->z, in->z, rows, n, sp->zs, xe, sp->z_off, guard);
     if (sp->res) {
         pr = copy_rows(&s->r, in->r, rows, n, sp->rs, xe, sp->r_off, guard);
-        ph = sp->res == R_SEPARATE ? byte_region_alloc(&s->h, ((rows - 1) * sp->hs + n) * xe, sp->h_off * xe, guard)
+        ph = sp->res == R_SEPARATE ? out_rows(&s->h, rows, n, sp->hs, xe, sp->h_off, guard)
            : sp->res == R_H_IS_X ? px : pr;
         s->ph = ph;
     }
-    py = sp->in_place ? px : byte_region_alloc(&s->y, ((rows - 1) * sp->ys + n) * ye, sp->y_off * ye, guard);
+    py = sp->in_place ? px : out_rows(&s->y, rows, n, sp->ys, ye, sp->y_off, guard);
     if (sp->has_g)
-        memcpy(pg = byte_region_alloc(&s->g, n * pe, sp->g_off * pe, guard), in->g, n * pe);
+        pg = copy_params(&s->g, in->g, n, pe, sp->g_off, guard);
     if (sp->has_b)
-        memcpy(pb = byte_region_alloc(&s->b, n * pe, sp->b_off * pe, guard), in->b, n * pe);
+        pb = copy_params(&s->b, in->b, n, pe, sp->b_off, guard);
     if (sp->res && sp->has_bias)
-        memcpy(pbias = byte_region_alloc(&s->bias, n * pe, sp->bias_off * pe, guard), in->bias, n * pe);
+        pbias = copy_params(&s->bias, in->bias, n, pe, sp->bias_off, guard);
     if (sp->stats)
         stats_alloc(&s->rstd, &s->mean, rows, sp->s_off, sp->layernorm, guard, &prs, &pm);
     if (c.y == NORM_I8 && sp->dyn)
@@ -237,9 +184,7 @@ static void gbufs_init(gbufs *s, const gspec *sp, const ginputs *in, int guard, 
 
 static void gbufs_free(gbufs *s)
 {
-    byte_region *all[] = { &s->x, &s->z, &s->r, &s->h, &s->y, &s->g, &s->b, &s->bias, &s->mean, &s->rstd, &s->scales };
-    for (size_t i = 0; i < sizeof all / sizeof all[0]; i++)
-        byte_region_free(all[i]);
+    REGIONS_FREE(&s->x, &s->z, &s->r, &s->h, &s->y, &s->g, &s->b, &s->bias, &s->mean, &s->rstd, &s->scales);
 }
 
 static norm_kernel_fn *gfn(const norm_kernels *k, const gspec *sp, combo c)
@@ -291,8 +236,6 @@ static void describe(char *buf, size_t size, int v, combo c, const gspec *sp, co
 
 /* ---- the reference ------------------------------------------------------------------------- */
 
-static long double silu_l(long double z) { return z / (1.0L + expl(-z)); }
-
 /* The reference for every row of the case: statistics, y_ref, the bound, x_hat. */
 static void reference(const gspec *sp, ginputs *in)
 {
@@ -302,20 +245,8 @@ static void reference(const gspec *sp, ginputs *in)
         const float *src = (sp->res ? in->hf : in->xf) + k * n, *z = in->zf + k * n;
         for (size_t i = 0; i < n; i++)
             u[i] = sp->gate == G_BEFORE ? (long double)src[i] * silu_l(z[i]) : (long double)src[i];
-        long double mean = 0.0L, ss = 0.0L;
-        if (sp->layernorm) {
-            long double shift = u[0], sum = 0.0L;
-            for (size_t i = 0; i < n; i++)
-                sum += u[i] - shift;
-            mean = shift + sum / (long double)n;
-            for (size_t i = 0; i < n; i++)
-                ss += (u[i] - mean) * (u[i] - mean);
-        } else {
-            for (size_t i = 0; i < n; i++)
-                ss += u[i] * u[i];
-        }
-        long double ms = ss / (long double)n, eps = sp->eps;
-        ref_stats st = { mean, sp->eps_outside ? 1.0L / (sqrtl(ms) + eps) : 1.0L / sqrtl(ms + eps) };
+        ref_stats st = ref_stats_of(ref_moments(u, n, sp->layernorm), n, sp->eps, sp->eps_outside);
+        long double mean = st.mean;
         in->st[k] = st;
         for (size_t i = 0; i < n; i++) {
             long double g = sp->has_g ? (sp->unit ? 1.0L + in->gf[i] : (long double)in->gf[i]) : 1.0L;
@@ -334,7 +265,7 @@ static void reference(const gspec *sp, ginputs *in)
             } else if (sp->gate == G_BEFORE) {
                 bound = GATE_TOL * fmaxl(fmaxl(fabsl(y), fabsl(g)), fabsl(b));
             } else {
-                bound = CONTRACT_TOL * (fabsl(g) * (1.0L + fabsl(xhat)) + fabsl(b));
+                bound = half_slack(g, xhat, b);
             }
             in->yref[k * n + i] = y;
             in->bound[k * n + i] = bound;
@@ -346,13 +277,7 @@ static void reference(const gspec *sp, ginputs *in)
 /* The f32 add of the residual, as checkasm_fused.c specifies it. */
 static void compute_h(const ginputs *in, size_t rows, size_t n, bool has_bias)
 {
-    for (size_t k = 0; k < rows; k++)
-        for (size_t i = 0; i < n; i++) {
-            float s = in->xf[k * n + i] + in->rf[k * n + i];
-            if (has_bias)
-                s = s + in->biasf[i];
-            in->hf[k * n + i] = type_store(in->h, k * n + i, s, in->c.x);
-        }
+    residual_add_ref(in->h, in->hf, in->xf, in->rf, has_bias ? in->biasf : NULL, rows, n, in->c.x);
 }
 
 /* ---- checks --------------------------------------------------------------------------------- */
@@ -739,10 +664,7 @@ static gspec random_gspec(rng *r, bool layernorm, int gate, int res, size_t rows
 }
 
 /* Each test: this variant and combination, and the combination's input stream. */
-#define GATE_SETUP(test)          \
-    int v = _i / 32;              \
-    combo c = gcombos[_i % 32];   \
-    rng r = gate_rng(test, c)
+#define GATE_SETUP(test) CASE_SETUP("gate", test, gcombos)
 
 /* ---- the gated tests (every combination) ------------------------------------------------- */
 
@@ -777,7 +699,7 @@ START_TEST(test_gate_large)
     for (size_t k = 0; k < sizeof sizes / sizeof sizes[0]; k++)
         for (int gate = G_AFTER; gate <= G_BEFORE; gate++) {
             size_t n = sizes[k];
-            if (n > 10000 && (quick || gate != 1 + (_i % 32) % 2))
+            if (n > 10000 && (quick || gate != 1 + CASE_COMBO(_i) % 2))
                 continue;
             size_t rows = n > 10000 ? 1 : 1 + rng_below(&r, 2);
             gspec s = random_gspec(&r, false, gate, R_NONE, rows, n);
@@ -1026,83 +948,51 @@ START_TEST(test_int8_special)
 }
 END_TEST
 
-/* ---- the tcases ---------------------------------------------------------------------------- */
+/* ---- the feature ---------------------------------------------------------------------------- */
 
-static int earlier_gated(int v, const norm_kernels *k, combo c)
+static bool same_gated(const norm_kernels *a, const norm_kernels *b, combo c, int what)
 {
-    for (int w = 0; w < v; w++) {
-        const norm_kernels *kw = norm_kernels_variant(half_variant_names[w]);
-        if (kw && kw->rmsnorm_gated[c.x][c.y][c.p] == k->rmsnorm_gated[c.x][c.y][c.p])
-            return w;
-    }
-    return -1;
+    (void)what;
+    return a->rmsnorm_gated[c.x][c.y][c.p] == b->rmsnorm_gated[c.x][c.y][c.p];
 }
 
-bool gate_add_tcase(Suite *s, int v)
+static int add_tests(TCase *tc, int v, const norm_kernels *k)
 {
-    static char names[HALF_NVARIANTS][32];
+    (void)k;
     if (!gst)
         gst = shared_stats_alloc(sizeof(gstats) * HALF_NVARIANTS);
-    const norm_kernels *k = norm_kernels_variant(half_variant_names[v]);
-    if (!k) {
-        printf("%s: %s/gate: skipped (not compiled in or CPU lacks it)\n", PROGRAM, half_variant_names[v]);
-        return false;
-    }
-    snprintf(names[v], sizeof names[v], "%s/gate", half_variant_names[v]);
-    TCase *tc = checkasm_tcase(names[v]);
+    const TTest *gated[] = { test_gate_tails, test_gate_large, test_gate_guard, test_gate_special };
+    const TTest *int8[] = { test_int8_tails, test_int8_large, test_int8_guard, test_int8_special };
     gstats *st = &gst[v];
-    const char *gdup = "-", *idup = "-";
+    dup_note g = { 0, 0, "-" }, q = { 0, 0, "-" };
     for (int ci = 0; ci < NGCOMBOS; ci++) {
         combo c = gcombos[ci];
-        int i = LOOP(v, ci), same = earlier_gated(v, k, c);
-        if (same >= 0) {
-            st->gated_dups++;
-            gdup = half_variant_names[same];
-        } else {
-            tcase_add_loop_test(tc, test_gate_tails, i, i + 1);
-            tcase_add_loop_test(tc, test_gate_large, i, i + 1);
-            tcase_add_loop_test(tc, test_gate_guard, i, i + 1);
-            tcase_add_loop_test(tc, test_gate_special, i, i + 1);
-            st->gated_combos++;
-        }
-        if (c.y != NORM_I8)
-            continue;
-        same = earlier_variant_with_kernels(v, k, c);
-        if (same >= 0) {
-            st->int8_dups++;
-            idup = half_variant_names[same];
-        } else {
-            tcase_add_loop_test(tc, test_int8_tails, i, i + 1);
-            tcase_add_loop_test(tc, test_int8_large, i, i + 1);
-            tcase_add_loop_test(tc, test_int8_guard, i, i + 1);
-            tcase_add_loop_test(tc, test_int8_special, i, i + 1);
-            st->int8_combos++;
-        }
+        if (runs_own(v, c, 0, same_gated, &g))
+            add_tests_at(tc, gated, sizeof gated / sizeof gated[0], v, ci);
+        if (c.y == NORM_I8 && runs_own(v, c, 0, same_norm_kernels, &q))
+            add_tests_at(tc, int8, sizeof int8 / sizeof int8[0], v, ci);
     }
+    st->gated_combos = g.own;
+    st->gated_dups = g.dups;
+    st->int8_combos = q.own;
+    st->int8_dups = q.dups;
     printf("%s: %s: gate: gated RMSNorm %d of %d type combinations tested (%d run the same kernels as %s's, "
            "not repeated); int8 without gate %d of 5 tested (%d the same as %s's)\n",
-           PROGRAM, half_variant_names[v], st->gated_combos, NGCOMBOS, st->gated_dups, gdup, st->int8_combos,
-           st->int8_dups, idup);
-    if (st->gated_combos || st->int8_combos) {
-        suite_add_tcase(s, tc);
-        tested[v] = true;
-    }
-    return true;
+           PROGRAM, half_variant_names[v], g.own, NGCOMBOS, g.dups, g.of, q.own, q.dups, q.of);
+    return g.own + q.own;
 }
 
-void gate_print_summary(void)
+static void summary(int v)
 {
-    for (int v = 0; v < HALF_NVARIANTS; v++) {
-        if (!tested[v])
-            continue;
-        const gstats *st = &gst[v];
-        printf("%s: gate %-10s %5ld cases, %6ld rows: gated f32 worst err/bound after %.4f before %.4f; "
-               "half err/(1 ulp + bound) %.4f", PROGRAM, half_variant_names[v], st->cases, st->rows,
-               st->worst_f32[0], st->worst_f32[1], st->worst_half);
-        if (v != V_ORACLE)
-            printf(" (vs oracle %.4f)", st->worst_half_oracle);
-        printf("; rstd %.4f mean %.4f; int8 %ld q, %ld dynamic rows (scale err/bound %.4f), exceptions %ld vs "
-               "reference, %ld vs oracle, %ld exact ties round to even\n", st->worst_rstd, st->worst_mean,
-               st->q_values, st->q_dynamic_rows, st->worst_scale, st->exc_ref, st->exc_oracle, st->ties);
-    }
+    const gstats *st = &gst[v];
+    printf("%s: gate %-10s %5ld cases, %6ld rows: gated f32 worst err/bound after %.4f before %.4f; "
+           "half err/(1 ulp + bound) %.4f", PROGRAM, half_variant_names[v], st->cases, st->rows,
+           st->worst_f32[0], st->worst_f32[1], st->worst_half);
+    if (v != V_ORACLE)
+        printf(" (vs oracle %.4f)", st->worst_half_oracle);
+    printf("; rstd %.4f mean %.4f; int8 %ld q, %ld dynamic rows (scale err/bound %.4f), exceptions %ld vs "
+           "reference, %ld vs oracle, %ld exact ties round to even\n", st->worst_rstd, st->worst_mean,
+           st->q_values, st->q_dynamic_rows, st->worst_scale, st->exc_ref, st->exc_oracle, st->ties);
 }
+
+const checkasm_feature checkasm_gate = { "gate", add_tests, summary };

@@ -13,7 +13,9 @@
  *     representable value apart, NaN exactly where the oracle has NaN, and on rows with
  *     non-finite inputs or results the oracle's infinities and zeros exactly.
  * Inputs are drawn in f32 and rounded to the input type, so every reference sees exactly
- * the values the kernels read.
+ * the values the kernels read. The case itself (layout, the checks above, canaries, guard
+ * pages) is the engine's plain_case, which checkasm.c's f32 rows share; this file keeps the
+ * generators and the statistics.
  *
  * Variants (half_variant_names): scalar (the oracle itself, against long double only),
  * sse2, avx2, avx512 (AVX-512 without vcvtneps2bf16), avx512bf16 (with it), neon. A
@@ -21,7 +23,7 @@
  * functions an earlier variant's tcase tests is not repeated (avx512bf16 differs from
  * avx512 only in the combinations with bf16 output).
  *
- * Loop index of every test: variant * 16 + combination (combos[] below).
+ * Loop index of every test: CASE_INDEX(variant, combination) (combos below).
  */
 #include <check.h>
 #include <float.h>
@@ -32,14 +34,7 @@
 #include <stdlib.h>
 #include <string.h>
 
-#include "checkasm.h"
-
-_Static_assert(T_F32 == (int)NORM_F32 && T_F16 == (int)NORM_F16 && T_BF16 == (int)NORM_BF16,
-               "tests/common.h's types must have norm_dtype's values");
-
-#define HALF_VARIANT_NAME(name, ...) #name,
-const char *const half_variant_names[HALF_NVARIANTS] = { NORM_ISA_LIST(HALF_VARIANT_NAME, HALF_VARIANT_NAME) };
-#define V_ORACLE 0 /* "scalar": the oracle's own table */
+#include "checkasm_engine.h"
 
 /* The run's settings (checkasm.c's main sets them). */
 #define seed checkasm_seed
@@ -47,18 +42,9 @@ const char *const half_variant_names[HALF_NVARIANTS] = { NORM_ISA_LIST(HALF_VARI
 
 /* ---- type combinations ------------------------------------------------------------------ */
 
-#define NCOMBOS 14
-static const combo combos[NCOMBOS] = {
-    { NORM_F32, NORM_F16, NORM_F32 },    { NORM_F32, NORM_BF16, NORM_F32 },
-    { NORM_F16, NORM_F32, NORM_F32 },    { NORM_F16, NORM_F16, NORM_F32 },
-    { NORM_F16, NORM_BF16, NORM_F32 },   { NORM_F16, NORM_F32, NORM_F16 },
-    { NORM_F16, NORM_F16, NORM_F16 },    { NORM_F16, NORM_BF16, NORM_F16 },
-    { NORM_BF16, NORM_F32, NORM_F32 },   { NORM_BF16, NORM_F16, NORM_F32 },
-    { NORM_BF16, NORM_BF16, NORM_F32 },  { NORM_BF16, NORM_F32, NORM_BF16 },
-    { NORM_BF16, NORM_F16, NORM_BF16 },  { NORM_BF16, NORM_BF16, NORM_BF16 },
-};
-
-#define LOOP_INDEX(v, c) ((v) * 16 + (c))
+/* Every combination but f32/f32/f32 (checkasm.c's). */
+#define NCOMBOS (NFLOAT_COMBOS - 1)
+static const combo *const combos = float_combos + 1;
 
 /* ---- what the run saw, per variant and output type ---------------------------------------- */
 
@@ -74,287 +60,40 @@ typedef struct half_stats {
 
 /* [variant][output type], in a MAP_SHARED page so that forked children report back. */
 static half_stats *hstats;
-static bool tested[HALF_NVARIANTS];
 
-/* ---- inputs ------------------------------------------------------------------------------- */
+/* ---- one case ------------------------------------------------------------------------------ */
 
 /* Dense rows and parameters, encoded in their types, and the same values in f32. */
-typedef struct hinputs {
-    combo c;
-    void *x, *g, *b;
-    float *xf, *gf, *bf;
-} hinputs;
-
-static hinputs hinputs_alloc(combo c, size_t rows, size_t n)
-{
-    hinputs in = { c,
-                   scratch_alloc(rows * n * type_size(c.x)), scratch_alloc(n * type_size(c.p)),
-                   scratch_alloc(n * type_size(c.p)), scratch_alloc(rows * n * sizeof(float)),
-                   scratch_alloc(n * sizeof(float)), scratch_alloc(n * sizeof(float)) };
-    return in;
-}
-
-/* Rounds the f32 values drawn for rows x and the parameters to their types, and stores them. */
-static void encode(const hinputs *in, size_t rows, size_t n)
-{
-    for (size_t i = 0; i < rows * n; i++)
-        in->xf[i] = type_store(in->x, i, in->xf[i], in->c.x);
-    for (size_t i = 0; i < n; i++) {
-        in->gf[i] = type_store(in->g, i, in->gf[i], in->c.p);
-        in->bf[i] = type_store(in->b, i, in->bf[i], in->c.p);
-    }
-}
-
-/* ---- one case: a layout, and everything checked about it ------------------------------------ */
-
-typedef struct hspec {
-    bool layernorm;
-    size_t rows, n, x_stride, y_stride; /* in elements, >= n */
-    float eps;
-    bool eps_outside, nontemporal, in_place, stats;
-    bool strict_inf;                    /* the oracle's infinities must be matched exactly */
-    unsigned x_off, y_off, g_off, b_off, s_off; /* elements past a 64-byte boundary */
-    int guard;                          /* GUARD_*, for every buffer of the unit under test */
-} hspec;
-
-typedef struct hbufset {
-    byte_region x, y, g, b, mean, rstd;
-    norm_job job;
-} hbufset;
-
-static void hbufset_init(hbufset *s, const hspec *sp, const hinputs *in, bool has_g, bool has_b, int guard)
-{
-    memset(s, 0, sizeof *s);
-    combo c = in->c;
-    size_t n = sp->n, rows = sp->rows, xe = type_size(c.x), ye = type_size(c.y), pe = type_size(c.p);
-    unsigned char *px = copy_rows(&s->x, in->x, rows, n, sp->x_stride, xe, sp->x_off, guard);
-    void *py = sp->in_place ? (void *)px
-                            : byte_region_alloc(&s->y, ((rows - 1) * sp->y_stride + n) * ye, sp->y_off * ye, guard);
-    void *pg = NULL, *pb = NULL;
-    float *pm = NULL, *pr = NULL;
-    if (has_g)
-        memcpy(pg = byte_region_alloc(&s->g, n * pe, sp->g_off * pe, guard), in->g, n * pe);
-    if (has_b)
-        memcpy(pb = byte_region_alloc(&s->b, n * pe, sp->b_off * pe, guard), in->b, n * pe);
-    if (sp->stats)
-        stats_alloc(&s->rstd, &s->mean, rows, sp->s_off, sp->layernorm, guard, &pr, &pm);
-    norm_job job = {
-        .y = py, .x = px, .y_stride = sp->in_place ? sp->x_stride : sp->y_stride,
-        .x_stride = sp->x_stride, .rows = rows, .n = n, .gamma = pg, .beta = pb,
-        .x_type = c.x, .y_type = c.y, .param_type = c.p,
-        .eps = sp->eps, .eps_outside_sqrt = sp->eps_outside, .nontemporal = sp->nontemporal,
-        .mean = pm, .rstd = pr,
-    };
-    s->job = job;
-}
-
-static void hbufset_free(hbufset *s)
-{
-    byte_region_free(&s->x);
-    byte_region_free(&s->y);
-    byte_region_free(&s->g);
-    byte_region_free(&s->b);
-    byte_region_free(&s->mean);
-    byte_region_free(&s->rstd);
-}
-
-static void describe(char *buf, size_t size, int v, combo c, const hspec *sp, bool g, bool b, const char *label)
-{
-    snprintf(buf, size,
-             "seed=0x%016" PRIx64 " variant=%s x=%s y=%s gamma/beta=%s %s [%s] rows=%zu n=%zu "
-             "x_stride=%zu y_stride=%zu eps=%g%s gamma=%d beta=%d stats=%d in_place=%d nontemporal=%d "
-             "offsets x%u y%u g%u b%u guard=%s",
-             seed, half_variant_names[v], type_name(c.x), type_name(c.y), type_name(c.p),
-             sp->layernorm ? "layernorm" : "rmsnorm", label, sp->rows, sp->n, sp->x_stride,
-             sp->in_place ? sp->x_stride : sp->y_stride, (double)sp->eps,
-             sp->eps_outside ? " (outside sqrt)" : "", g, b, sp->stats, sp->in_place, sp->nontemporal,
-             sp->x_off, sp->y_off, sp->g_off, sp->b_off, guard_name(sp->guard));
-}
-
-/* What went wrong, for the failure message. */
-typedef struct hfail {
-    bool failed;
-    size_t row, index;
-    const char *what;
-    double got;
-    unsigned got_bits;
-    long double want, bound; /* bound: f32 contract; for half outputs 1 ulp at want */
-    bool has_oracle;
-    unsigned oracle_bits;
-    double oracle;
-    double ulps, f32_ratio; /* half outputs: the error in ulps at want, and (err - 0.5 ulp) / f32 bound */
-} hfail;
+typedef case_inputs hinputs;
+typedef plain_spec hspec;
+#define hinputs_alloc case_inputs_alloc
+#define encode case_encode
 
 /* Infinities the unit under test wrote in the last case (the overflow tests need some). */
 static long last_case_infs;
 
 /*
- * Runs variant v's kernel for the inputs' combination on the spec's layout, and the oracle
- * on a plain copy (unless v is the oracle), then checks every output and statistic and that
- * nothing outside the output rows changed. gb: bit 0 gamma, bit 1 beta.
+ * Runs variant v's kernel for the inputs' combination on the spec's layout, and the oracle on
+ * a plain copy (unless v is the oracle), then checks every output and statistic and that
+ * nothing outside the output rows changed (plain_case). gb: bit 0 gamma, bit 1 beta.
  */
 static void run_hcase(int v, const hspec *sp, const hinputs *in, int gb, const char *label)
 {
     combo c = in->c;
-    bool has_g = gb & 1, has_b = gb & 2;
-    const float *gf = has_g ? in->gf : NULL, *bf = has_b ? in->bf : NULL;
-    size_t n = sp->n, rows = sp->rows, ye = type_size(c.y);
-    describe(test_context, sizeof test_context, v, c, sp, has_g, has_b, label);
-    ck_assert(!sp->in_place || c.x == c.y);
-
-    hbufset unit, oracle;
-    hbufset_init(&unit, sp, in, has_g, has_b, sp->guard);
-    if (v != V_ORACLE) {
-        hbufset_init(&oracle, sp, in, has_g, has_b, GUARD_NONE);
-        kernel_of(table_of(V_ORACLE), sp->layernorm, c)(&oracle.job);
-    }
-    kernel_of(table_of(v), sp->layernorm, c)(&unit.job);
-
-    const norm_job *u = &unit.job, *o = v != V_ORACLE ? &oracle.job : NULL;
-    float *pattern = c.y == NORM_F32 && !o ? malloc(n * sizeof(float)) : NULL;
-    hfail f = { 0 };
-    double worst_ulp = 0, worst_ratio = 0, worst_mean = 0, worst_rstd = 0;
-    int worst_steps = 0;
-    last_case_infs = 0;
-    for (size_t r = 0; r < rows && !f.failed; r++) {
-        const float *x = in->xf + r * n;
-        ref_stats ref = ref_row(sp->layernorm, x, n, sp->eps, sp->eps_outside);
-        bool special = row_is_special(x, n, gf, bf, ref);
-        const unsigned char *yrow = (const unsigned char *)u->y + r * u->y_stride * ye;
-        const unsigned char *orow = o ? (const unsigned char *)o->y + r * o->y_stride * ye : NULL;
-        f.row = r;
-        if (c.y == NORM_F32) {
-            const float *pat = NULL;
-            if (special && !o) {
-                /* The oracle's NaN/Inf pattern is held to the reference's, rounded to f32. */
-                reference_pattern(pattern, x, n, gf, bf, ref);
-                pat = pattern;
-            } else if (special) {
-                pat = (const float *)orow;
-            }
-            for (size_t i = 0; i < n; i++)
-                last_case_infs += isinf(((const float *)yrow)[i]) != 0;
-            mismatch m = { 0 };
-            worst_ratio = maxd(worst_ratio, check_row((const float *)yrow, x, n, gf, bf, ref, special, pat, &m));
-            if (m.failed) {
-                f = (hfail){ true, r, m.index, m.what, m.got, 0, m.want, m.bound, false, 0, 0, 0, 0 };
-                memcpy(&f.got_bits, &((const float *)yrow)[m.index], 4);
-                break;
-            }
-        } else {
-            for (size_t i = 0; i < n; i++) {
-                uint16_t got, ob = 0;
-                memcpy(&got, yrow + 2 * i, 2);
-                float gotf = half_to_float(got, c.y);
-                last_case_infs += isinf(gotf) != 0; /* isinf may give -1 for -Inf */
-                long double want = ((long double)x[i] - ref.mean) * ref.rstd * (gf ? gf[i] : 1.0L) + (bf ? bf[i] : 0.0L);
-                /* The reference, wherever it is a number (on a special row it may give up,
-                 * e.g. Inf * 0, where the oracle did not; the oracle itself is held to it). */
-                const char *what = NULL;
-                double ulps = 0;
-                long double slack = half_slack(gf ? gf[i] : 1.0L, ((long double)x[i] - ref.mean) * ref.rstd,
-                                               bf ? bf[i] : 0.0L);
-                if ((!o || !special || isfinite(want)) && !check_half(got, c.y, want, slack, &ulps))
-                    what = "y (more than 1 ulp + the f32 bound from the long-double reference)";
-                if (!special && ulps > 0)
-                    worst_ulp = maxd(worst_ulp, ulps / (1.0 + (double)(slack / type_ulp(want, c.y))));
-                if (o) {
-                    memcpy(&ob, orow + 2 * i, 2);
-                    float of = half_to_float(ob, c.y);
-                    int steps = half_steps(got, ob, c.y);
-                    /* Non-finite rows carry no rounding, and the overflow tests are built
-                     * far from the threshold: infinities and zeros must be the oracle's. */
-                    bool exact = special || (sp->strict_inf && (isinf(of) || isinf(gotf)));
-                    const char *vs_oracle = NULL;
-                    if (isnan(of) || isnan(gotf))
-                        vs_oracle = isnan(of) && isnan(gotf) ? NULL : "y (want NaN exactly where the oracle has NaN)";
-                    else if (exact && (isinf(of) || isinf(gotf) || of == 0.0f || gotf == 0.0f))
-                        vs_oracle = of == gotf ? NULL : "y (want the oracle's Inf/0 exactly)";
-                    else if (steps > 1 && fabsl((long double)gotf - (long double)of) >
-                                              type_ulp(of, c.y) + 2 * slack)
-                        vs_oracle = "y (more than 1 ulp + twice the f32 bound from the oracle)";
-                    if (vs_oracle)
-                        what = what ? "y (more than 1 ulp from the long-double reference and from the oracle)"
-                                    : vs_oracle;
-                    if (steps > worst_steps)
-                        worst_steps = steps;
-                }
-                if (what) {
-                    f = (hfail){ true, r, i, what, gotf, got, want, type_ulp(want, c.y), o != NULL, ob,
-                                 o ? half_to_float(ob, c.y) : 0.0, 0.0, 0.0 };
-                    if (isfinite(gotf) && isfinite(want)) {
-                        /* For the report: the error in ulps, and what is left of it after the
-                         * final rounding (half an ulp) against the f32 contract's bound. */
-                        long double g_ = gf ? fabsl((long double)gf[i]) : 1.0L, b_ = bf ? fabsl((long double)bf[i]) : 0.0L;
-                        long double xhat = ((long double)x[i] - ref.mean) * ref.rstd;
-                        long double err = fabsl((long double)gotf - want);
-                        f.ulps = (double)(err / type_ulp(want, c.y));
-                        f.f32_ratio = (double)((err - 0.5L * type_ulp(gotf, c.y)) /
-                                               (CONTRACT_TOL * (g_ * (1.0L + fabsl(xhat)) + b_)));
-                    }
-                    break;
-                }
-            }
-            if (f.failed)
-                break;
-        }
-        /* Statistics, as for f32 rows. */
-        mismatch m = { 0 };
-        check_row_stats(u, o, r, ref, special, &worst_mean, &worst_rstd, &m);
-        if (m.failed)
-            f = (hfail){ true, r, 0, m.what, m.got, 0, m.want, m.bound, false, 0, 0, 0, 0 };
-    }
-    free(pattern);
-
-    /* Nothing outside the output rows may change, and the inputs not at all. */
-    const char *clobbered = NULL;
-    ptrdiff_t at = PTRDIFF_MAX;
-    if (!f.failed) {
-        size_t xe = type_size(c.x), pe = type_size(c.p);
-        const region_rule regions[] = {
-            { "y (outside the rows)", sp->in_place ? &unit.x : &unit.y, rows, u->y_stride * ye, n * ye, NULL },
-            { "x (input)", sp->in_place ? &unit.y : &unit.x, rows, sp->x_stride * xe, n * xe, in->x },
-            { "gamma", &unit.g, 1, n * pe, n * pe, in->g },
-            { "beta", &unit.b, 1, n * pe, n * pe, in->b },
-            { "mean (outside)", &unit.mean, 1, rows * 4, rows * 4, NULL },
-            { "rstd (outside)", &unit.rstd, 1, rows * 4, rows * 4, NULL },
-        };
-        clobbered = first_clobbered(regions, sizeof regions / sizeof regions[0], &at);
-    }
-
+    plain_result res;
+    bool ok = plain_case(half_variant_names[v], kernel_of(table_of(v), sp->layernorm, c),
+                         v != V_ORACLE ? kernel_of(table_of(V_ORACLE), sp->layernorm, c) : NULL, sp, in, gb, label,
+                         &res);
+    last_case_infs = res.infs;
     half_stats *st = &hstats[v * 3 + c.y];
     st->cases++;
-    st->worst_ulp = maxd(st->worst_ulp, worst_ulp);
-    st->worst_steps = worst_steps > st->worst_steps ? worst_steps : st->worst_steps;
-    st->worst_ratio = maxd(st->worst_ratio, worst_ratio);
-    st->worst_mean = maxd(st->worst_mean, worst_mean);
-    st->worst_rstd = maxd(st->worst_rstd, worst_rstd);
-
-    char msg[1536] = "";
-    if (f.failed) {
-        bool elem = f.what[0] == 'y';
-        size_t i = elem ? f.index : 0;
-        char oracle_txt[256] = "";
-        int len = 0;
-        if (f.has_oracle)
-            len = snprintf(oracle_txt, sizeof oracle_txt, " oracle 0x%04x (%.9g)", f.oracle_bits, f.oracle);
-        if (f.ulps > 0)
-            snprintf(oracle_txt + len, sizeof oracle_txt - (size_t)len,
-                     "; error %.4g ulp, (error - 0.5 ulp) / f32 contract bound = %.4f", f.ulps, f.f32_ratio);
-        snprintf(msg, sizeof msg,
-                 "%s: row %zu index %zu: %s: got 0x%0*x (%.9g) want %.12Lg (%s %.4Lg)%s "
-                 "(x=%.9g gamma=%.9g beta=%.9g)",
-                 test_context, f.row, i, f.what, c.y == NORM_F32 || !elem ? 8 : 4, f.got_bits, f.got, f.want,
-                 c.y == NORM_F32 || !elem ? "bound" : "1 ulp", f.bound, oracle_txt,
-                 (double)in->xf[f.row * n + i], gf ? (double)gf[i] : 1.0, bf ? (double)bf[i] : 0.0);
-    } else if (clobbered) {
-        snprintf(msg, sizeof msg, "%s: %s modified at byte %td from the buffer start", test_context, clobbered, at);
-    }
-    hbufset_free(&unit);
-    if (o)
-        hbufset_free(&oracle);
-    if (msg[0])
-        ck_abort_msg("%s", msg);
+    st->worst_ulp = maxd(st->worst_ulp, res.worst_ulp);
+    st->worst_steps = res.worst_steps > st->worst_steps ? res.worst_steps : st->worst_steps;
+    st->worst_ratio = maxd(st->worst_ratio, res.worst_ratio);
+    st->worst_mean = maxd(st->worst_mean, res.worst_mean);
+    st->worst_rstd = maxd(st->worst_rstd, res.worst_rstd);
+    if (!ok)
+        ck_abort_msg("%s", fail_msg);
 }
 
 /* ---- input generators ------------------------------------------------------------------ */
@@ -377,18 +116,7 @@ static void gen_case(rng *r, const hinputs *in, size_t rows, size_t n)
     gen_params_only(r, in, rows, n);
 }
 
-static hspec dense_spec(bool layernorm, size_t rows, size_t n, float eps)
-{
-    hspec s;
-    memset(&s, 0, sizeof s);
-    s.layernorm = layernorm;
-    s.rows = rows;
-    s.n = n;
-    s.x_stride = s.y_stride = n;
-    s.eps = eps;
-    s.stats = true;
-    return s;
-}
+#define dense_spec plain_dense_spec
 
 /* Misaligned pointers (0-3 elements of their types past 64 bytes), different row gaps for
  * x and y, or in place (only where x and y have one type). */
@@ -412,10 +140,7 @@ static hspec random_layout(rng *r, combo c, bool layernorm, size_t rows, size_t 
 }
 
 /* Each test: this variant and combination, and the combination's input stream (combo_rng). */
-#define HALF_SETUP(test)           \
-    int v = _i / 16;               \
-    combo c = combos[_i % 16];     \
-    rng r = combo_rng("half", test, c)
+#define HALF_SETUP(test) CASE_SETUP("half", test, combos)
 
 /* ---- the tests -------------------------------------------------------------------------- */
 
@@ -527,12 +252,8 @@ START_TEST(test_half_adversarial)
     /* |mean| >> std as far as the input type resolves it: rows with 1-2 significant bits
      * of spread below the mean's (f16 has 11, bf16 8). Row 2 flips the sign. */
     {
-        static const double f32_ratios[] = { 1e2, 1e4, 1e6 }, f16_ratios[] = { 1e1, 1e2, 1e3 },
-                            bf16_ratios[] = { 1e1, 3e1, 1e2 };
-        static const double f32_scales[] = { 1e-3, 1.0, 1e3 }, f16_scales[] = { 1e-2, 1.0, 30.0 },
-                            bf16_scales[] = { 1e-30, 1.0, 1e30 };
-        const double *ratios = c.x == NORM_F32 ? f32_ratios : c.x == NORM_F16 ? f16_ratios : bf16_ratios;
-        const double *scales = c.x == NORM_F32 ? f32_scales : c.x == NORM_F16 ? f16_scales : bf16_scales;
+        const double *ratios = mean_ratios(c.x);
+        const double *scales = mean_scales(c.x);
         static const size_t sizes[] = { 7, 64, 1000, 4097 };
         for (int a = 0; a < 3; a++)
             for (int b = 0; b < 3; b++)
@@ -674,105 +395,66 @@ END_TEST
 START_TEST(test_half_special)
 {
     static const size_t sizes[] = { 1, 5, 17, 67, 3, 4, 16, 259 };
-    static const char *const names[] = { "NaN", "NaN first", "+Inf", "-Inf", "+Inf and -Inf", "Inf last",
-                                         "all NaN", "zeros, eps 0", "constant, eps 0", "NaN payloads" };
     HALF_SETUP("special");
     hinputs in = hinputs_alloc(c, 4, 259);
     size_t count = quick ? 4 : 8;
     for (size_t k = 0; k < count; k++)
-        for (int what = 0; what < 10; what++)
+        for (int what = 0; what <= NSPECIAL_ROWS; what++) /* and NaN payloads */
             for (int kind = 0; kind < 2; kind++) {
                 size_t n = sizes[k];
                 gen_case(&r, &in, 4, n);
-                for (size_t row = 1; row < 4; row += 2) { /* rows 1 and 3; 0 and 2 stay ordinary */
-                    float *x = in.xf + row * n;
-                    size_t at = rng_below(&r, (uint32_t)n);
-                    switch (what) {
-                    case 0: x[at] = NAN; break;
-                    case 1: x[0] = NAN; break;
-                    case 2: x[at] = INFINITY; break;
-                    case 3: x[at] = -INFINITY; break;
-                    case 4: x[at] = INFINITY; x[rng_below(&r, (uint32_t)n)] = -INFINITY; break;
-                    case 5: x[n - 1] = rng_bool(&r) ? INFINITY : -INFINITY; break;
-                    case 6: for (size_t i = 0; i < n; i++) x[i] = NAN; break;
-                    case 7: for (size_t i = 0; i < n; i++) x[i] = 0.0f; break;
-                    case 8: for (size_t i = 0; i < n; i++) x[i] = 2.5f; break;
-                    }
-                }
+                for (size_t row = 1; row < 4; row += 2) /* rows 1 and 3; 0 and 2 stay ordinary */
+                    poke_special(&r, in.xf + row * n, n, what);
                 encode(&in, 4, n);
-                if (what == 9)
+                if (what == NSPECIAL_ROWS)
                     for (size_t row = 1; row < 4; row += 2)
                         poke_nan(in.x, in.xf, row * n + rng_below(&r, (uint32_t)n), c.x, (int)row + kind);
                 hspec s = dense_spec(kind, 4, n, what == 7 || what == 8 ? 0.0f : eps_any(&r));
                 s.eps_outside = rng_bool(&r);
-                run_hcase(v, &s, &in, (int)rng_below(&r, 4), names[what]);
+                run_hcase(v, &s, &in, (int)rng_below(&r, 4),
+                          what < NSPECIAL_ROWS ? special_row_names[what] : "NaN payloads");
             }
 }
 END_TEST
 
-/* ---- the tcases ---------------------------------------------------------------------------- */
+/* ---- the feature ---------------------------------------------------------------------------- */
 
-static int combo_dups[HALF_NVARIANTS];
-
-bool half_add_tcase(Suite *s, int v)
+static int add_tests(TCase *tc, int v, const norm_kernels *k)
 {
-    static char names[HALF_NVARIANTS][32];
+    (void)k;
     if (!hstats)
         hstats = shared_stats_alloc(sizeof(half_stats) * HALF_NVARIANTS * 3);
-    const norm_kernels *k = norm_kernels_variant(half_variant_names[v]);
-    if (!k)
-        return false;
-    snprintf(names[v], sizeof names[v], "%s/half", half_variant_names[v]);
-    TCase *tc = checkasm_tcase(names[v]);
-    int added = 0;
-    const char *dup_of = NULL;
-    for (int c = 0; c < NCOMBOS; c++) {
-        int same = earlier_variant_with_kernels(v, k, combos[c]);
-        if (same >= 0) {
-            combo_dups[v]++;
-            dup_of = half_variant_names[same];
-            continue;
-        }
-        int i = LOOP_INDEX(v, c);
-        tcase_add_loop_test(tc, test_half_tails, i, i + 1);
-        tcase_add_loop_test(tc, test_half_large, i, i + 1);
-        tcase_add_loop_test(tc, test_half_layouts, i, i + 1);
-        tcase_add_loop_test(tc, test_half_guard, i, i + 1);
-        tcase_add_loop_test(tc, test_half_adversarial, i, i + 1);
-        tcase_add_loop_test(tc, test_half_special, i, i + 1);
-        added++;
-    }
-    if (combo_dups[v])
+    const TTest *tests[] = { test_half_tails, test_half_large,       test_half_layouts,
+                             test_half_guard, test_half_adversarial, test_half_special };
+    dup_note note = { 0, 0, "-" };
+    for (int ci = 0; ci < NCOMBOS; ci++)
+        if (runs_own(v, combos[ci], 0, same_norm_kernels, &note))
+            add_tests_at(tc, tests, sizeof tests / sizeof tests[0], v, ci);
+    if (note.dups)
         printf("%s: %s: half precision: %d type combinations; %d run the same kernels as %s's, not repeated\n",
-               PROGRAM, half_variant_names[v], added, combo_dups[v], dup_of);
-    if (added) {
-        suite_add_tcase(s, tc);
-        tested[v] = true;
-    }
-    return true;
+               PROGRAM, half_variant_names[v], note.own, note.dups, note.of);
+    return note.own;
 }
 
-void half_print_summary(void)
+static void summary(int v)
 {
-    for (int v = 0; v < HALF_NVARIANTS; v++) {
-        if (!tested[v])
+    for (int t = 0; t < 3; t++) {
+        const half_stats *st = &hstats[v * 3 + t];
+        if (!st->cases)
             continue;
-        for (int t = 0; t < 3; t++) {
-            const half_stats *st = &hstats[v * 3 + t];
-            if (!st->cases)
-                continue;
-            if (t == T_F32)
-                printf("%s: %-10s -> f32  %5ld cases, worst err/bound %.4f (f32 contract)", PROGRAM,
-                       half_variant_names[v], st->cases, st->worst_ratio);
-            else if (v == V_ORACLE)
-                printf("%s: %-10s -> %-4s %5ld cases, worst err/(1 ulp + bound) %.4f vs long double", PROGRAM,
-                       half_variant_names[v], type_name(t), st->cases, st->worst_ulp);
-            else
-                printf("%s: %-10s -> %-4s %5ld cases, worst err/(1 ulp + bound) %.4f vs long double, "
-                       "%d ulp vs oracle", PROGRAM, half_variant_names[v], type_name(t), st->cases,
-                       st->worst_ulp, st->worst_steps);
-            printf("; mean %.4f rstd %.4f%s\n", st->worst_mean, st->worst_rstd,
-                   v == V_ORACLE ? "  (scalar oracle)" : "");
-        }
+        if (t == T_F32)
+            printf("%s: %-10s -> f32  %5ld cases, worst err/bound %.4f (f32 contract)", PROGRAM,
+                   half_variant_names[v], st->cases, st->worst_ratio);
+        else if (v == V_ORACLE)
+            printf("%s: %-10s -> %-4s %5ld cases, worst err/(1 ulp + bound) %.4f vs long double", PROGRAM,
+                   half_variant_names[v], type_name(t), st->cases, st->worst_ulp);
+        else
+            printf("%s: %-10s -> %-4s %5ld cases, worst err/(1 ulp + bound) %.4f vs long double, "
+                   "%d ulp vs oracle", PROGRAM, half_variant_names[v], type_name(t), st->cases,
+                   st->worst_ulp, st->worst_steps);
+        printf("; mean %.4f rstd %.4f%s\n", st->worst_mean, st->worst_rstd,
+               v == V_ORACLE ? "  (scalar oracle)" : "");
     }
 }
+
+const checkasm_feature checkasm_half = { "half", add_tests, summary };

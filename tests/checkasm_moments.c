@@ -39,7 +39,7 @@
  * tiers' tables are picked up as they change. Input streams: one per (test, combination),
  * the same for every variant.
  *
- * Tcases "<variant>/moments"; loop index variant * 16 + the (x, params) pair or combination.
+ * Tcases "<variant>/moments"; loop index CASE_INDEX(variant, the (x, params) pair or combination).
  */
 #include <check.h>
 #include <float.h>
@@ -50,14 +50,10 @@
 #include <stdlib.h>
 #include <string.h>
 
-#include "checkasm.h"
-
-/* h is added here in float and must be rounded like the kernels' f32 adds. */
-_Static_assert(FLT_EVAL_METHOD == 0, "float arithmetic must be evaluated in float");
+#include "checkasm_engine.h"
 
 #define seed checkasm_seed
 #define quick checkasm_quick
-#define V_ORACLE 0 /* half_variant_names[0], "scalar": the oracle's own table */
 
 /* ---- type combinations and paths --------------------------------------------------------- */
 
@@ -68,17 +64,8 @@ static const combo xps[NXP] = {
     { NORM_BF16, NORM_F32, NORM_F32 }, { NORM_BF16, NORM_F32, NORM_BF16 },
 };
 
-#define NCOMBOS 15
-static const combo combos[NCOMBOS] = {
-    { NORM_F32, NORM_F32, NORM_F32 },    { NORM_F32, NORM_F16, NORM_F32 },
-    { NORM_F32, NORM_BF16, NORM_F32 },   { NORM_F16, NORM_F32, NORM_F32 },
-    { NORM_F16, NORM_F16, NORM_F32 },    { NORM_F16, NORM_BF16, NORM_F32 },
-    { NORM_F16, NORM_F32, NORM_F16 },    { NORM_F16, NORM_F16, NORM_F16 },
-    { NORM_F16, NORM_BF16, NORM_F16 },   { NORM_BF16, NORM_F32, NORM_F32 },
-    { NORM_BF16, NORM_F16, NORM_F32 },   { NORM_BF16, NORM_BF16, NORM_F32 },
-    { NORM_BF16, NORM_F32, NORM_BF16 },  { NORM_BF16, NORM_F16, NORM_BF16 },
-    { NORM_BF16, NORM_BF16, NORM_BF16 },
-};
+#define NCOMBOS NFLOAT_COMBOS
+#define combos float_combos
 
 /* The split's paths: which moments kernel and which norm kernel. */
 enum { P_RMS, P_LN, P_GATE_BEFORE, P_GATE_AFTER, NPATHS };
@@ -102,28 +89,17 @@ static norm_kernel_fn *apply_fn(const norm_kernels *k, int path, combo c)
 static unsigned mom_plan[HALF_NVARIANTS][NXP];
 static unsigned split_plan[HALF_NVARIANTS][NCOMBOS];
 
-/* The first runnable variant before v with the same function(s), or -1. */
-static int earlier_with_moments(int v, bool layernorm, combo c)
+/* same_fn: the moments kernel of norm `what` (0 RMSNorm, 1 LayerNorm). */
+static bool same_moments_fn(const norm_kernels *a, const norm_kernels *b, combo c, int what)
 {
-    const norm_kernels *k = norm_kernels_variant(half_variant_names[v]);
-    for (int w = 0; w < v; w++) {
-        const norm_kernels *kw = norm_kernels_variant(half_variant_names[w]);
-        if (kw && moments_fn(kw, layernorm, c) == moments_fn(k, layernorm, c))
-            return w;
-    }
-    return -1;
+    return moments_fn(a, what, c) == moments_fn(b, what, c);
 }
 
-static int earlier_with_path(int v, int path, combo c)
+/* same_fn: both functions of split path `what`, the moments kernel and the apply step's. */
+static bool same_path_fns(const norm_kernels *a, const norm_kernels *b, combo c, int what)
 {
-    const norm_kernels *k = norm_kernels_variant(half_variant_names[v]);
-    for (int w = 0; w < v; w++) {
-        const norm_kernels *kw = norm_kernels_variant(half_variant_names[w]);
-        if (kw && moments_fn(kw, path_ln(path), c) == moments_fn(k, path_ln(path), c) &&
-            apply_fn(kw, path, c) == apply_fn(k, path, c))
-            return w;
-    }
-    return -1;
+    return moments_fn(a, path_ln(what), c) == moments_fn(b, path_ln(what), c) &&
+           apply_fn(a, what, c) == apply_fn(b, what, c);
 }
 
 /* ---- what the run saw ---------------------------------------------------------------------- */
@@ -155,47 +131,24 @@ typedef struct cstats {
 static mstats *mst;
 static sstats *sst;
 static cstats *cst;
-static bool tested[HALF_NVARIANTS];
 
 /* ---- inputs ------------------------------------------------------------------------------- */
 
 /* Dense rows and parameters encoded in their types, the same values as f32, h (encoded and
  * f32), and the source of the moments in long double. */
 typedef struct minputs {
-    combo c;
-    void *x, *r, *z, *h, *g, *b, *bias;
-    float *xf, *rf, *zf, *hf, *gf, *bf, *biasf;
+    CASE_INPUTS;
     long double *s;
 } minputs;
 
 static minputs minputs_alloc(combo c, size_t rows, size_t n)
 {
-    size_t xe = type_size(c.x), pe = type_size(c.p), count = rows * n, f = sizeof(float);
-    minputs in = { c,
-                   scratch_alloc(count * xe), scratch_alloc(count * xe), scratch_alloc(count * xe),
-                   scratch_alloc(count * xe), scratch_alloc(n * pe), scratch_alloc(n * pe), scratch_alloc(n * pe),
-                   scratch_alloc(count * f), scratch_alloc(count * f), scratch_alloc(count * f),
-                   scratch_alloc(count * f), scratch_alloc(n * f), scratch_alloc(n * f), scratch_alloc(n * f),
-                   scratch_alloc(count * sizeof(long double)) };
+    minputs in = { .inputs = case_inputs_alloc(c, rows, n), .s = scratch_alloc(rows * n * sizeof(long double)) };
     return in;
 }
 
 /* Rounds the f32 values drawn to their types and stores them. */
-static void encode(const minputs *in, size_t rows, size_t n)
-{
-    for (size_t i = 0; i < rows * n; i++) {
-        in->xf[i] = type_store(in->x, i, in->xf[i], in->c.x);
-        in->rf[i] = type_store(in->r, i, in->rf[i], in->c.x);
-        in->zf[i] = type_store(in->z, i, in->zf[i], in->c.x);
-    }
-    for (size_t i = 0; i < n; i++) {
-        in->gf[i] = type_store(in->g, i, in->gf[i], in->c.p);
-        in->bf[i] = type_store(in->b, i, in->bf[i], in->c.p);
-        in->biasf[i] = type_store(in->bias, i, in->biasf[i], in->c.p);
-    }
-}
-
-static long double silu_l(long double z) { return z / (1.0L + expl(-z)); }
+static void encode(const minputs *in, size_t rows, size_t n) { case_encode(&in->inputs, rows, n); }
 
 /* What the moments describe. */
 enum { SRC_X, SRC_RES, SRC_GATE, NSRC };
@@ -205,17 +158,11 @@ static const char *const src_names[NSRC] = { "x", "residual add", "x * silu(gate
  * rows in long double. */
 static void prepare_source(const minputs *in, size_t rows, size_t n, int src, bool has_bias)
 {
-    for (size_t k = 0; k < rows; k++)
-        for (size_t i = 0; i < n; i++) {
-            size_t j = k * n + i;
-            float s = in->xf[j] + in->rf[j];
-            if (has_bias)
-                s = s + in->biasf[i];
-            in->hf[j] = type_store(in->h, j, s, in->c.x);
-            in->s[j] = src == SRC_RES ? (long double)in->hf[j]
-                     : src == SRC_GATE ? (long double)in->xf[j] * silu_l(in->zf[j])
-                                       : (long double)in->xf[j];
-        }
+    residual_add_ref(in->h, in->hf, in->xf, in->rf, has_bias ? in->biasf : NULL, rows, n, in->c.x);
+    for (size_t j = 0; j < rows * n; j++)
+        in->s[j] = src == SRC_RES ? (long double)in->hf[j]
+                 : src == SRC_GATE ? (long double)in->xf[j] * silu_l(in->zf[j])
+                                   : (long double)in->xf[j];
 }
 
 /* gamma around +-1 (around 0 under the unit offset, whose scale is 1 + gamma), beta and the
@@ -240,29 +187,6 @@ static void gen_case(rng *r, const minputs *in, size_t rows, size_t n, bool unit
 }
 
 /* ---- reference moments ----------------------------------------------------------------------- */
-
-/* The long-double moments of a row: LayerNorm's two passes around a mean found with a shift
- * by the first element (as tests/common.c's ref_row), RMSNorm's sum of squares. */
-typedef struct lmom {
-    long double mean, m2;
-} lmom;
-
-static lmom ref_moments(const long double *s, size_t n, bool layernorm)
-{
-    lmom m = { 0.0L, 0.0L };
-    if (layernorm) {
-        long double shift = s[0], sum = 0.0L;
-        for (size_t i = 0; i < n; i++)
-            sum += s[i] - shift;
-        m.mean = shift + sum / (long double)n;
-        for (size_t i = 0; i < n; i++)
-            m.m2 += (s[i] - m.mean) * (s[i] - m.mean);
-    } else {
-        for (size_t i = 0; i < n; i++)
-            m.m2 += s[i] * s[i];
-    }
-    return m;
-}
 
 /* NaN, -Inf, +Inf, finite. */
 static int fclass(long double v) { return isnan(v) ? 0 : isinf(v) ? (v < 0 ? 1 : 2) : 3; }
@@ -297,10 +221,10 @@ static void mbufset_init(mbufset *s, const mspec *sp, const minputs *in, int gua
     void *pr = NULL, *ph = NULL, *pz = NULL, *pbias = NULL;
     if (sp->src == SRC_RES) {
         pr = copy_rows(&s->r, in->r, rows, n, sp->rs, xe, sp->r_off, guard);
-        ph = sp->mode == H_SEPARATE ? byte_region_alloc(&s->h, ((rows - 1) * sp->hs + n) * xe, sp->h_off * xe, guard)
+        ph = sp->mode == H_SEPARATE ? out_rows(&s->h, rows, n, sp->hs, xe, sp->h_off, guard)
            : sp->mode == H_IS_X ? px : pr;
         if (sp->has_bias)
-            memcpy(pbias = byte_region_alloc(&s->bias, n * pe, sp->bias_off * pe, guard), in->bias, n * pe);
+            pbias = copy_params(&s->bias, in->bias, n, pe, sp->bias_off, guard);
     }
     if (sp->src == SRC_GATE)
         pz = copy_rows(&s->z, in->z, rows, n, sp->zs, xe, sp->z_off, guard);
@@ -317,9 +241,7 @@ static void mbufset_init(mbufset *s, const mspec *sp, const minputs *in, int gua
 
 static void mbufset_free(mbufset *s)
 {
-    byte_region *all[] = { &s->x, &s->r, &s->h, &s->z, &s->bias, &s->mo };
-    for (size_t i = 0; i < sizeof all / sizeof all[0]; i++)
-        byte_region_free(all[i]);
+    REGIONS_FREE(&s->x, &s->r, &s->h, &s->z, &s->bias, &s->mo);
 }
 
 /* Aliased buffers share stride and offset; only RMSNorm has the gate. */
@@ -486,10 +408,8 @@ static void run_mcase(int v, mspec *sp, const minputs *in, const char *label)
 
 /* Each moments test: this variant and (x, params) pair, which kinds run, and the pair's stream. */
 #define MOM_SETUP(test)                         \
-    int v = _i / 16;                            \
-    combo c = xps[_i % 16];                     \
-    unsigned kinds = mom_plan[v][_i % 16];      \
-    rng r = combo_rng("moments", test, c)
+    CASE_SETUP("moments", test, xps);           \
+    unsigned kinds = mom_plan[v][CASE_COMBO(_i)]
 
 /* The sources in rotation, RMSNorm's including the gate. */
 static int pick_src(size_t i, bool layernorm) { return layernorm ? (int)(i % 2) : (int)(i % NSRC); }
@@ -560,13 +480,9 @@ START_TEST(test_moments_adversarial)
 
     /* |mean| >> std: 1e4 + N(0,1) and beyond, as far as the type holds the spread. */
     {
-        static const double f32_ratios[] = { 1e2, 1e4, 1e6 }, f16_ratios[] = { 1e1, 1e2, 1e3 },
-                            bf16_ratios[] = { 1e1, 3e1, 1e2 };
-        static const double f32_scales[] = { 1e-3, 1.0, 1e3 }, f16_scales[] = { 1e-2, 1.0, 30.0 },
-                            bf16_scales[] = { 1e-30, 1.0, 1e30 };
         static const size_t sizes[] = { 7, 64, 1000, 4099 };
-        const double *ratios = t == NORM_F32 ? f32_ratios : t == NORM_F16 ? f16_ratios : bf16_ratios;
-        const double *scales = t == NORM_F32 ? f32_scales : t == NORM_F16 ? f16_scales : bf16_scales;
+        const double *ratios = mean_ratios(t);
+        const double *scales = mean_scales(t);
         for (int a = 0; a < 3; a++)
             for (int b = 0; b < 3; b++)
                 for (int kind = 0; kind < 2; kind++) {
@@ -730,19 +646,19 @@ static void sbufset_init(sbufset *s, const sspec *sp, const minputs *in, int gua
     s->px = copy_rows(&s->x, in->x, rows, n, sp->xs, xe, sp->x_off, guard);
     if (sp->residual) {
         s->pr = copy_rows(&s->r, in->r, rows, n, sp->rs, xe, sp->r_off, guard);
-        s->ph = sp->mode == H_SEPARATE ? byte_region_alloc(&s->h, ((rows - 1) * sp->hs + n) * xe, sp->h_off * xe, guard)
+        s->ph = sp->mode == H_SEPARATE ? out_rows(&s->h, rows, n, sp->hs, xe, sp->h_off, guard)
               : sp->mode == H_IS_X ? s->px : s->pr;
         if (sp->has_bias)
-            memcpy(s->pbias = byte_region_alloc(&s->bias, n * pe, sp->bias_off * pe, guard), in->bias, n * pe);
+            s->pbias = copy_params(&s->bias, in->bias, n, pe, sp->bias_off, guard);
     }
     if (path_gated(sp->path))
         s->pz = copy_rows(&s->z, in->z, rows, n, sp->zs, xe, sp->z_off, guard);
     if (sp->has_g)
-        memcpy(s->pg = byte_region_alloc(&s->g, n * pe, sp->g_off * pe, guard), in->g, n * pe);
+        s->pg = copy_params(&s->g, in->g, n, pe, sp->g_off, guard);
     if (sp->has_b)
-        memcpy(s->pb = byte_region_alloc(&s->b, n * pe, sp->b_off * pe, guard), in->b, n * pe);
+        s->pb = copy_params(&s->b, in->b, n, pe, sp->b_off, guard);
     s->ys = sp->in_place ? sp->xs : sp->ys;
-    s->py = sp->in_place ? s->px : byte_region_alloc(&s->y, ((rows - 1) * sp->ys + n) * ye, sp->y_off * ye, guard);
+    s->py = sp->in_place ? s->px : out_rows(&s->y, rows, n, sp->ys, ye, sp->y_off, guard);
     s->slots = split ? sp->k : 1;
     if (sp->stats)
         stats_alloc(&s->rstd, &s->mean, s->slots * rows, sp->s_off, path_ln(sp->path), guard, &s->prs, &s->pm);
@@ -754,10 +670,7 @@ static void sbufset_init(sbufset *s, const sspec *sp, const minputs *in, int gua
 
 static void sbufset_free(sbufset *s)
 {
-    byte_region *all[] = { &s->x, &s->r, &s->h, &s->z, &s->bias, &s->g, &s->b, &s->y, &s->mean, &s->rstd, &s->parts,
-                           &s->acc };
-    for (size_t i = 0; i < sizeof all / sizeof all[0]; i++)
-        byte_region_free(all[i]);
+    REGIONS_FREE(&s->x, &s->r, &s->h, &s->z, &s->bias, &s->g, &s->b, &s->y, &s->mean, &s->rstd, &s->parts, &s->acc);
 }
 
 /* The apply step's job for columns [a, a + len) (the whole row, unsplit, with the residual add
@@ -944,10 +857,7 @@ static void run_scase(int v, sspec *sp, const minputs *in, const char *label)
             if (fail_msg[0])
                 break;
         }
-        lmom m = ref_moments(s, n, ln);
-        long double ms = m.m2 / (long double)n;
-        ref_stats ref = { m.mean, sp->eps_outside ? 1.0L / (sqrtl(ms) + (long double)sp->eps)
-                                                  : 1.0L / sqrtl(ms + (long double)sp->eps) };
+        ref_stats ref = ref_stats_of(ref_moments(s, n, ln), n, sp->eps, sp->eps_outside);
         bool special = !isfinite(ref.mean) || !isfinite(ref.rstd);
         for (size_t i = 0; i < n && !special; i++)
             special = !isfinite(s[i]) || (sp->has_g && !isfinite(in->gf[i])) || (sp->has_b && !isfinite(in->bf[i])) ||
@@ -963,7 +873,7 @@ static void run_scase(int v, sspec *sp, const minputs *in, const char *label)
             long double b = sp->has_b ? (long double)in->bf[i] : 0.0L;
             long double xhat = (s[i] - ref.mean) * ref.rstd;
             long double want = xhat * g + b;
-            long double bound = CONTRACT_TOL * (fabsl(g) * (1.0L + fabsl(xhat)) + fabsl(b));
+            long double bound = half_slack(g, xhat, b);
             if (gate_after) {
                 long double sg = silu_l(in->zf[r * n + i]);
                 want *= sg;
@@ -1194,10 +1104,8 @@ static void maybe_in_place(rng *r, sspec *s, combo c)
 }
 
 #define SPLIT_SETUP(test)                        \
-    int v = _i / 16;                             \
-    combo c = combos[_i % 16];                   \
-    unsigned paths = split_plan[v][_i % 16];     \
-    rng r = combo_rng("moments split", test, c)
+    CASE_SETUP("moments split", test, combos);   \
+    unsigned paths = split_plan[v][CASE_COMBO(_i)]
 
 static size_t random_k(rng *r, size_t n)
 {
@@ -1276,9 +1184,7 @@ START_TEST(test_split_adversarial)
     minputs in = minputs_alloc(c, 3, 4099);
     int t = c.x;
     char label[128];
-    static const double f32_ratios[] = { 1e2, 1e4, 1e6 }, f16_ratios[] = { 1e1, 1e2, 1e3 },
-                        bf16_ratios[] = { 1e1, 3e1, 1e2 };
-    const double *ratios = t == NORM_F32 ? f32_ratios : t == NORM_F16 ? f16_ratios : bf16_ratios;
+    const double *ratios = mean_ratios(t);
     static const size_t sizes[] = { 9, 64, 700, 4099 };
 
     /* |mean| >> std, 1e4 + N(0,1) among them for f32. */
@@ -1540,126 +1446,94 @@ START_TEST(test_combine)
 }
 END_TEST
 
-/* ---- the tcases ------------------------------------------------------------------------------- */
+/* ---- the feature ---------------------------------------------------------------------------- */
 
-bool moments_add_tcase(Suite *s, int v)
+static int add_tests(TCase *tc, int v, const norm_kernels *k)
 {
-    static char names[HALF_NVARIANTS][32];
+    (void)k;
     if (!mst) {
         mst = shared_stats_alloc(sizeof(mstats) * HALF_NVARIANTS);
         sst = shared_stats_alloc(sizeof(sstats) * HALF_NVARIANTS * 3);
         cst = shared_stats_alloc(sizeof(cstats));
     }
-    const norm_kernels *k = norm_kernels_variant(half_variant_names[v]);
-    if (!k) {
-        printf("%s: %s/moments: skipped (not compiled in or CPU lacks it)\n", PROGRAM, half_variant_names[v]);
-        return false;
-    }
-    snprintf(names[v], sizeof names[v], "%s/moments", half_variant_names[v]);
-    TCase *tc = checkasm_tcase(names[v]);
-    int mom_own = 0, mom_dup = 0, split_own = 0, split_dup = 0, path_own[NPATHS] = { 0 };
-    const char *mom_of = NULL, *split_of = NULL;
+    const TTest *mom_tests[] = { test_moments_tails, test_moments_large, test_moments_guard,
+                                 test_moments_adversarial };
+    const TTest *split_tests[] = { test_split_tails, test_split_large, test_split_guard, test_split_adversarial };
+    dup_note mom = { 0, 0, "-" }, split = { 0, 0, "-" };
+    int path_own[NPATHS] = { 0 };
     for (int xi = 0; xi < NXP; xi++) {
         unsigned plan = 0;
-        for (int kind = 0; kind < 2; kind++) {
-            int same = earlier_with_moments(v, kind, xps[xi]);
-            if (same >= 0) {
-                mom_dup++;
-                mom_of = half_variant_names[same];
-            } else {
+        for (int kind = 0; kind < 2; kind++)
+            if (runs_own(v, xps[xi], kind, same_moments_fn, &mom))
                 plan |= 1u << kind;
-                mom_own++;
-            }
-        }
         mom_plan[v][xi] = plan;
-        if (plan) {
-            int i = v * 16 + xi;
-            tcase_add_loop_test(tc, test_moments_tails, i, i + 1);
-            tcase_add_loop_test(tc, test_moments_large, i, i + 1);
-            tcase_add_loop_test(tc, test_moments_guard, i, i + 1);
-            tcase_add_loop_test(tc, test_moments_adversarial, i, i + 1);
-        }
+        if (plan)
+            add_tests_at(tc, mom_tests, sizeof mom_tests / sizeof mom_tests[0], v, xi);
     }
     for (int ci = 0; ci < NCOMBOS; ci++) {
         unsigned plan = 0;
-        for (int path = 0; path < NPATHS; path++) {
-            int same = earlier_with_path(v, path, combos[ci]);
-            if (same >= 0) {
-                split_dup++;
-                split_of = half_variant_names[same];
-            } else {
+        for (int path = 0; path < NPATHS; path++)
+            if (runs_own(v, combos[ci], path, same_path_fns, &split)) {
                 plan |= 1u << path;
-                split_own++;
                 path_own[path]++;
             }
-        }
         split_plan[v][ci] = plan;
-        if (plan) {
-            int i = v * 16 + ci;
-            tcase_add_loop_test(tc, test_split_tails, i, i + 1);
-            tcase_add_loop_test(tc, test_split_large, i, i + 1);
-            tcase_add_loop_test(tc, test_split_guard, i, i + 1);
-            tcase_add_loop_test(tc, test_split_adversarial, i, i + 1);
-        }
+        if (plan)
+            add_tests_at(tc, split_tests, sizeof split_tests / sizeof split_tests[0], v, ci);
     }
     if (v == V_ORACLE)
         tcase_add_test(tc, test_combine);
-    printf("%s: %s: moments kernels: %d of %d (x/params, norm) pairs tested", PROGRAM, half_variant_names[v], mom_own,
+    printf("%s: %s: moments kernels: %d of %d (x/params, norm) pairs tested", PROGRAM, half_variant_names[v], mom.own,
            NXP * 2);
-    if (mom_dup)
-        printf(" (%d run %s's kernels, not repeated)", mom_dup, mom_of);
+    if (mom.dups)
+        printf(" (%d run %s's kernels, not repeated)", mom.dups, mom.of);
     printf("; split rows: %d of %d (combination, path) pairs: rmsnorm %d layernorm %d gate-before %d gate-after %d",
-           split_own, NCOMBOS * NPATHS, path_own[P_RMS], path_own[P_LN], path_own[P_GATE_BEFORE],
+           split.own, NCOMBOS * NPATHS, path_own[P_RMS], path_own[P_LN], path_own[P_GATE_BEFORE],
            path_own[P_GATE_AFTER]);
-    if (split_dup)
-        printf(" (%d run %s's kernels, not repeated)", split_dup, split_of);
+    if (split.dups)
+        printf(" (%d run %s's kernels, not repeated)", split.dups, split.of);
     printf("\n");
-    if (mom_own || split_own || v == V_ORACLE) {
-        suite_add_tcase(s, tc);
-        tested[v] = true;
-    }
-    return true;
+    return mom.own + split.own + (v == V_ORACLE);
 }
 
-void moments_print_summary(void)
+static void summary(int v)
 {
-    for (int v = 0; v < HALF_NVARIANTS; v++) {
-        if (!tested[v])
+    const mstats *m = &mst[v];
+    if (m->cases)
+        printf("%s: moments %-10s %5ld cases, %6ld rows (%ld non-finite): worst err/bound mean %.4f m2 %.4f "
+               "(mean error <= %.3g std); residual_out bit-exact (%ld values)\n",
+               PROGRAM, half_variant_names[v], m->cases, m->rows, m->special_rows, m->worst_mean, m->worst_m2,
+               m->worst_mean_std, m->h_values);
+    for (int t = 0; t < 3; t++) {
+        const sstats *st = &sst[v * 3 + t];
+        if (!st->cases)
             continue;
-        const mstats *m = &mst[v];
-        if (m->cases)
-            printf("%s: moments %-10s %5ld cases, %6ld rows (%ld non-finite): worst err/bound mean %.4f m2 %.4f "
-                   "(mean error <= %.3g std); residual_out bit-exact (%ld values)\n",
-                   PROGRAM, half_variant_names[v], m->cases, m->rows, m->special_rows, m->worst_mean, m->worst_m2,
-                   m->worst_mean_std, m->h_values);
-        for (int t = 0; t < 3; t++) {
-            const sstats *st = &sst[v * 3 + t];
-            if (!st->cases)
-                continue;
-            printf("%s: split   %-10s -> %-4s %5ld cases, %6ld rows in %ld slices: worst %s", PROGRAM,
-                   half_variant_names[v], type_name(t), st->cases, st->rows, st->slices,
-                   t == T_F32 ? "err/bound" : "ulp");
-            for (int p = 0; p < NPATHS; p++) {
-                if (st->path_rows[p])
-                    printf(" %s %.4g", path_names[p], t == T_F32 ? st->worst_ratio[p] : st->worst_ulp[p]);
-                else
-                    printf(" %s -", path_names[p]);
-            }
-            if (t == T_F32)
-                printf("; vs unsplit %.4f bound", st->worst_unsplit);
+        printf("%s: split   %-10s -> %-4s %5ld cases, %6ld rows in %ld slices: worst %s", PROGRAM,
+               half_variant_names[v], type_name(t), st->cases, st->rows, st->slices,
+               t == T_F32 ? "err/bound" : "ulp");
+        for (int p = 0; p < NPATHS; p++) {
+            if (st->path_rows[p])
+                printf(" %s %.4g", path_names[p], t == T_F32 ? st->worst_ratio[p] : st->worst_ulp[p]);
             else
-                printf("; vs unsplit %d ulp", st->steps_unsplit);
-            if (v != V_ORACLE && t != T_F32)
-                printf(", vs oracle's split %d ulp", st->steps_oracle);
-            printf("; mean %.4f rstd %.4f; slices agree on the statistics in %ld/%ld rows", st->worst_mean,
-                   st->worst_rstd, st->stat_agree, st->stat_rows);
-            if (v == V_ORACLE)
-                printf("; one slice == unsplit bit for bit: %ld rows", st->exact_rows);
-            printf("\n");
+                printf(" %s -", path_names[p]);
         }
+        if (t == T_F32)
+            printf("; vs unsplit %.4f bound", st->worst_unsplit);
+        else
+            printf("; vs unsplit %d ulp", st->steps_unsplit);
+        if (v != V_ORACLE && t != T_F32)
+            printf(", vs oracle's split %d ulp", st->steps_oracle);
+        printf("; mean %.4f rstd %.4f; slices agree on the statistics in %ld/%ld rows", st->worst_mean,
+               st->worst_rstd, st->stat_agree, st->stat_rows);
+        if (v == V_ORACLE)
+            printf("; one slice == unsplit bit for bit: %ld rows", st->exact_rows);
+        printf("\n");
     }
-    if (cst && cst->checks)
+
+    if (v == V_ORACLE && cst->checks) /* test_combine runs with the oracle's tcase */
         printf("%s: moments combine: %ld checks, worst err/bound %.4f (against long double, across orders and "
                "groupings); empty slice an exact identity, acc == part doubles exactly\n",
                PROGRAM, cst->checks, cst->worst);
 }
+
+const checkasm_feature checkasm_moments = { "moments", add_tests, summary };

@@ -49,7 +49,7 @@
  * same test ran (a table entry avx512bf16 shares with avx512) is not repeated.
  *
  * A test runs all its cases and fails once, with the first difference and the number of cases
- * that had one. Tcases "<variant>/rows", loop index variant * 32 + combination.
+ * that had one. Tcases "<variant>/rows", loop index CASE_INDEX(variant, combination).
  */
 #include <check.h>
 #include <inttypes.h>
@@ -59,40 +59,26 @@
 #include <stdlib.h>
 #include <string.h>
 
-#include "checkasm.h"
+#include "checkasm_engine.h"
 
 #define seed checkasm_seed
 #define quick checkasm_quick
-#define LOOP(v, ci) ((v) * 32 + (ci))
 
 #define R_ROWS 7
 #define NMAX 4099
 
 /* ---- type combinations ------------------------------------------------------------------ */
 
-#define NRCOMBOS 20
-static const combo rcombos[NRCOMBOS] = {
-#define Y4(x, p) { x, NORM_F32, p }, { x, NORM_F16, p }, { x, NORM_BF16, p }, { x, NORM_I8, p }
-    Y4(NORM_F32, NORM_F32),  Y4(NORM_F16, NORM_F32),  Y4(NORM_F16, NORM_F16),
-    Y4(NORM_BF16, NORM_F32), Y4(NORM_BF16, NORM_BF16),
-#undef Y4
-};
+#define NRCOMBOS NALL_COMBOS
+#define rcombos all_combos
 
-static const char *tname(int t) { return t == NORM_I8 ? "i8" : type_name(t); }
-static size_t esize(int t) { return norm_dtype_size((norm_dtype)t); }
+#define tname dtype_name
+#define esize dtype_size
 
 /* Element i of a row of type t as a number, int8 included (type_load knows the float types only). */
 static double value_of(const void *p, size_t i, int t)
 {
     return t == NORM_I8 ? (double)((const int8_t *)p)[i] : (double)type_load(p, i, t);
-}
-
-/* The input stream of one test and combination, the same for every variant. */
-static rng rows_rng(const char *test, combo c)
-{
-    char name[64];
-    snprintf(name, sizeof name, "rows %s %s/%s/%s", test, tname(c.x), tname(c.y), tname(c.p));
-    return rng_for(seed, name);
 }
 
 /* ---- the kernels under test ------------------------------------------------------------- */
@@ -113,16 +99,10 @@ static norm_kernel_fn *kind_fn(const norm_kernels *k, int kind, combo c)
     }
 }
 
-/* The first runnable variant before v whose function of this kind and combination is v's, or -1. */
-static int earlier_with(int v, int kind, combo c)
+/* same_fn: the function of kind `what` (K_*). */
+static bool same_kind_fn(const norm_kernels *a, const norm_kernels *b, combo c, int what)
 {
-    const norm_kernels *k = norm_kernels_variant(half_variant_names[v]);
-    for (int w = 0; w < v; w++) {
-        const norm_kernels *kw = norm_kernels_variant(half_variant_names[w]);
-        if (kw && kind_fn(kw, kind, c) == kind_fn(k, kind, c))
-            return w;
-    }
-    return -1;
+    return kind_fn(a, what, c) == kind_fn(b, what, c);
 }
 
 /* The moments kernels each variant tests, bit `kind - K_RMS_MOM` per combination, decided when
@@ -143,7 +123,6 @@ typedef struct rstats {
 } rstats;
 
 static rstats *rst; /* [variant][kind], MAP_SHARED */
-static bool tested[HALF_NVARIANTS];
 
 /* ---- inputs ------------------------------------------------------------------------------- */
 
@@ -155,31 +134,14 @@ static const char *const row_names[R_ROWS] = {
 /* Dense rows in x's type (x, residual, gate) and the parameters in theirs, x's values as f32,
  * and the moments the apply step is given. */
 typedef struct rinputs {
-    combo c;
+    CASE_INPUTS;
     size_t n;
-    void *x, *r, *z, *g, *b, *bias;
-    float *xf, *rf, *zf, *gf, *bf, *biasf;
     norm_moments mom[R_ROWS];
 } rinputs;
 
 static rinputs rinputs_alloc(combo c)
 {
-    size_t xe = esize(c.x), pe = esize(c.p), count = (size_t)R_ROWS * NMAX;
-    rinputs in;
-    memset(&in, 0, sizeof in);
-    in.c = c;
-    in.x = scratch_alloc(count * xe);
-    in.r = scratch_alloc(count * xe);
-    in.z = scratch_alloc(count * xe);
-    in.g = scratch_alloc(NMAX * pe);
-    in.b = scratch_alloc(NMAX * pe);
-    in.bias = scratch_alloc(NMAX * pe);
-    in.xf = scratch_alloc(count * sizeof(float));
-    in.rf = scratch_alloc(count * sizeof(float));
-    in.zf = scratch_alloc(count * sizeof(float));
-    in.gf = scratch_alloc(NMAX * sizeof(float));
-    in.bf = scratch_alloc(NMAX * sizeof(float));
-    in.biasf = scratch_alloc(NMAX * sizeof(float));
+    rinputs in = { .inputs = case_inputs_alloc(c, R_ROWS, NMAX) };
     return in;
 }
 
@@ -197,7 +159,7 @@ static void big_mean(int t, double *mu, double *sd)
  * their types and stored. */
 static void gen_rows(rng *r, rinputs *in, size_t n)
 {
-    int t = in->c.x, pt = in->c.p;
+    int t = in->c.x;
     double mu, sd;
     big_mean(t, &mu, &sd);
     in->n = n;
@@ -214,16 +176,12 @@ static void gen_rows(rng *r, rinputs *in, size_t n)
             case 5: v = mu + sd * g; break;
             default: v = 2.0 * g; break;
             }
-            in->xf[j] = type_store(in->x, j, clamp_to(v, t), t);
-            in->rf[j] = type_store(in->r, j, (float)(0.5 * fast_normal(r)), t);
-            in->zf[j] = type_store(in->z, j, (float)(2.5 * fast_normal(r)), t);
+            in->xf[j] = clamp_to(v, t);
+            in->rf[j] = (float)(0.5 * fast_normal(r));
+            in->zf[j] = (float)(2.5 * fast_normal(r));
         }
     gen_affine_params(r, in->gf, in->bf, in->biasf, n, false);
-    for (size_t i = 0; i < n; i++) {
-        in->gf[i] = type_store(in->g, i, in->gf[i], pt);
-        in->bf[i] = type_store(in->b, i, in->bf[i], pt);
-        in->biasf[i] = type_store(in->bias, i, in->biasf[i], pt);
-    }
+    case_encode(&in->inputs, R_ROWS, n);
 }
 
 /* The moments the apply step is given: each row's own, of x (RMSNorm's about zero), in long
@@ -294,7 +252,7 @@ typedef struct rcall {
 static void *place_rows(byte_region *rg, const void *src, const size_t *order, size_t rows, size_t n,
                         size_t stride, size_t es, unsigned off)
 {
-    unsigned char *p = byte_region_alloc(rg, ((rows - 1) * stride + n) * es, off * es, GUARD_NONE);
+    unsigned char *p = out_rows(rg, rows, n, stride, es, off, GUARD_NONE);
     if (src)
         for (size_t k = 0; k < rows; k++)
             memcpy(p + k * stride * es, (const char *)src + order[k] * n * es, n * es);
@@ -553,9 +511,7 @@ static const size_t sizes[] = { 37, 128, 1500, NMAX };
 static const size_t quick_sizes[] = { 37, 1500 };
 
 #define ROWS_SETUP(test)                                                 \
-    int v = _i / 32;                                                     \
-    combo c = rcombos[_i % 32];                                          \
-    rng r = rows_rng(test, c);                                           \
+    CASE_SETUP("rows", test, rcombos);                                   \
     rinputs in = rinputs_alloc(c);                                       \
     rtally tally = { 0, 0, "" };                                         \
     const size_t *ns = quick ? quick_sizes : sizes;                      \
@@ -657,7 +613,7 @@ START_TEST(test_rows_moments)
         { .kind = K_LN_MOM, .eps = 0.0f, .res = RES_PLAIN, .label = "residual add" },
     };
     ROWS_SETUP("moments");
-    unsigned plan = mom_plan[v][_i % 32];
+    unsigned plan = mom_plan[v][CASE_COMBO(_i)];
     for (size_t k = 0; k < nsizes; k++) {
         gen_rows(&r, &in, ns[k]);
         for (size_t i = 0; i < sizeof cases / sizeof cases[0]; i++)
@@ -668,83 +624,65 @@ START_TEST(test_rows_moments)
 }
 END_TEST
 
-/* ---- the tcases ---------------------------------------------------------------------------- */
+/* ---- the feature ---------------------------------------------------------------------------- */
 
-bool rows_add_tcase(Suite *s, int v)
+static int add_tests(TCase *tc, int v, const norm_kernels *k)
 {
-    static char names[HALF_NVARIANTS][32];
+    (void)k;
     if (!rst)
         rst = shared_stats_alloc(sizeof(rstats) * HALF_NVARIANTS * NKINDS);
-    const norm_kernels *k = norm_kernels_variant(half_variant_names[v]);
-    if (!k) {
-        printf("%s: %s/rows: skipped (not compiled in or CPU lacks it)\n", PROGRAM, half_variant_names[v]);
-        return false;
-    }
-    snprintf(names[v], sizeof names[v], "%s/rows", half_variant_names[v]);
-    TCase *tc = checkasm_tcase(names[v]);
-    int own[NKINDS] = { 0 }, dups = 0, added = 0;
-    const char *dup_of = "-";
+    const TTest *norm_tests[] = { [K_RMS] = test_rows_rmsnorm, [K_LN] = test_rows_layernorm,
+                                  [K_GATED] = test_rows_gated };
+    int own[NKINDS] = { 0 };
+    dup_note note = { 0, 0, "-" };
     for (int ci = 0; ci < NRCOMBOS; ci++) {
         combo c = rcombos[ci];
-        int i = LOOP(v, ci);
         for (int kind = K_RMS; kind < NKINDS; kind++) {
             bool moments = kind == K_RMS_MOM || kind == K_LN_MOM;
             if (moments && c.y != NORM_F32) /* the moments kernels have no y: one combination per (x, bias) */
                 continue;
-            int same = earlier_with(v, kind, c);
-            if (same >= 0) {
-                dups++;
-                dup_of = half_variant_names[same];
+            if (!runs_own(v, c, kind, same_kind_fn, &note))
                 continue;
-            }
             own[kind]++;
-            added++;
             if (moments)
                 mom_plan[v][ci] |= 1u << (kind - K_RMS_MOM);
             else
-                tcase_add_loop_test(tc, kind == K_RMS ? test_rows_rmsnorm : kind == K_LN ? test_rows_layernorm
-                                                                                           : test_rows_gated, i, i + 1);
+                add_tests_at(tc, &norm_tests[kind], 1, v, ci);
         }
         if (mom_plan[v][ci])
-            tcase_add_loop_test(tc, test_rows_moments, i, i + 1);
+            add_tests_at(tc, &test_rows_moments, 1, v, ci);
     }
     printf("%s: %s: rows: rmsnorm %d, layernorm %d, rmsnorm_gated %d of %d type combinations, rmsnorm_moments %d, "
            "layernorm_moments %d of 5 tested (%d run the same kernels as %s's, not repeated)\n",
            PROGRAM, half_variant_names[v], own[K_RMS], own[K_LN], own[K_GATED], NRCOMBOS, own[K_RMS_MOM],
-           own[K_LN_MOM], dups, dup_of);
-    if (added) {
-        suite_add_tcase(s, tc);
-        tested[v] = true;
-    }
-    return true;
+           own[K_LN_MOM], note.dups, note.of);
+    return note.own;
 }
 
-void rows_print_summary(void)
+static void summary(int v)
 {
-    for (int v = 0; v < HALF_NVARIANTS; v++) {
-        if (!tested[v])
+    for (int kind = 0; kind < NKINDS; kind++) {
+        const rstats *st = &rst[v * NKINDS + kind];
+        if (!st->cases)
             continue;
-        for (int kind = 0; kind < NKINDS; kind++) {
-            const rstats *st = &rst[v * NKINDS + kind];
-            if (!st->cases)
-                continue;
-            printf("%s: rows %-10s %-17s %5ld cases, %6ld rows: ", PROGRAM, half_variant_names[v], kind_names[kind],
-                   st->cases, st->rows);
-            if (!st->failed) {
-                printf("alone == batch == reversed, bit for bit\n");
-                continue;
-            }
-            printf("%ld cases differ; rows alone %ld (by row", st->failed, st->alone);
-            for (int k = 0; k < R_ROWS; k++)
-                printf(" %ld", st->alone_at[k]);
-            printf("), reversed %ld (by row", st->reversed);
-            for (int k = 0; k < R_ROWS; k++)
-                printf(" %ld", st->reversed_at[k]);
-            printf("); outputs:");
-            for (int b = 0; b < 6; b++)
-                if (st->outputs >> b & 1u)
-                    printf(" %s", output_names[b]);
-            printf("\n");
+        printf("%s: rows %-10s %-17s %5ld cases, %6ld rows: ", PROGRAM, half_variant_names[v], kind_names[kind],
+               st->cases, st->rows);
+        if (!st->failed) {
+            printf("alone == batch == reversed, bit for bit\n");
+            continue;
         }
+        printf("%ld cases differ; rows alone %ld (by row", st->failed, st->alone);
+        for (int k = 0; k < R_ROWS; k++)
+            printf(" %ld", st->alone_at[k]);
+        printf("), reversed %ld (by row", st->reversed);
+        for (int k = 0; k < R_ROWS; k++)
+            printf(" %ld", st->reversed_at[k]);
+        printf("); outputs:");
+        for (int b = 0; b < 6; b++)
+            if (st->outputs >> b & 1u)
+                printf(" %s", output_names[b]);
+        printf("\n");
     }
 }
+
+const checkasm_feature checkasm_rows = { "rows", add_tests, summary };
