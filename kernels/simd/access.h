@@ -64,32 +64,40 @@ typedef struct row_source {
     void *h;
 } row_source;
 
+/* The compile-time shape of a source: x's type, the bias's (f32 or x's), and whether it is
+ * the fused h, with a bias or not. */
+typedef struct src_shape {
+    norm_dtype xt, pt;
+    bool fused, has_b;
+} src_shape;
+
+/* x alone, of type t. */
+#define NORM_PLAIN_SOURCE(t) ((src_shape){ (t), (t), false, false })
+
 /* One vector of the row at i: x, or the fused h (stored, then reloaded rounded). */
-static NORM_ALWAYS_INLINE vf fetch(row_source src, size_t i, bool fused, bool has_b,
-                                   norm_dtype xt, norm_dtype pt)
+static NORM_ALWAYS_INLINE vf fetch(row_source src, size_t i, src_shape ss)
 {
-    vf v = load_as(src.x, i, xt);
-    if (!fused)
+    vf v = load_as(src.x, i, ss.xt);
+    if (!ss.fused)
         return v;
-    v = vf_add(v, load_as(src.r, i, xt));
-    if (has_b)
-        v = vf_add(v, load_as(src.b, i, pt));
-    store_as(src.h, i, v, xt);
-    return xt == NORM_F32 ? v : load_as(src.h, i, xt);
+    v = vf_add(v, load_as(src.r, i, ss.xt));
+    if (ss.has_b)
+        v = vf_add(v, load_as(src.b, i, ss.pt));
+    store_as(src.h, i, v, ss.xt);
+    return ss.xt == NORM_F32 ? v : load_as(src.h, i, ss.xt);
 }
 
 /* The k (< NORM_W) elements at i, zero beyond. */
-static NORM_ALWAYS_INLINE vf fetch_part(row_source src, size_t i, size_t k, bool fused,
-                                        bool has_b, norm_dtype xt, norm_dtype pt)
+static NORM_ALWAYS_INLINE vf fetch_part(row_source src, size_t i, size_t k, src_shape ss)
 {
-    vf v = load_part_as(src.x, i, k, xt);
-    if (!fused)
+    vf v = load_part_as(src.x, i, k, ss.xt);
+    if (!ss.fused)
         return v;
-    v = vf_add(v, load_part_as(src.r, i, k, xt));
-    if (has_b)
-        v = vf_add(v, load_part_as(src.b, i, k, pt));
-    store_part_as(src.h, i, v, k, xt);
-    return load_part_as(src.h, i, k, xt);
+    v = vf_add(v, load_part_as(src.r, i, k, ss.xt));
+    if (ss.has_b)
+        v = vf_add(v, load_part_as(src.b, i, k, ss.pt));
+    store_part_as(src.h, i, v, k, ss.xt);
+    return load_part_as(src.h, i, k, ss.xt);
 }
 
 #if NORM_BF16_PAIRS
@@ -109,16 +117,15 @@ static NORM_ALWAYS_INLINE void load_pairs_as(const void *p, size_t i, norm_dtype
  * h = x + r (+ b), stored rounded and returned rounded, as fetch() does one vector at a time.
  * Widening a vector of bf16 is a shuffle, and the fused add needs three per vector (x, r and
  * the rounded h); pairs need none. */
-static NORM_ALWAYS_INLINE vh_pairs fetch_packed_pairs(row_source src, size_t i, bool fused, bool has_b,
-                                                      norm_dtype pt)
+static NORM_ALWAYS_INLINE vh_pairs fetch_packed_pairs(row_source src, size_t i, src_shape ss)
 {
     vh_pairs v = vh_load_pairs((const uint16_t *)src.x + i);
-    if (fused) {
+    if (ss.fused) {
         vh_pairs r = vh_load_pairs((const uint16_t *)src.r + i);
         vf e = vf_add(vf_bf16_even(v), vf_bf16_even(r)), o = vf_add(vf_bf16_odd(v), vf_bf16_odd(r));
-        if (has_b) {
+        if (ss.has_b) {
             vf be, bo;
-            load_pairs_as(src.b, i, pt, &be, &bo);
+            load_pairs_as(src.b, i, ss.pt, &be, &bo);
             e = vf_add(e, be);
             o = vf_add(o, bo);
         }
@@ -128,10 +135,9 @@ static NORM_ALWAYS_INLINE vh_pairs fetch_packed_pairs(row_source src, size_t i, 
     return v;
 }
 
-static NORM_ALWAYS_INLINE void fetch_pairs(row_source src, size_t i, bool fused, bool has_b,
-                                           norm_dtype pt, vf *even, vf *odd)
+static NORM_ALWAYS_INLINE void fetch_pairs(row_source src, size_t i, src_shape ss, vf *even, vf *odd)
 {
-    vh_pairs v = fetch_packed_pairs(src, i, fused, has_b, pt);
+    vh_pairs v = fetch_packed_pairs(src, i, ss);
     *even = vf_bf16_even(v);
     *odd = vf_bf16_odd(v);
 }
@@ -158,16 +164,15 @@ static inline float round_to(float f, norm_dtype t)
 /* One vector of the row at i (k < NORM_W elements if part): x, or the fused h = x + r (+ b)
  * rounded to x's type as fetch() computes it, but not stored (h may be x itself, which the
  * sums pass still has to read). */
-static NORM_ALWAYS_INLINE vf peek(row_source src, size_t i, size_t k, bool part, bool fused, bool has_b,
-                                  norm_dtype xt, norm_dtype pt)
+static NORM_ALWAYS_INLINE vf peek(row_source src, size_t i, size_t k, bool part, src_shape ss)
 {
-    vf v = part ? load_part_as(src.x, i, k, xt) : load_as(src.x, i, xt);
-    if (!fused)
+    vf v = part ? load_part_as(src.x, i, k, ss.xt) : load_as(src.x, i, ss.xt);
+    if (!ss.fused)
         return v;
-    v = vf_add(v, part ? load_part_as(src.r, i, k, xt) : load_as(src.r, i, xt));
-    if (has_b)
-        v = vf_add(v, part ? load_part_as(src.b, i, k, pt) : load_as(src.b, i, pt));
-    return xt == NORM_F16 ? vf_round_f16(v) : xt == NORM_BF16 ? vf_round_bf16(v) : v;
+    v = vf_add(v, part ? load_part_as(src.r, i, k, ss.xt) : load_as(src.r, i, ss.xt));
+    if (ss.has_b)
+        v = vf_add(v, part ? load_part_as(src.b, i, k, ss.pt) : load_as(src.b, i, ss.pt));
+    return ss.xt == NORM_F16 ? vf_round_f16(v) : ss.xt == NORM_BF16 ? vf_round_bf16(v) : v;
 }
 
 #endif

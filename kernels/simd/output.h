@@ -180,6 +180,7 @@ typedef struct out_fns {
     out_fn *typed;       /* (x, y, p) */
     out_fn *f32_params;  /* (x, y, f32) */
     out_fn *f32_source;  /* (f32, y, f32) */
+    bool inline_typed;   /* the (x, y, p) loops inlined instead of called (instances.h's hot types) */
 } out_fns;
 
 /* Parameters converted to f32 a chunk at a time: 1 where there is no gamma, 1 + gamma for the
@@ -236,8 +237,8 @@ static __attribute__((noinline)) float write_row_rare(const out_row *o, enum out
  * then the row with 1 / s. Returns max|y| when o->amax_only asks for it. */
 static NORM_ALWAYS_INLINE float write_row(out_row *o, bool centered, const void *gamma, const void *beta,
                                          bool unit_offset, float *q_scale, out_fn *typed,
-                                         out_fn *f32_params, norm_dtype xt, norm_dtype yt,
-                                         norm_dtype pt)
+                                         out_fn *f32_params, bool inline_typed, norm_dtype xt,
+                                         norm_dtype yt, norm_dtype pt)
 {
     const bool rare = !gamma || unit_offset || !typed;
     enum out_variant v = o->z ? OUT_SCALE_GATE : beta ? OUT_CENTER_BETA : centered ? OUT_CENTER : OUT_SCALE;
@@ -246,7 +247,7 @@ static NORM_ALWAYS_INLINE float write_row(out_row *o, bool centered, const void 
     if (yt == NORM_I8 && q_scale) {
         o->amax_only = true;
         float amax = rare ? write_row_rare(o, v, f32_params, gamma, beta, unit_offset, xt, yt, pt)
-                          : typed(o, v);
+                     : inline_typed ? output_variants(o, v, xt, yt, pt) : typed(o, v);
         float scale = amax / 127.0f;
         *q_scale = scale;
         o->q_inv = scale > 0.0f ? 1.0f / scale : 0.0f;
@@ -254,7 +255,7 @@ static NORM_ALWAYS_INLINE float write_row(out_row *o, bool centered, const void 
     }
     if (rare)
         return write_row_rare(o, v, f32_params, gamma, beta, unit_offset, xt, yt, pt);
-    return typed(o, v);
+    return inline_typed ? output_variants(o, v, xt, yt, pt) : typed(o, v);
 }
 
 #endif

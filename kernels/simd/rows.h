@@ -90,7 +90,8 @@ static NORM_ALWAYS_INLINE void output_row_at(const norm_job *job, size_t r, row_
 {
     out_row o = job_out_row(job, r, rs, xt, yt);
     write_row(&o, centered, job->gamma, job->beta, job->unit_offset,
-              job->y_scales ? job->y_scales + r : NULL, fns.typed, fns.f32_params, xt, yt, pt);
+              job->y_scales ? job->y_scales + r : NULL, fns.typed, fns.f32_params, fns.inline_typed, xt, yt,
+              pt);
 }
 
 /*
@@ -123,13 +124,14 @@ static NORM_ALWAYS_INLINE void gated_output_chunks(const norm_job *job, size_t r
                 silu_row(scratch, src + at * xs, z + at * xs, len, xt);
                 o.x = scratch;
                 m = write_row(&o, false, gp, bp, job->unit_offset, qs,
-                              pt == NORM_F32 ? fns.f32_source : NULL, fns.f32_source, NORM_F32, yt, pt);
+                              pt == NORM_F32 ? fns.f32_source : NULL, fns.f32_source, false, NORM_F32, yt, pt);
             } else {
                 exp_row(scratch, z + at * xs, len, xt);
                 o.x = src + at * xs;
                 o.z = z + at * xs;
                 o.exp_z = scratch;
-                m = write_row(&o, false, gp, bp, job->unit_offset, qs, fns.typed, fns.f32_params, xt, yt, pt);
+                m = write_row(&o, false, gp, bp, job->unit_offset, qs, fns.typed, fns.f32_params, false, xt, yt,
+                              pt);
             }
             amax = m > amax ? m : amax;
         }
@@ -195,7 +197,7 @@ static NORM_ALWAYS_INLINE void rmsnorm_rows(const norm_job *job, bool gate_in, b
                           .x = NORM_STASH_ROW(r), .n = n, .rs = rs, .q_inv = job->y_inv_scale };
             write_row(&o, false, job->gamma, job->beta, job->unit_offset,
                       job->y_scales ? job->y_scales + r : NULL, pt == NORM_F32 ? fns.f32_source : NULL,
-                      fns.f32_source, NORM_F32, yt, pt);
+                      fns.f32_source, false, NORM_F32, yt, pt);
         } else if (gate_in || gate_out) {
             gated_output_chunks(job, r, rs, gate_in, scratch, fns, xt, yt, pt);
         } else {
@@ -258,7 +260,7 @@ static NORM_ALWAYS_INLINE void rmsnorm_plain_rows(const norm_job *job, bool has_
     float *rstd_out = job->rstd;
     for (size_t r = 0; r < c.rows; r++, x += c.x_step, y += c.y_step) {
         row_source src = { x, NULL, NULL, NULL };
-        row_sums sums = sum_row_inline(src, n, 0.0f, false, false, false, false, xt, pt);
+        row_sums sums = sum_row_inline(src, n, 0.0f, SQUARES, NORM_PLAIN_SOURCE(xt));
         if (!sums_in_range(sums.squares, c.eps)) {
             exact_row(job, r, false);
             continue;
@@ -377,18 +379,17 @@ static NORM_ALWAYS_INLINE void layernorm_rows(const norm_job *job, out_fns fns, 
 }
 
 /* The shift and the sums of a plain LayerNorm row, inlined. */
-static NORM_ALWAYS_INLINE float plain_shift(const void *x, size_t m, norm_dtype xt, norm_dtype pt)
+static NORM_ALWAYS_INLINE float plain_shift(const void *x, size_t m, norm_dtype xt)
 {
-    return row_shift((row_source){ x, NULL, NULL, NULL }, m, false, false, xt, pt);
+    return row_shift((row_source){ x, NULL, NULL, NULL }, m, NORM_PLAIN_SOURCE(xt));
 }
 
-static NORM_ALWAYS_INLINE row_sums plain_sums(const void *x, size_t n, float shift, norm_dtype xt,
-                                              norm_dtype pt)
+static NORM_ALWAYS_INLINE row_sums plain_sums(const void *x, size_t n, float shift, norm_dtype xt)
 {
     const row_source src = { x, NULL, NULL, NULL };
     if (shift == 0.0f)
-        return sum_row_inline(src, n, 0.0f, false, true, false, false, xt, pt);
-    return sum_row_inline(src, n, shift, true, true, false, false, xt, pt);
+        return sum_row_inline(src, n, 0.0f, SUMS, NORM_PLAIN_SOURCE(xt));
+    return sum_row_inline(src, n, shift, SUMS_SHIFTED, NORM_PLAIN_SOURCE(xt));
 }
 
 /* LayerNorm's plain rows: as layernorm_rows (the same shifts and sums, so the same results),
@@ -422,9 +423,9 @@ static NORM_ALWAYS_INLINE void layernorm_plain_rows(const norm_job *job, bool ha
         float shift = pending_shift;
         if (i < rows) {
             pending_shift = shifts[i & 1];
-            pending = plain_sums(x + i * c.x_step, n, pending_shift, xt, pt);
+            pending = plain_sums(x + i * c.x_step, n, pending_shift, xt);
             if (i + lead < rows)
-                shifts[(i + lead) & 1] = plain_shift(x + (i + lead) * c.x_step, m, xt, pt);
+                shifts[(i + lead) & 1] = plain_shift(x + (i + lead) * c.x_step, m, xt);
             if (!lag) {
                 sums = pending;
                 shift = pending_shift;

@@ -19,35 +19,35 @@ static inline size_t sample_size(size_t n)
     return m < n ? m : n;
 }
 /* The shift of the row at src, from its first m elements (sample_size). */
-static NORM_ALWAYS_INLINE float row_shift(row_source src, size_t m, bool fused, bool has_b,
-                                          norm_dtype xt, norm_dtype pt)
+static NORM_ALWAYS_INLINE float row_shift(row_source src, size_t m, src_shape ss)
 {
+    const norm_dtype xt = ss.xt;
     float first = element_f32(src.x, 0, xt);
-    if (fused) {
+    if (ss.fused) {
         first += element_f32(src.r, 0, xt);
-        if (has_b)
-            first += element_f32(src.b, 0, pt);
+        if (ss.has_b)
+            first += element_f32(src.b, 0, ss.pt);
         first = round_to(first, xt);
     }
     const vf x0 = vf_set1(first);
     vf s1a = vf_zero(), s1b = vf_zero(), s2a = vf_zero(), s2b = vf_zero();
     size_t i = 0;
     for (; i + 2 * NORM_W <= m; i += 2 * NORM_W) {
-        vf a = vf_sub(peek(src, i, 0, false, fused, has_b, xt, pt), x0);
-        vf b = vf_sub(peek(src, i + NORM_W, 0, false, fused, has_b, xt, pt), x0);
+        vf a = vf_sub(peek(src, i, 0, false, ss), x0);
+        vf b = vf_sub(peek(src, i + NORM_W, 0, false, ss), x0);
         s1a = vf_add(s1a, a);
         s1b = vf_add(s1b, b);
         s2a = vf_fmadd(a, a, s2a);
         s2b = vf_fmadd(b, b, s2b);
     }
     if (i + NORM_W <= m) {
-        vf a = vf_sub(peek(src, i, 0, false, fused, has_b, xt, pt), x0);
+        vf a = vf_sub(peek(src, i, 0, false, ss), x0);
         s1a = vf_add(s1a, a);
         s2a = vf_fmadd(a, a, s2a);
         i += NORM_W;
     }
     if (i < m) {
-        vf b = vf_keep_first(vf_sub(peek(src, i, m - i, true, fused, has_b, xt, pt), x0), m - i);
+        vf b = vf_keep_first(vf_sub(peek(src, i, m - i, true, ss), x0), m - i);
         s1b = vf_add(s1b, b);
         s2b = vf_fmadd(b, b, s2b);
     }
@@ -63,12 +63,12 @@ static NORM_ALWAYS_INLINE float row_shift(row_source src, size_t m, bool fused, 
 static NORM_ALWAYS_INLINE float row_shift_typed(row_source src, size_t m, norm_dtype xt, norm_dtype pt)
 {
     if (!src.r)
-        return row_shift(src, m, false, false, xt, xt);
+        return row_shift(src, m, NORM_PLAIN_SOURCE(xt));
     if (!src.b)
-        return row_shift(src, m, true, false, xt, xt);
+        return row_shift(src, m, (src_shape){ xt, xt, true, false });
     if (pt == xt)
-        return row_shift(src, m, true, true, xt, xt);
-    return row_shift(src, m, true, true, xt, NORM_F32);
+        return row_shift(src, m, (src_shape){ xt, xt, true, true });
+    return row_shift(src, m, (src_shape){ xt, NORM_F32, true, true });
 }
 
 static __attribute__((noinline)) float row_shift_any(const void *x, const void *r, const void *b, size_t m,

@@ -51,8 +51,7 @@ typedef struct row_sums {
  */
 #define NORM_DOT_ACCS 8 /* a literal: unroll.h pastes it */
 #define NORM_DOT_MIN 512 /* shorter rows keep the pairs path: eight accumulators are too many */
-static NORM_ALWAYS_INLINE row_sums sum_row_dot(row_source src, size_t n, bool want_sum, bool fused,
-                                               bool has_b, norm_dtype pt)
+static NORM_ALWAYS_INLINE row_sums sum_row_dot(row_source src, size_t n, bool want_sum, src_shape ss)
 {
     const size_t step = 2 * NORM_W, group = step * NORM_DOT_ACCS;
     const vh_pairs ones = vh_ones();
@@ -71,16 +70,15 @@ static NORM_ALWAYS_INLINE row_sums sum_row_dot(row_source src, size_t n, bool wa
         s2_##u = vf_dot_pairs(s2_##u, p_, p_);                   \
     } while (0);
 #define NORM_DOT_RESET(u) s1_##u = s2_##u = vf_zero();
-#define NORM_DOT_STEP(u) NORM_DOT_ACCUMULATE(u, fetch_packed_pairs(src, i + (size_t)(u) * step, fused, has_b, pt))
+#define NORM_DOT_STEP(u) NORM_DOT_ACCUMULATE(u, fetch_packed_pairs(src, i + (size_t)(u) * step, ss))
 #define NORM_DOT_LEFT(u)                                                         \
     if (i + step <= n) {                                                         \
-        NORM_DOT_ACCUMULATE(u, fetch_packed_pairs(src, i, fused, has_b, pt))     \
+        NORM_DOT_ACCUMULATE(u, fetch_packed_pairs(src, i, ss))     \
         i += step;                                                               \
     }
 #define NORM_DOT_TAIL(u)                                                         \
     for (; i < n; i += NORM_W) {                                                 \
-        vf t = n - i >= NORM_W ? fetch(src, i, fused, has_b, NORM_BF16, pt)      \
-                               : fetch_part(src, i, n - i, fused, has_b, NORM_BF16, pt); \
+        vf t = n - i >= NORM_W ? fetch(src, i, ss) : fetch_part(src, i, n - i, ss); \
         if (want_sum)                                                            \
             s1_##u = vf_add(s1_##u, t);                                          \
         s2_##u = vf_fmadd(t, t, s2_##u);                                         \
@@ -124,34 +122,36 @@ static __attribute__((noinline)) row_sums sum_row_dot_any(const void *x, const v
                                                           void *h, size_t n, bool want_sum, norm_dtype pt)
 {
     const row_source src = { x, r, b, h };
+    const src_shape plain = NORM_PLAIN_SOURCE(NORM_BF16), fused = { NORM_BF16, NORM_BF16, true, false },
+                    bias_x = { NORM_BF16, NORM_BF16, true, true }, bias_f32 = { NORM_BF16, NORM_F32, true, true };
     if (!r)
-        return want_sum ? sum_row_dot(src, n, true, false, false, NORM_BF16)
-                        : sum_row_dot(src, n, false, false, false, NORM_BF16);
+        return want_sum ? sum_row_dot(src, n, true, plain) : sum_row_dot(src, n, false, plain);
     if (!b)
-        return want_sum ? sum_row_dot(src, n, true, true, false, NORM_BF16)
-                        : sum_row_dot(src, n, false, true, false, NORM_BF16);
+        return want_sum ? sum_row_dot(src, n, true, fused) : sum_row_dot(src, n, false, fused);
     if (pt == NORM_BF16)
-        return want_sum ? sum_row_dot(src, n, true, true, true, NORM_BF16)
-                        : sum_row_dot(src, n, false, true, true, NORM_BF16);
-    return want_sum ? sum_row_dot(src, n, true, true, true, NORM_F32)
-                    : sum_row_dot(src, n, false, true, true, NORM_F32);
+        return want_sum ? sum_row_dot(src, n, true, bias_x) : sum_row_dot(src, n, false, bias_x);
+    return want_sum ? sum_row_dot(src, n, true, bias_f32) : sum_row_dot(src, n, false, bias_f32);
 }
 #endif
 
-static NORM_ALWAYS_INLINE row_sums sum_row_inline(row_source src, size_t n, float shift, bool shifted,
-                                                  bool want_sum, bool fused, bool has_b,
-                                                  norm_dtype xt, norm_dtype pt)
+/* The sums of one row of source shape ss: of squares (SQUARES), or of values and squares,
+ * around 0 (SUMS) or around shift (SUMS_SHIFTED). */
+enum sums_kind { SQUARES, SUMS, SUMS_SHIFTED };
+
+static NORM_ALWAYS_INLINE row_sums sum_row_inline(row_source src, size_t n, float shift, enum sums_kind what,
+                                                  src_shape ss)
 {
+    const bool want_sum = what != SQUARES, shifted = what == SUMS_SHIFTED;
 #if NORM_BF16_DOT
-    if (xt == NORM_BF16 && !shifted && n >= NORM_DOT_MIN)
-        return sum_row_dot_any(src.x, fused ? src.r : NULL, fused && has_b ? src.b : NULL, src.h, n,
-                               want_sum, pt);
+    if (ss.xt == NORM_BF16 && !shifted && n >= NORM_DOT_MIN)
+        return sum_row_dot_any(src.x, ss.fused ? src.r : NULL, ss.fused && ss.has_b ? src.b : NULL, src.h, n,
+                               want_sum, ss.pt);
 #endif
     const vf c = vf_set1(shift);
 #if NORM_PAIRS_SUMS
     /* bf16 rows in pairs of vectors, whatever the call (fused or not, shifted or not), so that
      * a fused row and the same h normalised on its own are summed in the same order. */
-    const bool pairs = xt == NORM_BF16;
+    const bool pairs = ss.xt == NORM_BF16;
 #endif
 #define NORM_DECLARE(u) vf s1_##u = vf_zero(), s2_##u = vf_zero();
     NORM_EACH(NORM_UNROLL, NORM_DECLARE)
@@ -176,11 +176,11 @@ static NORM_ALWAYS_INLINE row_sums sum_row_inline(row_source src, size_t n, floa
         s2_##u = vf_fmadd(v_, v_, s2_##u);                       \
     } while (0);
 #define NORM_RESET(u) s1_##u = s2_##u = vf_zero();
-#define NORM_STEP(u) NORM_ACCUMULATE(u, fetch(src, i + (size_t)(u) * NORM_W, fused, has_b, xt, pt))
+#define NORM_STEP(u) NORM_ACCUMULATE(u, fetch(src, i + (size_t)(u) * NORM_W, ss))
 #define NORM_STEP_PAIR(u, v)                                                     \
     {                                                                            \
         vf even, odd;                                                            \
-        fetch_pairs(src, i + (size_t)(u) * NORM_W, fused, has_b, pt, &even, &odd); \
+        fetch_pairs(src, i + (size_t)(u) * NORM_W, ss, &even, &odd);            \
         NORM_ACCUMULATE(u, even)                                                 \
         NORM_ACCUMULATE(v, odd)                                                  \
     }
@@ -188,10 +188,10 @@ static NORM_ALWAYS_INLINE row_sums sum_row_inline(row_source src, size_t n, floa
  * updated on some paths only, GCC kept some of them in memory, on the chain from the loads to
  * rstd (4096x128: 3-4% slower). */
 #define NORM_LEFT(u) \
-    NORM_ACCUMULATE(u, (size_t)(u) < left ? fetch(src, i + (size_t)(u) * NORM_W, fused, has_b, xt, pt) : c)
+    NORM_ACCUMULATE(u, (size_t)(u) < left ? fetch(src, i + (size_t)(u) * NORM_W, ss) : c)
 #define NORM_TAIL(u)                                                             \
     {                                                                            \
-        vf t = fetch_part(src, i, n - i, fused, has_b, xt, pt);                  \
+        vf t = fetch_part(src, i, n - i, ss);                                    \
         if (shifted)                                                             \
             t = vf_keep_first(vf_sub(t, c), n - i); /* padding lanes must add nothing */ \
         if (want_sum)                                                            \
@@ -254,18 +254,17 @@ static NORM_ALWAYS_INLINE row_sums sum_row_inline(row_source src, size_t n, floa
 
 /* The sums kernels call, out of line: one copy per (what, type) serves every output type
  * and gamma/beta case, which keeps the library small at the cost of a call per row. */
-enum sums_kind { SQUARES, SUMS, SUMS_SHIFTED };
 
 static NORM_ALWAYS_INLINE row_sums sum_row_kind(row_source src, size_t n, float shift, enum sums_kind what,
                                                 norm_dtype xt)
 {
     switch (what) {
     case SQUARES:
-        return sum_row_inline(src, n, 0.0f, false, false, false, false, xt, xt);
+        return sum_row_inline(src, n, 0.0f, SQUARES, NORM_PLAIN_SOURCE(xt));
     case SUMS:
-        return sum_row_inline(src, n, 0.0f, false, true, false, false, xt, xt);
+        return sum_row_inline(src, n, 0.0f, SUMS, NORM_PLAIN_SOURCE(xt));
     default:
-        return sum_row_inline(src, n, shift, true, true, false, false, xt, xt);
+        return sum_row_inline(src, n, shift, SUMS_SHIFTED, NORM_PLAIN_SOURCE(xt));
     }
 }
 
@@ -289,9 +288,10 @@ static __attribute__((noinline)) row_sums sum_row_any(const void *x, size_t n, f
 static NORM_ALWAYS_INLINE row_sums sum_fused_kind(row_source src, size_t n, float shift, enum sums_kind what,
                                                   bool has_b, norm_dtype xt, norm_dtype pt)
 {
+    const src_shape ss = { xt, pt, true, has_b };
     if (what == SQUARES)
-        return sum_row_inline(src, n, 0.0f, false, false, true, has_b, xt, pt);
-    return sum_row_inline(src, n, shift, true, true, true, has_b, xt, pt);
+        return sum_row_inline(src, n, 0.0f, SQUARES, ss);
+    return sum_row_inline(src, n, shift, SUMS_SHIFTED, ss);
 }
 
 /* Where a fused row's bias comes from: none, or n values of f32 or of x's type. */
