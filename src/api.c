@@ -342,9 +342,10 @@ static inline bool apart(const void *a, size_t a_len, const void *b, size_t b_le
 }
 
 /*
- * The common call, accepted with a few comparisons: x, y, gamma and beta only (no residual
- * add, gate, statistics, int8 or moments), rows > 0, y apart from every input or exactly x
- * (in place), sizes far from overflowing. It accepts only calls that the complete checks
+ * The common calls, accepted with a few comparisons: x, y, gamma and beta, and the residual
+ * add (residual, its write-back h, a bias) or not; no gate, statistics, int8 or moments;
+ * rows > 0; each output apart from every other buffer or exactly the input it may replace
+ * (y: x; h: x or the residual); sizes far from overflowing. It accepts only calls that the complete checks
  * accept too, and nothing else: any other call, and every call with a mistake, takes the
  * complete checks, which decide its status and error detail. The checks are most of the cost
  * of a short row (a dense 1x16 call made 490 of its 660 instructions validating); this makes
@@ -355,8 +356,8 @@ static inline __attribute__((always_inline)) bool plain_accepted(const norm_para
     if ((unsigned)p->kind > NORM_LAYERNORM || (p->flags & ~(unsigned)(NORM_EPS_OUTSIDE_SQRT | NORM_UNIT_OFFSET)) ||
         (unsigned)p->x_type > NORM_BF16 || (unsigned)p->y_type > NORM_BF16 ||
         (p->param_type != NORM_F32 && p->param_type != p->x_type) || p->y_scale != 0.0f || p->y_scales ||
-        p->residual || p->residual_out || p->bias || p->gate || p->mean || p->rstd || p->moments || !p->x ||
-        !p->y || p->rows == 0 || p->n == 0 || !(p->eps >= 0.0f && p->eps <= FLT_MAX))
+        !p->residual != !p->residual_out || (p->bias && !p->residual) || p->gate || p->mean || p->rstd ||
+        p->moments || !p->x || !p->y || p->rows == 0 || p->n == 0 || !(p->eps >= 0.0f && p->eps <= FLT_MAX))
         return false;
     const size_t n = p->n, xs = stride_or_n(p->x_stride, n), ys = stride_or_n(p->y_stride, n);
     const size_t pe = norm_dtype_size(p->param_type);
@@ -368,9 +369,25 @@ static inline __attribute__((always_inline)) bool plain_accepted(const norm_para
     const size_t y_len = plain_extent(p->y, p->rows, ys, n, norm_dtype_size(p->y_type));
     if (!x_len || !y_len)
         return false;
+    const size_t v_len = n * pe;
     const bool in_place = p->y == p->x && ys == xs && p->y_type == p->x_type;
-    return (in_place || apart(p->y, y_len, p->x, x_len)) && (!p->gamma || apart(p->y, y_len, p->gamma, n * pe)) &&
-           (!p->beta || apart(p->y, y_len, p->beta, n * pe));
+    if (!(in_place || apart(p->y, y_len, p->x, x_len)) || (p->gamma && !apart(p->y, y_len, p->gamma, v_len)) ||
+        (p->beta && !apart(p->y, y_len, p->beta, v_len)))
+        return false;
+    if (!p->residual)
+        return true;
+    /* The residual add: h = x + residual (+ bias) written to residual_out, which may be the
+     * residual or x exactly; y apart from all three. */
+    const size_t rs = stride_or_n(p->residual_stride, n), hs = stride_or_n(p->residual_out_stride, n);
+    const size_t xe = norm_dtype_size(p->x_type);
+    const size_t r_len = plain_extent(p->residual, p->rows, rs, n, xe);
+    const size_t h_len = plain_extent(p->residual_out, p->rows, hs, n, xe);
+    const void *h = p->residual_out;
+    return r_len && h_len && apart(p->y, y_len, p->residual, r_len) && apart(p->y, y_len, h, h_len) &&
+           (!p->bias || (apart(p->y, y_len, p->bias, v_len) && apart(h, h_len, p->bias, v_len))) &&
+           ((h == p->x && hs == xs) || apart(h, h_len, p->x, x_len)) &&
+           ((h == p->residual && hs == rs) || apart(h, h_len, p->residual, r_len)) &&
+           (!p->gamma || apart(h, h_len, p->gamma, v_len)) && (!p->beta || apart(h, h_len, p->beta, v_len));
 }
 
 /* Checks a request completely, then runs it. Reads the caller's struct in place: the
