@@ -23,7 +23,9 @@
 /* A call moving fewer bytes (x and y; for norm_moments_run, x) than this stays on the calling
  * thread whatever it asks for: waking a thread costs more than it saves (README, "Threads":
  * measured with norm-bench --scaling). */
-#define NORM_PARALLEL_MIN_BYTES ((size_t)256 << 10)
+#ifndef NORM_PARALLEL_MIN_BYTES /* -D for a build that measures it (README, "Threads") */
+#  define NORM_PARALLEL_MIN_BYTES ((size_t)256 << 10)
+#endif
 
 /* A task of whole rows holds about this many bytes of x and y, so that each task's rows are
  * long enough to amortise taking a task and short enough to balance the threads. */
