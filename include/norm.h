@@ -279,7 +279,9 @@ NORM_API void norm_params_init(norm_params *p, norm_kind kind);
 /* General entry point. */
 NORM_API norm_status norm_run(const norm_params *params);
 
-/* Dense f32 rows [rows, n]; gamma and beta may be NULL. */
+/* Dense f32 rows [rows, n]; gamma and beta may be NULL. The dense calls run on the process
+ * default's threads (norm_default_threads(): 1, the calling thread, unless the program called
+ * norm_set_default_threads()). */
 NORM_API norm_status norm_rmsnorm_f32(float *y, const float *x, const float *gamma, const float *beta,
                                       size_t rows, size_t n, float eps);
 NORM_API norm_status norm_layernorm_f32(float *y, const float *x, const float *gamma, const float *beta,
