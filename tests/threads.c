@@ -314,6 +314,9 @@ START_TEST(two_level_validation)
     p = c.p;
     p.y = x, p.y_stride = p.x_stride, p.y_outer_stride = p.x_outer_stride;
     ck_assert_int_eq(norm_run(&p), NORM_OK);
+    /* One block: the outer strides mean nothing, and do not keep y == x from being in place. */
+    p.outer = 1, p.y_outer_stride = 0;
+    ck_assert_int_eq(norm_run(&p), NORM_OK);
     /* The statistics cover outer * rows rows: rstd over the last block's y is refused. */
     p = c.p;
     p.rstd = (float *)c.p.y + (outer * rows - 1) * n;
