@@ -3196,9 +3196,14 @@ int main(int argc, char **argv)
 {
     options opt = {0};
     parse_args(&opt, argc, argv);
-    if (opt.scaling)
+    if (opt.scaling) {
+#ifdef NORM_BENCH_SCALING
         return scaling_run(opt.scaling_shapes, opt.threads == NORM_THREADS_AUTO ? 0 : opt.threads, opt.rounds,
                            opt.min_ms);
+#else
+        usage_error("--scaling needs pthreadpool, which this build was made without");
+#endif
+    }
     /* --threads: every library call of the reports below (norm_run's params leave threads 0,
      * and the dense calls take the process default) runs on that many threads; the floors and
      * the plain C loops stay on one. */

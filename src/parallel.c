@@ -15,13 +15,24 @@
  */
 #include <fenv.h>
 #include <pthread.h>
-#include <pthreadpool.h>
 #include <sched.h>
 #include <stdlib.h>
 #include <string.h>
 #include <unistd.h>
 
+#include "config.h"
 #include "parallel.h"
+
+#if NORM_HAVE_PTHREADPOOL
+#  include <pthreadpool.h>
+#else
+/* Built without pthreadpool (meson -Dpthreadpool): no pool of libnorm's own. norm_auto_threads()
+ * is 1, so a call runs on the caller's pool or on its own thread, and these are never reached
+ * with a pool to use. */
+typedef void *pthreadpool_t;
+static pthreadpool_t pthreadpool_create(size_t threads) { (void)threads; return NULL; }
+static void pthreadpool_destroy(pthreadpool_t pool) { (void)pool; }
+#endif
 
 _Atomic size_t norm_default_threads_value = 1;
 
@@ -75,7 +86,7 @@ static void pool_init(void)
         long online = sysconf(_SC_NPROCESSORS_ONLN);
         n = online > 0 ? (size_t)online : 1;
     }
-    pool_width = n < NORM_THREADS_MAX ? n : NORM_THREADS_MAX;
+    pool_width = NORM_HAVE_PTHREADPOOL ? (n < NORM_THREADS_MAX ? n : NORM_THREADS_MAX) : 1;
     /* If either registration fails, the pool is only not freed at exit (or not reset in a
      * child): nothing a caller could act on. */
     (void)atexit(pool_at_exit);
@@ -188,11 +199,16 @@ static void run_tasks(const exec *e, task_fn *fn, const void *ctx, size_t count)
         run_serial(fn, ctx, count);
         return;
     }
+#if NORM_HAVE_PTHREADPOOL
     size_t workers = e->width < count ? e->width : count;
     atomic_fetch_add_explicit(&norm_pool_calls, 1, memory_order_relaxed);
     /* YIELD_WORKERS: the workers sleep as soon as the call is done instead of spinning for
      * the next one, which would take cores from the engine's own threads between calls. */
     pthreadpool_parallelize_1d(pool, pool_worker, &r, workers, PTHREADPOOL_FLAG_YIELD_WORKERS);
+#else
+    (void)pool_worker;
+    run_serial(fn, ctx, count);
+#endif
     atomic_store_explicit(&pool_busy, false, memory_order_release);
 }
 

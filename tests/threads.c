@@ -375,6 +375,9 @@ static Suite *threads_suite(void)
 int main(void)
 {
     printf("threads: libnorm %s, auto threads %zu\n", norm_version_string(), norm_auto_threads());
+    if (norm_auto_threads() == 1)
+        printf("threads: libnorm's own pool has one thread here (one CPU, or built without pthreadpool): its runs\n"
+               "         are single-threaded, and only the scrambled pool spreads tasks over threads\n");
     SRunner *sr = srunner_create(threads_suite());
     srunner_run_all(sr, CK_NORMAL);
     int failed = srunner_ntests_failed(sr);
