@@ -331,7 +331,8 @@ check_buffers(const buffer *b, span *at, size_t count, size_t rows)
 
 /* ---- threads and two-level rows (0.3.0) ------------------------------------------------ */
 
-/* The thread setting, checked with the fields (BAD_ARGUMENT): the pool callback needs none. */
+/* The thread setting, checked right after the fields (BAD_ARGUMENT), on its own line so that it
+ * stays apart from check_fields' rules: the pool callback needs no check. */
 static inline bool threading_ok(const norm_params *p) { return norm_threads_valid(p->threads); }
 
 static inline norm_threading threading_of(const norm_params *p)
@@ -392,12 +393,14 @@ static __attribute__((noinline)) void run_call(const norm_job *job, size_t outer
  * than with outer read at run time, by callgrind on a 1x4096 norm_run). */
 static inline __attribute__((always_inline)) norm_status run_checked_blocks(const norm_params *p, bool one_block)
 {
-    norm_status st = check_fields(p, ALL_FLAGS, (dtype_valid(p->y_type) || p->y_type == NORM_I8) && threading_ok(p),
+    norm_status st = check_fields(p, ALL_FLAGS, dtype_valid(p->y_type) || p->y_type == NORM_I8,
                                   /* RMSNorm has no mean to report; the residual add belongs
                                    * to the moments step */
                                   !(p->kind == NORM_RMSNORM && p->mean) && !(p->moments && p->residual));
     if (st != NORM_OK)
         return st;
+    if (!threading_ok(p))
+        return NORM_ERR_BAD_ARGUMENT;
     if (p->y_type == NORM_I8) {
         /* 1 / s must be finite too: a subnormal s below 2^-128 has none in f32, and each tier
          * would then make its own sense of y * Inf (issue: avx2 gave 0 where scalar gave 127). */
@@ -518,13 +521,15 @@ norm_status norm_moments_run(const norm_params *params, norm_moments *out)
     norm_status st = params_as_current(params, &copy, &p);
     if (st != NORM_OK)
         return st;
-    st = check_fields(p, NORM_GATE_BEFORE_NORM, threading_ok(p),
+    st = check_fields(p, NORM_GATE_BEFORE_NORM, true,
                       /* Only what the moments depend on: the output's fields belong to the
                        * apply step, and only a gate before the norm changes the moments. */
                       !p->y && !p->gamma && !p->beta && !p->mean && !p->rstd && !p->y_scales &&
                           !p->moments && p->y_scale == 0.0f && (!p->gate || (p->flags & NORM_GATE_BEFORE_NORM)));
     if (st != NORM_OK)
         return st;
+    if (!threading_ok(p))
+        return NORM_ERR_BAD_ARGUMENT;
     if (p->n == 0)
         return NORM_ERR_BAD_SIZE;
 
