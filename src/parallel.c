@@ -119,6 +119,8 @@ typedef struct runner {
     const void *ctx;
     size_t count;
     _Atomic size_t next;  /* libnorm's pool: the next task a worker takes */
+    /* libnorm's pool: workers that have started, and that are done (see pool_worker). */
+    _Atomic size_t started, done;
     pthread_t caller;
     fenv_t env;           /* the caller's floating-point environment */
 } runner;
@@ -149,6 +151,11 @@ static void pool_worker(void *arg, size_t w)
 {
     (void)w;
     runner *r = arg;
+    /* pthreadpool orders the hand-over of the runner and the worker's writes before its return,
+     * but inside a library a race detector does not see (it is not built with it): these two
+     * atomics say the same in code it does see. The acquire pairs with the caller's release of
+     * started before the call; the release of done with the caller's acquire after it. */
+    (void)atomic_load_explicit(&r->started, memory_order_acquire);
     bool own_env = !on_caller(r);
     fenv_t own;
     if (own_env) {
@@ -159,6 +166,7 @@ static void pool_worker(void *arg, size_t w)
         r->fn(r->ctx, i);
     if (own_env)
         fesetenv(&own);
+    atomic_fetch_add_explicit(&r->done, 1, memory_order_release);
 }
 
 /* Where a call's tasks go: width 1 is the calling thread; the caller's pool if it gave one;
@@ -183,6 +191,8 @@ static void run_tasks(const exec *e, task_fn *fn, const void *ctx, size_t count)
     }
     runner r = { .fn = fn, .ctx = ctx, .count = count, .caller = pthread_self() };
     atomic_init(&r.next, 0);
+    atomic_init(&r.started, 0);
+    atomic_init(&r.done, 0);
     fegetenv(&r.env);
     if (e->parallel_for) {
         e->parallel_for(e->context, engine_task, &r, count);
@@ -204,7 +214,9 @@ static void run_tasks(const exec *e, task_fn *fn, const void *ctx, size_t count)
     atomic_fetch_add_explicit(&norm_pool_calls, 1, memory_order_relaxed);
     /* YIELD_WORKERS: the workers sleep as soon as the call is done instead of spinning for
      * the next one, which would take cores from the engine's own threads between calls. */
+    atomic_store_explicit(&r.started, 0, memory_order_release);
     pthreadpool_parallelize_1d(pool, pool_worker, &r, workers, PTHREADPOOL_FLAG_YIELD_WORKERS);
+    (void)atomic_load_explicit(&r.done, memory_order_acquire);
 #else
     (void)pool_worker;
     run_serial(fn, ctx, count);
