@@ -201,20 +201,23 @@ START_TEST(two_level_is_per_block)
         qkv[i] = (float)(rng_normal(&r) * (1 + i % 7));
     for (size_t i = 0; i < N; i++)
         g[i] = (float)(1 + 0.1 * rng_normal(&r));
-    for (int k = 1; k < 3; k++) { /* the k part, then the v part */
+    for (int k = 1; k < 3; k++) { /* the k part with rstd; the v part without: x, y and gamma only, the
+                                   * plainest call, which any fast path for plain calls must not take
+                                   * as one block */
         norm_params p = norm_params_default(NORM_RMSNORM);
-        p.outer = OUTER, p.rows = ROWS, p.n = N, p.gamma = g, p.rstd = rs1;
+        p.outer = OUTER, p.rows = ROWS, p.n = N, p.gamma = g, p.rstd = k == 1 ? rs1 : NULL;
         p.x = qkv + k * ROWS * N, p.x_outer_stride = 3 * ROWS * N, p.y = y1;
         p.threads = 2;
         ck_assert_int_eq(norm_run(&p), NORM_OK);
         for (int o = 0; o < OUTER; o++) {
             norm_params q = norm_params_default(NORM_RMSNORM);
-            q.rows = ROWS, q.n = N, q.gamma = g, q.rstd = rs2 + o * ROWS;
+            q.rows = ROWS, q.n = N, q.gamma = g, q.rstd = k == 1 ? rs2 + o * ROWS : NULL;
             q.x = qkv + (o * 3 + k) * ROWS * N, q.y = y2 + o * ROWS * N;
             ck_assert_int_eq(norm_run(&q), NORM_OK);
         }
         ck_assert(memcmp(y1, y2, sizeof(float) * OUTER * ROWS * N) == 0);
-        ck_assert(memcmp(rs1, rs2, sizeof rs1) == 0);
+        if (k == 1)
+            ck_assert(memcmp(rs1, rs2, sizeof rs1) == 0);
     }
     free(qkv), free(g), free(y1), free(y2);
 }
@@ -264,6 +267,25 @@ START_TEST(bad_settings)
         p.threads = NORM_THREADS_MAX;
         ck_assert_int_eq(c.moments_run ? norm_moments_run(&p, c.mom_out) : norm_run(&p), NORM_OK);
         tc_free(&c);
+    }
+    /* The plainest call (x, y, gamma: what a fast path for plain calls would take) refuses a bad
+     * setting too, and writes nothing. */
+    {
+        enum { R = 64, N = 1024 };
+        float *x = calloc(R * N, sizeof(float)), *y = malloc(R * N * sizeof(float)), *g = calloc(N, sizeof(float));
+        ck_assert(x && y && g);
+        memset(y, 0xA5, R * N * sizeof(float));
+        norm_params p = norm_params_default(NORM_LAYERNORM);
+        p.rows = R, p.n = N, p.x = x, p.y = y, p.gamma = g, p.threads = NORM_THREADS_MAX + 1;
+        ck_assert_int_eq(norm_run(&p), NORM_ERR_BAD_ARGUMENT);
+        for (size_t i = 0; i < (size_t)R * N; i++)
+            ck_assert_msg(((unsigned char *)y)[4 * i] == 0xA5, "a refused plain call wrote y[%zu]", i);
+        /* And an outer stride shorter than a block. */
+        p.threads = 2, p.outer = 2, p.rows = R / 2, p.x_outer_stride = N;
+        ck_assert_int_eq(norm_run(&p), NORM_ERR_BAD_STRIDE);
+        for (size_t i = 0; i < (size_t)R * N; i++)
+            ck_assert_msg(((unsigned char *)y)[4 * i] == 0xA5, "a refused plain call wrote y[%zu]", i);
+        free(x), free(y), free(g);
     }
     /* The process default: 0 and out-of-range values refused, the default unchanged. */
     ck_assert_uint_eq(norm_default_threads(), 1);
