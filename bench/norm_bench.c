@@ -48,6 +48,7 @@
 
 #include "norm.h"
 #include "reference.h"
+#include "scaling.h"
 
 #define EPS 1e-6f
 #define CHECK_TOL 1e-4           /* relative tolerance of the tier-vs-scalar check */
@@ -190,6 +191,13 @@ static void usage(FILE *f)
         "                    against the norm to f32 + a quantize pass and against its own\n"
         "                    floor. --types gives x and gamma (x, x:i8 or x:i8:gamma; y is i8);\n"
         "                    default types and shapes as --gated\n"
+        "  --threads N       the library's calls on N threads (or 'auto'), by the process default\n"
+        "                    (norm_set_default_threads); floors and plain loops stay on one thread.\n"
+        "                    With --scaling: the most threads to time (default: norm_auto_threads())\n"
+        "  --scaling         the thread-scaling table: norm_run with 1..N threads against a streaming\n"
+        "                    copy and the cache-resident floor on as many threads, f32 and bf16, both\n"
+        "                    norms (default shapes " SCALING_SHAPES "), and\n"
+        "                    1x4096 with the default setting against threads = 1\n"
         "  --split           rows normalised in k = 2, 4 slices, one after another on one\n"
         "                    thread (norm_moments_run per slice, norm_moments_combine, norm_run\n"
         "                    per slice with .moments), against one call on the whole rows: the\n"
@@ -270,6 +278,9 @@ typedef struct options {
     bool gated;                  /* --gated: gated RMSNorm, fused and unfused */
     bool int8;                   /* --int8: int8 output, fused and unfused */
     bool split;                  /* --split: rows in k slices through the moments API, vs one call */
+    size_t threads;              /* --threads N: the library's calls on N threads (0: not given) */
+    bool scaling;                /* --scaling: the thread-scaling table instead of the reports */
+    const char *scaling_shapes;  /* its shapes: --shapes, or SCALING_SHAPES */
     bool isa[NORM_ISA_COUNT];    /* tiers to time */
     bool op[2];                  /* indexed by norm_kind */
     bool beta;
@@ -560,6 +571,16 @@ static void parse_args(options *o, int argc, char **argv)
             o->int8 = true;
         } else if (strcmp(a, "--split") == 0) {
             o->split = true;
+        } else if (strcmp(a, "--scaling") == 0) {
+            o->scaling = true;
+        } else if (is_option(a, "--threads")) {
+            const char *v = option_value(argc, argv, &i, "--threads");
+            size_t t;
+            if (strcmp(v, "auto") == 0)
+                t = NORM_THREADS_AUTO;
+            else if (!parse_size(v, &t) || t == 0 || t > NORM_THREADS_MAX)
+                usage_error("--threads must be 1..%zu or auto, not '%s'", (size_t)NORM_THREADS_MAX, v);
+            o->threads = t;
         } else if (is_option(a, "--types")) {
             types = option_value(argc, argv, &i, "--types");
         } else if (is_option(a, "--dist")) {
@@ -634,6 +655,7 @@ static void parse_args(options *o, int argc, char **argv)
         if (!min_ms_given)
             o->min_ms = QUICK_MIN_MS;
     }
+    o->scaling_shapes = shapes_given ? shapes : SCALING_SHAPES;
     parse_shapes(o, shapes);
     parse_types(o, types ? types : "f32");
     parse_dists(o, dists);
@@ -3606,6 +3628,19 @@ int main(int argc, char **argv)
 {
     options opt = {0};
     parse_args(&opt, argc, argv);
+    if (opt.scaling) {
+#ifdef NORM_BENCH_SCALING
+        return scaling_run(opt.scaling_shapes, opt.threads == NORM_THREADS_AUTO ? 0 : opt.threads, opt.rounds,
+                           opt.min_ms);
+#else
+        usage_error("--scaling needs pthreadpool, which this build was made without");
+#endif
+    }
+    /* --threads: every library call of the reports below (norm_run's params leave threads 0,
+     * and the dense calls take the process default) runs on that many threads; the floors and
+     * the plain C loops stay on one. */
+    if (opt.threads && norm_set_default_threads(opt.threads) != NORM_OK)
+        usage_error("--threads: %s", norm_status_string(NORM_ERR_BAD_ARGUMENT));
     FILE *csv = open_output(opt.csv_path), *json = open_output(opt.json_path);
     FILE *plot = open_output(opt.plot_path);
     cpu_model(run_meta.cpu, sizeof run_meta.cpu);

@@ -8,7 +8,9 @@
  *
  * Every function is thread-safe, never prints (unless the environment variable NORM_VERBOSE
  * asks for a line per call on stderr), never aborts, and writes nothing when it returns an
- * error. See README.md for the accuracy contract, NORM_ISA and NORM_VERBOSE.
+ * error. A call runs on the calling thread unless it asks for more (norm_params.threads,
+ * norm_params.parallel_for, norm_set_default_threads). See README.md for the accuracy
+ * contract, NORM_ISA and NORM_VERBOSE.
  */
 #ifndef NORM_H
 #define NORM_H
@@ -29,7 +31,7 @@ extern "C" {
 #endif
 
 #define NORM_VERSION_MAJOR 0
-#define NORM_VERSION_MINOR 2
+#define NORM_VERSION_MINOR 3
 #define NORM_VERSION_PATCH 0
 
 typedef enum norm_status {
@@ -104,12 +106,21 @@ typedef struct norm_moments {
     double m2;    /* sum of squared deviations from mean */
 } norm_moments;
 
+/* A task of a call split for threads, and the caller's pool that runs such tasks (see
+ * norm_params.parallel_for). */
+typedef void norm_task_fn(void *arg, size_t index);
+typedef void norm_parallel_for_fn(void *context, norm_task_fn *task, void *arg, size_t count);
+
+/* norm_params.threads: every thread of libnorm's pool; and the most threads one may ask for. */
+#define NORM_THREADS_AUTO ((size_t)-1)
+#define NORM_THREADS_MAX ((size_t)1024)
+
 /*
  * The general entry point's arguments. Always start from norm_params_default(): it
  * records the size of the struct your code was compiled with, so that later versions of
  * the library can append fields without breaking binaries built against this header.
  * The library accepts the struct_size of every released header (0.1.0: 128 bytes on LP64,
- * through rstd; 0.1.1: through bias; this one), and a larger one from a newer header (a
+ * through rstd; 0.1.1: through bias; 0.2.0: through moments; this one), and a larger one from a newer header (a
  * multiple of the struct's alignment, at most 512 bytes) when every field it does not know
  * is zero; any other struct_size is NORM_ERR_BAD_ARGUMENT.
  */
@@ -173,6 +184,43 @@ typedef struct norm_params {
      * count 0 is an error. Not with the residual add. A dynamic int8 scale then covers the
      * slice written by this call (one scale per row and slice). */
     const norm_moments *moments;
+
+    /* ---- 0.3.0: threads and two-level rows (zero in a struct from an older header) ---- */
+
+    /* How many threads may work on this call (norm_run and norm_moments_run):
+     *   0                  the process default, norm_default_threads(): 1 unless the program
+     *                      opted in with norm_set_default_threads(); what binaries built
+     *                      against 0.1.x and 0.2.x headers, and the dense entry points, get;
+     *   1                  the calling thread only;
+     *   2..NORM_THREADS_MAX at most that many threads of libnorm's pool (the calling thread
+     *                      is one of them; never more than the pool has, norm_auto_threads());
+     *   NORM_THREADS_AUTO  every thread of the pool: one per CPU this process may run on.
+     * Any other value is NORM_ERR_BAD_ARGUMENT. The output does not depend on it: every bit is
+     * the same for any thread count, pool and task order (README, "Threads"). Calls too small
+     * to gain from threads (see NORM_PARALLEL_MIN_BYTES in the README) stay on the calling
+     * thread, and so does a call that finds the pool busy with another caller's call. */
+    size_t threads;
+    /* The caller's own pool, used instead of libnorm's when not NULL (threads is then only
+     * validated): libnorm calls parallel_for(parallel_context, task, arg, count) with
+     * independent tasks, and parallel_for must call task(arg, i) exactly once for each i in
+     * [0, count), on any threads, in any order, and return when all have returned. */
+    norm_parallel_for_fn *parallel_for;
+    void *parallel_context;
+
+    /* Two-level rows: outer blocks of `rows` rows each, block o of a buffer starting
+     * o * <buffer>_outer_stride elements after block 0 (e.g. per-head QK-norm on a
+     * [tokens, heads, head_dim] view into a fused QKV buffer: outer = tokens, rows = heads,
+     * x_stride = head_dim, x_outer_stride = the QKV row width). 0 means one block. An outer
+     * stride of 0 means the blocks are dense: rows * that buffer's row stride; otherwise it
+     * must be at least (rows - 1) * row stride + n, so that blocks do not interleave
+     * (NORM_ERR_BAD_STRIDE). The per-row outputs and inputs (mean, rstd, y_scales, moments,
+     * norm_moments_run's out) then hold outer * rows entries, row r of block o at o * rows + r. */
+    size_t outer;
+    size_t x_outer_stride;
+    size_t y_outer_stride;
+    size_t residual_outer_stride;
+    size_t residual_out_outer_stride;
+    size_t gate_outer_stride;
 } norm_params;
 
 /* Defaults: RMSNorm of kind, f32 everywhere, no flags, eps 1e-6 (RMSNorm) or 1e-5 (LayerNorm),
@@ -207,6 +255,15 @@ static inline norm_params norm_params_default(norm_kind kind)
     p.y_scale = 0.0f;
     p.y_scales = NULL;
     p.moments = NULL;
+    p.threads = 0;
+    p.parallel_for = NULL;
+    p.parallel_context = NULL;
+    p.outer = 0;
+    p.x_outer_stride = 0;
+    p.y_outer_stride = 0;
+    p.residual_outer_stride = 0;
+    p.residual_out_outer_stride = 0;
+    p.gate_outer_stride = 0;
     return p;
 }
 
@@ -224,7 +281,9 @@ NORM_API void norm_params_init(norm_params *p, norm_kind kind);
 /* General entry point. */
 NORM_API norm_status norm_run(const norm_params *params);
 
-/* Dense f32 rows [rows, n]; gamma and beta may be NULL. */
+/* Dense f32 rows [rows, n]; gamma and beta may be NULL. The dense calls run on the process
+ * default's threads (norm_default_threads(): 1, the calling thread, unless the program called
+ * norm_set_default_threads()). */
 NORM_API norm_status norm_rmsnorm_f32(float *y, const float *x, const float *gamma, const float *beta,
                                       size_t rows, size_t n, float eps);
 NORM_API norm_status norm_layernorm_f32(float *y, const float *x, const float *gamma, const float *beta,
@@ -252,6 +311,19 @@ NORM_API norm_status norm_moments_run(const norm_params *params, norm_moments *o
 /* acc[i] = the moments of acc[i]'s elements and part[i]'s together, for i < rows. Either may
  * be the empty slice (count 0). acc and part must not overlap unless they are equal. */
 NORM_API norm_status norm_moments_combine(norm_moments *acc, const norm_moments *part, size_t rows);
+
+/* Threads. The process default (what norm_params.threads = 0 and the dense entry points use)
+ * is 1, the calling thread only, so that a program built before threads existed, or one that
+ * already splits its rows over its own threads, keeps doing exactly what it did.
+ * norm_set_default_threads() changes it for the whole process (1..NORM_THREADS_MAX or
+ * NORM_THREADS_AUTO; anything else, 0 included, is NORM_ERR_BAD_ARGUMENT and changes nothing);
+ * calls in flight keep the value they began with. norm_auto_threads() is the size of libnorm's
+ * pool, what NORM_THREADS_AUTO gives: the CPUs in this process's affinity mask when it was
+ * first asked (at most NORM_THREADS_MAX). The pool is created on the first call that uses it,
+ * and destroyed at exit (or when libnorm is unloaded). */
+NORM_API norm_status norm_set_default_threads(size_t threads);
+NORM_API size_t norm_default_threads(void);
+NORM_API size_t norm_auto_threads(void);
 
 /* Tier selection. The tier is chosen once from the CPU (cpu_features) and the environment
  * variable NORM_ISA=scalar|sse2|avx2|avx512|neon (any case), which can only lower it: a tier

@@ -91,6 +91,17 @@ class norm_params(ctypes.Structure):
         ('y_scale', ctypes.c_float),
         ('y_scales', ctypes.c_void_p),
         ('moments', ctypes.c_void_p),
+        # 0.3.0: threads (0: the process default, 1 by default), the caller's pool (a C
+        # function pointer and its context) and two-level rows.
+        ('threads', ctypes.c_size_t),
+        ('parallel_for', ctypes.c_void_p),
+        ('parallel_context', ctypes.c_void_p),
+        ('outer', ctypes.c_size_t),
+        ('x_outer_stride', ctypes.c_size_t),
+        ('y_outer_stride', ctypes.c_size_t),
+        ('residual_outer_stride', ctypes.c_size_t),
+        ('residual_out_outer_stride', ctypes.c_size_t),
+        ('gate_outer_stride', ctypes.c_size_t),
     ]
 
 

@@ -6,10 +6,12 @@
 # apt step once (mirrors fail transiently).
 set -euo pipefail
 
-packages=(build-essential cmake meson ninja-build pkg-config libcpu-features-dev libsleef-dev check
+packages=(build-essential cmake meson ninja-build pkg-config libcpu-features-dev libsleef-dev libpthreadpool-dev check
           qemu-user libopenmpi-dev openmpi-bin)
 if [ "$(dpkg --print-architecture)" = amd64 ]; then
     # The aarch64 cross toolchain and the arm64 builds of the libraries, for the NEON tier.
+    # (Not pthreadpool: Debian's libpthreadpool-dev is not multi-arch, and its arm64 build
+    # would replace the native one. The cross build goes without libnorm's own pool.)
     packages+=(gcc-aarch64-linux-gnu libc6-dev:arm64 libcpu-features-dev:arm64
                libsleef-dev:arm64 check:arm64)
 fi

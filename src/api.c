@@ -11,6 +11,7 @@
 #include <string.h>
 
 #include "dispatch.h"
+#include "parallel.h"
 
 /* Above this many bytes of x and y the rows cannot stay in cache anyway: stream y out (and
  * fetch each next row during the output pass). 32 MiB is the last-level cache one core sees
@@ -23,6 +24,8 @@
  * residual add's bias. */
 #define PARAMS_0_1_0_SIZE offsetof(norm_params, residual)
 #define PARAMS_0_1_1_SIZE (offsetof(norm_params, bias) + sizeof(const void *))
+/* 0.2.0 ended at the given moments; 0.3.0 added the threads and the two-level rows. */
+#define PARAMS_0_2_0_SIZE offsetof(norm_params, threads)
 /* A struct from a newer header is read up to its struct_size, so that size is bounded (as
  * Linux bounds the extensible structs of clone3 and openat2): a garbage struct_size, such as
  * an uninitialised field, is refused instead of sending the check of the unknown tail into
@@ -34,6 +37,7 @@
 typedef struct span {
     uintptr_t base, end;
     size_t stride, rows, len;  /* in bytes */
+    size_t ostride, outer;     /* two-level rows: `outer` such sets, ostride bytes apart */
 } span;
 
 static ptrdiff_t floor_div(ptrdiff_t a, ptrdiff_t b) { return a / b - (a % b != 0 && (a < 0) != (b < 0)); }
@@ -66,16 +70,94 @@ static __attribute__((noinline)) bool rows_overlap(const span *a, const span *b)
     return true;
 }
 
+/* ---- two-level rows (norm_params.outer) ---- */
+
+/* A two-level set that is one level: one block, blocks of one row, or dense blocks. */
+static bool as_one_level(const span *a, span *one)
+{
+    *one = *a;
+    one->outer = 1;
+    if (a->outer == 1)
+        return true;
+    if (a->rows == 1) {
+        one->rows = a->outer;
+        one->stride = a->ostride;
+        return true;
+    }
+    if (a->ostride == a->rows * a->stride) { /* fits: the extent was checked */
+        one->rows = a->outer * a->rows;
+        return true;
+    }
+    return false;
+}
+
+/* Two-level a against b, where b is a single row or has a's strides and counts. The validator
+ * makes a block's extent at most ostride (blocks never interleave), so b (whose blocks, or
+ * whose row, are no longer than that either) can meet only the blocks of a whose offset m from
+ * it is within one of off / ostride; each such pair of blocks is a pair of one-level sets. */
+static bool blocks_meet(const span *a, const span *b)
+{
+    const ptrdiff_t off = (ptrdiff_t)(b->base - a->base), OS = (ptrdiff_t)a->ostride;
+    const ptrdiff_t dc = floor_div(off, OS), last = (ptrdiff_t)a->outer - 1;
+    const bool single = b->outer == 1;
+    span a1 = *a, b1 = *b;
+    a1.outer = b1.outer = 1;
+    for (ptrdiff_t m = dc - 1; m <= dc + 1; m++) {
+        /* single: b against a's block m; else a's block i against b's block i - m, any i. */
+        if (m > last || m < (single ? 0 : -last))
+            continue;
+        b1.base = b->base - (uintptr_t)(m * OS);
+        if (rows_meet(&a1, &b1))
+            return true;
+    }
+    return false;
+}
+
+/* rows_overlap for sets that may have outer blocks: exact when both are one level (see
+ * as_one_level), when they share their layout, or when one is a single row no longer than
+ * the other's outer stride; otherwise conservatively true, as rows_overlap is. */
+static __attribute__((noinline)) bool sets_overlap(const span *a, const span *b)
+{
+    span a1, b1;
+    bool a_one = as_one_level(a, &a1), b_one = as_one_level(b, &b1);
+    if (a_one && b_one)
+        return rows_overlap(&a1, &b1);
+    if (a_one) { /* b one level, a not */
+        const span *t = a;
+        a = b;
+        b = t;
+    }
+    if (b->ostride == a->ostride && b->stride == a->stride && b->rows == a->rows && b->outer == a->outer &&
+        b->len == a->len)
+        return blocks_meet(a, b);
+    if (b->outer == 1 && b->rows == 1 && b->len <= a->ostride)
+        return blocks_meet(a, b);
+    return true;
+}
+
 /* Inlined: buffers that are simply apart (the usual case) cost two comparisons. */
 static inline __attribute__((always_inline)) bool spans_overlap(const span *a, const span *b)
 {
-    return a->end > b->base && b->end > a->base && rows_overlap(a, b);
+    return a->end > b->base && b->end > a->base && (a->outer == 1 && b->outer == 1 ? rows_overlap(a, b) : sets_overlap(a, b));
 }
 
 /* Called only once extent_fits has passed, so the end cannot wrap. */
 static span make_span(const void *p, size_t stride, size_t rows, size_t n, size_t elem)
 {
-    span s = { (uintptr_t)p, (uintptr_t)p + ((rows - 1) * stride + n) * elem, stride * elem, rows, n * elem };
+    span s = { (uintptr_t)p, (uintptr_t)p + ((rows - 1) * stride + n) * elem, stride * elem, rows, n * elem, 0, 1 };
+    return s;
+}
+
+/* The same with outer blocks (outer >= 1; ostride unused when outer is 1). */
+static span make_span2(const void *p, size_t stride, size_t rows, size_t n, size_t elem, size_t ostride,
+                       size_t outer)
+{
+    span s = make_span(p, stride, rows, n, elem);
+    /* With one block the outer stride means nothing: 0, so that it cannot keep y == x from
+     * being in place. */
+    s.end += (outer - 1) * ostride * elem;
+    s.ostride = outer > 1 ? ostride * elem : 0;
+    s.outer = outer;
     return s;
 }
 
@@ -84,6 +166,21 @@ static bool extent_fits(const void *p, size_t rows, size_t stride, size_t n, siz
 {
     size_t last;
     if (__builtin_mul_overflow(rows - 1, stride, &last) || __builtin_add_overflow(last, n, &last) ||
+        __builtin_mul_overflow(last, elem, &last))
+        return false;
+    uintptr_t end;
+    return !__builtin_add_overflow((uintptr_t)p, last, &end);
+}
+
+/* The same for outer blocks of such rows, ostride elements apart. */
+static bool extent2_fits(const void *p, size_t rows, size_t stride, size_t n, size_t elem, size_t ostride,
+                         size_t outer)
+{
+    if (outer == 1)
+        return extent_fits(p, rows, stride, n, elem);
+    size_t last, block;
+    if (__builtin_mul_overflow(rows - 1, stride, &block) || __builtin_add_overflow(block, n, &block) ||
+        __builtin_mul_overflow(outer - 1, ostride, &last) || __builtin_add_overflow(last, block, &last) ||
         __builtin_mul_overflow(last, elem, &last))
         return false;
     uintptr_t end;
@@ -173,6 +270,8 @@ typedef struct buffer {
     const void *p;           /* NULL: not given (an error if required) */
     const char *name;        /* the pointer's expression in the list ("p->y"), for the error detail */
     size_t stride, rows, n;  /* in elements */
+    size_t ostride, outer;   /* rows: outer blocks of `rows` rows, ostride elements apart (resolved
+                              * by outer_layout); vectors: 0 and 1 */
     size_t elem;             /* bytes per element */
     unsigned role;           /* BUF_OUT or 0 (an input), BUF_REQUIRED, BUF_MOMENTS */
     unsigned tag;            /* an input's: names it for an output that may replace it */
@@ -191,7 +290,9 @@ enum { TAG_X = 1, TAG_RESIDUAL = 2 };
 
 /* A list's entries: rows of n elements, and vectors (one row of len). */
 #define ROWS(p, stride, rows, n, elem, role, tag, may_be) \
-    { (p), #p, (stride), (rows), (n), (elem), (role), (tag), (may_be) }
+    { (p), #p, (stride), (rows), (n), 0, 1, (elem), (role), (tag), (may_be) }
+#define ROWS2(p, stride, ostride, outer, rows, n, elem, role, tag, may_be) \
+    { (p), #p, (stride), (rows), (n), (ostride), (outer), (elem), (role), (tag), (may_be) }
 #define VECTOR(p, len, elem, role) ROWS(p, len, 1, len, elem, (role) | BUF_VECTOR, 0, 0)
 #define COUNT(a) (sizeof (a) / sizeof *(a))
 /* A loop over a list, unrolled: the lists are far shorter than 32. */
@@ -202,7 +303,8 @@ enum { TAG_X = 1, TAG_RESIDUAL = 2 };
 static inline __attribute__((always_inline)) bool spans_clash(const span *o, const span *b, bool may_replace)
 {
     return o->end > b->base && b->end > o->base &&
-           !(may_replace && o->base == b->base && o->stride == b->stride) && rows_overlap(o, b);
+           !(may_replace && o->base == b->base && o->stride == b->stride && o->ostride == b->ostride) &&
+           (o->outer == 1 && b->outer == 1 ? rows_overlap(o, b) : sets_overlap(o, b));
 }
 
 /* A field's name as the caller knows it: "y" from the list's "p->y". */
@@ -273,6 +375,16 @@ check_buffers(const buffer *b, span *at, size_t count, size_t rows)
             return buffer_error(NORM_ERR_BAD_STRIDE, b[i], b[i]);
     if (rows == 0)
         return NORM_OK;
+    /* Outer blocks must not interleave: a block's rows end before the next block begins. A
+     * block too long to compute is left to the extent check (SIZE_OVERFLOW). */
+    UNROLLED
+    for (size_t i = 0; i < count; i++) {
+        size_t block;
+        if (b[i].outer > 1 && !__builtin_mul_overflow(b[i].rows - 1, b[i].stride, &block) &&
+            !__builtin_add_overflow(block, b[i].n, &block) && b[i].ostride < block)
+            return norm_fail(NORM_ERR_BAD_STRIDE, "%s's outer stride %zu is shorter than a block of its rows "
+                             "(%zu elements): blocks must not interleave", field_name(b[i].name), b[i].ostride, block);
+    }
     UNROLLED
     for (size_t i = 0; i < count; i++)
         if (!b[i].p && (b[i].role & BUF_REQUIRED))
@@ -280,7 +392,7 @@ check_buffers(const buffer *b, span *at, size_t count, size_t rows)
     /* Buffers not given too: a size that wraps is refused whether or not its buffer is. */
     UNROLLED
     for (size_t i = 0; i < count; i++)
-        if (!extent_fits(b[i].p, b[i].rows, b[i].stride, b[i].n, b[i].elem))
+        if (!extent2_fits(b[i].p, b[i].rows, b[i].stride, b[i].n, b[i].elem, b[i].ostride, b[i].outer))
             return buffer_error(NORM_ERR_SIZE_OVERFLOW, b[i], b[i]);
     /* Only now are the moments known to be addressable. */
     UNROLLED
@@ -292,7 +404,7 @@ check_buffers(const buffer *b, span *at, size_t count, size_t rows)
     UNROLLED
     for (size_t i = 0; i < count; i++)
         if (b[i].p)
-            at[i] = make_span(b[i].p, b[i].stride, b[i].rows, b[i].n, b[i].elem);
+            at[i] = make_span2(b[i].p, b[i].stride, b[i].rows, b[i].n, b[i].elem, b[i].ostride, b[i].outer);
     /* Each output given against every other buffer given, but the outputs before it: those
      * met it as theirs. */
     UNROLLED
@@ -322,6 +434,9 @@ static __attribute__((cold, noinline)) void scale_detail(const norm_params *p)
                         (double)p->y_scale);
 }
 
+#define bad_threads(threads)                                                                       \
+    norm_fail(NORM_ERR_BAD_ARGUMENT, "threads %zu: it must be 0 (the process default), 1 to %zu, or "     \
+              "NORM_THREADS_AUTO", (size_t)(threads), NORM_THREADS_MAX)
 #define bad_n() norm_fail(NORM_ERR_BAD_SIZE, "n is 0: a row needs at least one element")
 #define bad_eps(eps) norm_fail(NORM_ERR_BAD_EPS, "eps is %g: it must be finite and >= 0", (double)(eps))
 
@@ -343,7 +458,8 @@ static inline bool apart(const void *a, size_t a_len, const void *b, size_t b_le
 
 /*
  * The common calls, accepted with a few comparisons: x, y, gamma and beta, and the residual
- * add (residual, its write-back h, a bias) or not; no gate, statistics, int8 or moments;
+ * add (residual, its write-back h, a bias) or not; one block of rows and a valid thread setting;
+ * no gate, statistics, int8 or moments;
  * rows > 0; each output apart from every other buffer or exactly the input it may replace
  * (y: x; h: x or the residual); sizes far from overflowing. It accepts only calls that the complete checks
  * accept too, and nothing else: any other call, and every call with a mistake, takes the
@@ -357,7 +473,8 @@ static inline __attribute__((always_inline)) bool plain_accepted(const norm_para
         (unsigned)p->x_type > NORM_BF16 || (unsigned)p->y_type > NORM_BF16 ||
         (p->param_type != NORM_F32 && p->param_type != p->x_type) || p->y_scale != 0.0f || p->y_scales ||
         !p->residual != !p->residual_out || (p->bias && !p->residual) || p->gate || p->mean || p->rstd ||
-        p->moments || !p->x || !p->y || p->rows == 0 || p->n == 0 || !(p->eps >= 0.0f && p->eps <= FLT_MAX))
+        p->moments || !p->x || !p->y || p->rows == 0 || p->n == 0 || !(p->eps >= 0.0f && p->eps <= FLT_MAX) ||
+        p->outer > 1 || !norm_threads_valid(p->threads))
         return false;
     const size_t n = p->n, xs = stride_or_n(p->x_stride, n), ys = stride_or_n(p->y_stride, n);
     const size_t pe = norm_dtype_size(p->param_type);
@@ -390,9 +507,69 @@ static inline __attribute__((always_inline)) bool plain_accepted(const norm_para
            (!p->gamma || apart(h, h_len, p->gamma, v_len)) && (!p->beta || apart(h, h_len, p->beta, v_len));
 }
 
+/* ---- threads and two-level rows (0.3.0) ------------------------------------------------ */
+
+/* The thread setting, checked right after the fields (BAD_ARGUMENT), on its own line so that it
+ * stays apart from check_fields' rules: the pool callback needs no check. */
+static inline bool threading_ok(const norm_params *p) { return norm_threads_valid(p->threads); }
+
+static inline norm_threading threading_of(const norm_params *p)
+{
+    norm_threading t = { p->threads, p->parallel_for, p->parallel_context };
+    return t;
+}
+
+/* Outer blocks (0 means 1), and the per-row entries of a call: outer * rows, saturated so that
+ * a product that does not fit fails the per-row arrays' extent check (SIZE_OVERFLOW). */
+static inline size_t outer_of(const norm_params *p) { return p->outer ? p->outer : 1; }
+static inline size_t flat_rows(size_t outer, size_t rows)
+{
+    size_t f;
+    return __builtin_mul_overflow(outer, rows, &f) ? SIZE_MAX : f;
+}
+
+/* A buffer's outer stride; 0 means dense blocks, rows * its row stride (saturated likewise).
+ * With one block there is none to compute (0): a one-block call, the common one, pays nothing
+ * for the outer strides. */
+static inline size_t outer_stride(size_t outer, size_t os, size_t rows, size_t stride)
+{
+    size_t dense;
+    if (outer == 1)
+        return 0;
+    return os ? os : __builtin_mul_overflow(rows, stride, &dense) ? SIZE_MAX : dense;
+}
+
+/* Bytes a call moves through x and y (or x alone), what decides whether threads pay; the
+ * extents were checked, but their sum is saturated rather than trusted. */
+static inline size_t call_bytes(size_t flat, size_t n, size_t xe, size_t ye)
+{
+    size_t bytes;
+    return __builtin_mul_overflow(flat * n, xe + ye, &bytes) ? SIZE_MAX : bytes;
+}
+
+/* Runs a validated call through src/parallel.c: its blocks, tiles and slices on the threads it
+ * may use. The entry points first ask norm_call_direct() whether the call can go straight to its
+ * kernel on this thread (one block of short rows that is small or asks for one thread: the common
+ * case), and only otherwise build this: copying the job into a norm_call cost a 1x4096 dense
+ * call about 100 instructions (callgrind), a few percent of its time. Not inlined, so that the
+ * direct path stays as short as it was. */
+static __attribute__((noinline)) void run_call(const norm_job *job, size_t outer, const size_t os[5],
+                                               norm_kernel_fn *apply, norm_kernel_fn *moments,
+                                               const norm_threading *t)
+{
+    const norm_call c = {
+        .job = *job, .outer = outer, .x_os = os[0], .y_os = os[1], .r_os = os[2], .h_os = os[3], .z_os = os[4],
+        .apply = apply, .moments = moments,
+    };
+    norm_call_run(&c, t);
+}
+
 /* Checks a request completely, then runs it. Reads the caller's struct in place: the
- * checks are the whole cost of a call on short rows, so nothing is copied. */
-static inline norm_status run_checked(const norm_params *p)
+ * checks are the whole cost of a call on short rows, so nothing is copied. one_block is a
+ * constant at each call site (run_checked): with it true the outer blocks' checks fold away,
+ * and a one-block call costs what it did before two-level rows (about 100 instructions less
+ * than with outer read at run time, by callgrind on a 1x4096 norm_run). */
+static inline __attribute__((always_inline)) norm_status run_checked_blocks(const norm_params *p, bool one_block)
 {
     const bool quick = plain_accepted(p);
     norm_status st = quick ? NORM_OK : check_fields(p, ALL_FLAGS, dtype_valid(p->y_type) || p->y_type == NORM_I8,
@@ -404,6 +581,8 @@ static inline norm_status run_checked(const norm_params *p)
                                       : NULL);
     if (st != NORM_OK)
         return st;
+    if (!quick && !threading_ok(p))
+        return bad_threads(p->threads);
     if (quick) {
         /* accepted above */
     } else if (p->y_type == NORM_I8) {
@@ -423,10 +602,15 @@ static inline norm_status run_checked(const norm_params *p)
     if (!quick && (!(p->eps >= 0.0f) || !isfinite(p->eps)))
         return bad_eps(p->eps);
 
-    const size_t rows = p->rows, n = p->n;
+    const size_t rows = p->rows, n = p->n, outer = one_block ? 1 : outer_of(p), flat = flat_rows(outer, rows);
     const size_t x_stride = stride_or_n(p->x_stride, n), y_stride = stride_or_n(p->y_stride, n);
     const size_t r_stride = stride_or_n(p->residual_stride, n);
     const size_t h_stride = stride_or_n(p->residual_out_stride, n), z_stride = stride_or_n(p->gate_stride, n);
+    const size_t x_os = outer_stride(outer, p->x_outer_stride, rows, x_stride);
+    const size_t y_os = outer_stride(outer, p->y_outer_stride, rows, y_stride);
+    const size_t r_os = outer_stride(outer, p->residual_outer_stride, rows, r_stride);
+    const size_t h_os = outer_stride(outer, p->residual_out_outer_stride, rows, h_stride);
+    const size_t z_os = outer_stride(outer, p->gate_outer_stride, rows, z_stride);
     const size_t xe = norm_dtype_size(p->x_type), ye = norm_dtype_size(p->y_type);
     const size_t pe = norm_dtype_size(p->param_type);
     if (!quick) {
@@ -435,20 +619,20 @@ static inline norm_status run_checked(const norm_params *p)
         const unsigned y_may_be = p->x_type == p->y_type ? TAG_X : 0;
         const unsigned h_role = BUF_OUT | (p->residual ? BUF_REQUIRED : 0);
         const buffer b[] = {
-            /*   pointer          stride    rows  n  elem  role                    tag           may be */
-            ROWS(p->y,            y_stride, rows, n, ye,   BUF_OUT | BUF_REQUIRED, 0,            y_may_be),
-            ROWS(p->residual_out, h_stride, rows, n, xe,   h_role,                 0,            TAG_X | TAG_RESIDUAL),
-            ROWS(p->x,            x_stride, rows, n, xe,   BUF_REQUIRED,           TAG_X,        0),
-            ROWS(p->residual,     r_stride, rows, n, xe,   0,                      TAG_RESIDUAL, 0),
-            ROWS(p->gate,         z_stride, rows, n, xe,   0,                      0,            0),
+            /*    pointer          stride    outer stride, blocks  rows  n  elem  role                    tag           may be */
+            ROWS2(p->y,            y_stride, y_os, outer,          rows, n, ye,   BUF_OUT | BUF_REQUIRED, 0,            y_may_be),
+            ROWS2(p->residual_out, h_stride, h_os, outer,          rows, n, xe,   h_role,                 0,            TAG_X | TAG_RESIDUAL),
+            ROWS2(p->x,            x_stride, x_os, outer,          rows, n, xe,   BUF_REQUIRED,           TAG_X,        0),
+            ROWS2(p->residual,     r_stride, r_os, outer,          rows, n, xe,   0,                      TAG_RESIDUAL, 0),
+            ROWS2(p->gate,         z_stride, z_os, outer,          rows, n, xe,   0,                      0,            0),
             /*     pointer      length  elem                  role */
-            VECTOR(p->mean,     rows,   sizeof(float),        BUF_OUT),
-            VECTOR(p->rstd,     rows,   sizeof(float),        BUF_OUT),
-            VECTOR(p->y_scales, rows,   sizeof(float),        BUF_OUT),
+            VECTOR(p->mean,     flat,   sizeof(float),        BUF_OUT),
+            VECTOR(p->rstd,     flat,   sizeof(float),        BUF_OUT),
+            VECTOR(p->y_scales, flat,   sizeof(float),        BUF_OUT),
             VECTOR(p->gamma,    n,      pe,                   0),
             VECTOR(p->beta,     n,      pe,                   0),
             VECTOR(p->bias,     n,      pe,                   0),
-            VECTOR(p->moments,  rows,   sizeof(norm_moments), BUF_MOMENTS),
+            VECTOR(p->moments,  flat,   sizeof(norm_moments), BUF_MOMENTS),
         };
         span at[COUNT(b)];
         st = check_buffers(b, at, COUNT(b), rows);
@@ -461,7 +645,7 @@ static inline norm_status run_checked(const norm_params *p)
         .rows = rows, .n = n, .gamma = p->gamma, .beta = p->beta, .eps = p->eps,
         .x_type = p->x_type, .y_type = p->y_type, .param_type = p->param_type,
         .eps_outside_sqrt = (p->flags & NORM_EPS_OUTSIDE_SQRT) != 0,
-        .nontemporal = rows * (y_stride * ye + x_stride * xe) >= NONTEMPORAL_BYTES,
+        .nontemporal = flat * (y_stride * ye + x_stride * xe) >= NONTEMPORAL_BYTES,
         .mean = p->mean, .rstd = p->rstd,
         .unit_offset = (p->flags & NORM_UNIT_OFFSET) != 0,
         .residual = p->residual, .residual_out = p->residual_out,
@@ -473,8 +657,22 @@ static inline norm_status run_checked(const norm_params *p)
     const norm_kernels *k = norm_kernels_active();
     norm_kernel_fn *const (*table)[NORM_NYTYPES][NORM_NTYPES] =
         p->gate ? k->rmsnorm_gated : p->kind == NORM_RMSNORM ? k->rmsnorm : k->layernorm;
-    table[p->x_type][p->y_type][p->param_type](&job);
+    norm_kernel_fn *apply = table[p->x_type][p->y_type][p->param_type];
+    const norm_threading t = threading_of(p);
+    if (norm_call_direct(outer, norm_call_sliced(n, p->moments != NULL, p->y_scales != NULL),
+                         call_bytes(flat, n, xe, ye), &t)) {
+        apply(&job);
+        return NORM_OK;
+    }
+    const size_t os[5] = { x_os, y_os, r_os, h_os, z_os };
+    run_call(&job, outer, os, apply,
+             (p->kind == NORM_RMSNORM ? k->rmsnorm_moments : k->layernorm_moments)[p->x_type][p->param_type], &t);
     return NORM_OK;
+}
+
+static norm_status run_checked(const norm_params *p)
+{
+    return p->outer <= 1 ? run_checked_blocks(p, true) : run_checked_blocks(p, false);
 }
 
 /* struct_size's error detail; byte is the first unknown byte that is not zero, or 0. */
@@ -507,7 +705,7 @@ static norm_status params_as_current(const norm_params *params, norm_params *cop
         *p = params;
         return NORM_OK;
     }
-    if (size != PARAMS_0_1_0_SIZE && size != PARAMS_0_1_1_SIZE)
+    if (size != PARAMS_0_1_0_SIZE && size != PARAMS_0_1_1_SIZE && size != PARAMS_0_2_0_SIZE)
         return bad_struct_size(size, 0);
     memset(copy, 0, sizeof *copy);
     memcpy(copy, params, size);
@@ -543,23 +741,29 @@ static norm_status moments_run(const norm_params *params, norm_moments *out)
     st = check_fields(p, NORM_GATE_BEFORE_NORM, true, moments_run_apart(p));
     if (st != NORM_OK)
         return st;
+    if (!threading_ok(p))
+        return bad_threads(p->threads);
     if (p->n == 0)
         return bad_n();
 
-    const size_t rows = p->rows, n = p->n;
+    const size_t rows = p->rows, n = p->n, outer = outer_of(p), flat = flat_rows(outer, rows);
     const size_t x_stride = stride_or_n(p->x_stride, n), r_stride = stride_or_n(p->residual_stride, n);
     const size_t h_stride = stride_or_n(p->residual_out_stride, n), z_stride = stride_or_n(p->gate_stride, n);
+    const size_t x_os = outer_stride(outer, p->x_outer_stride, rows, x_stride);
+    const size_t r_os = outer_stride(outer, p->residual_outer_stride, rows, r_stride);
+    const size_t h_os = outer_stride(outer, p->residual_out_outer_stride, rows, h_stride);
+    const size_t z_os = outer_stride(outer, p->gate_outer_stride, rows, z_stride);
     const size_t xe = norm_dtype_size(p->x_type), pe = norm_dtype_size(p->param_type);
     /* Every buffer of the call. The write-back may replace x or the residual, as in norm_run. */
     const unsigned h_role = BUF_OUT | (p->residual ? BUF_REQUIRED : 0);
     const buffer b[] = {
-        /*   pointer          stride    rows  n  elem  role          tag           may be */
-        ROWS(p->residual_out, h_stride, rows, n, xe,   h_role,       0,            TAG_X | TAG_RESIDUAL),
-        ROWS(p->x,            x_stride, rows, n, xe,   BUF_REQUIRED, TAG_X,        0),
-        ROWS(p->residual,     r_stride, rows, n, xe,   0,            TAG_RESIDUAL, 0),
-        ROWS(p->gate,         z_stride, rows, n, xe,   0,            0,            0),
+        /*    pointer          stride    outer stride, blocks  rows  n  elem  role          tag           may be */
+        ROWS2(p->residual_out, h_stride, h_os, outer,          rows, n, xe,   h_role,       0,            TAG_X | TAG_RESIDUAL),
+        ROWS2(p->x,            x_stride, x_os, outer,          rows, n, xe,   BUF_REQUIRED, TAG_X,        0),
+        ROWS2(p->residual,     r_stride, r_os, outer,          rows, n, xe,   0,            TAG_RESIDUAL, 0),
+        ROWS2(p->gate,         z_stride, z_os, outer,          rows, n, xe,   0,            0,            0),
         /*     pointer  length  elem        role */
-        VECTOR(out,     rows,   sizeof *out, BUF_OUT | BUF_REQUIRED),
+        VECTOR(out,     flat,   sizeof *out, BUF_OUT | BUF_REQUIRED),
         VECTOR(p->bias, n,      pe,          0),
     };
     span at[COUNT(b)];
@@ -576,7 +780,14 @@ static norm_status moments_run(const norm_params *params, norm_moments *out)
         .moments_out = out,
     };
     const norm_kernels *k = norm_kernels_active();
-    (p->kind == NORM_RMSNORM ? k->rmsnorm_moments : k->layernorm_moments)[p->x_type][p->param_type](&job);
+    norm_kernel_fn *moments = (p->kind == NORM_RMSNORM ? k->rmsnorm_moments : k->layernorm_moments)[p->x_type][p->param_type];
+    const norm_threading t = threading_of(p);
+    if (norm_call_direct(outer, norm_call_sliced(n, false, false), call_bytes(flat, n, xe, 0), &t)) {
+        moments(&job);
+        return NORM_OK;
+    }
+    const size_t os[5] = { x_os, 0, r_os, h_os, z_os };
+    run_call(&job, outer, os, NULL, moments, &t);
     return NORM_OK;
 }
 
@@ -598,21 +809,8 @@ norm_status norm_moments_combine(norm_moments *acc, const norm_moments *part, si
         return bad_moments("acc", acc, rows, true);
     if (!moments_valid(part, rows, true))
         return bad_moments("part", part, rows, true);
-    for (size_t r = 0; r < rows; r++) {
-        norm_moments a = acc[r], b = part[r];
-        if (b.count == 0.0)
-            continue;
-        if (a.count == 0.0) {
-            acc[r] = b;
-            continue;
-        }
-        /* Chan, Golub and LeVeque: exact in exact arithmetic, and stable in floating point
-         * because the correction is a square of the difference of two means. */
-        double count = a.count + b.count, delta = b.mean - a.mean;
-        acc[r].count = count;
-        acc[r].mean = a.mean + delta * (b.count / count);
-        acc[r].m2 = a.m2 + b.m2 + delta * delta * (a.count * (b.count / count));
-    }
+    for (size_t r = 0; r < rows; r++)
+        norm_moments_merge(&acc[r], part[r]);
     return NORM_OK;
 }
 
@@ -688,7 +886,15 @@ static norm_status dense_norm(norm_kind kind, norm_dtype type, void *y, const vo
         .nontemporal = rows * (2 * n * e) >= NONTEMPORAL_BYTES, .y_inv_scale = 1.0f,
     };
     const norm_kernels *k = norm_kernels_active();
-    (kind == NORM_RMSNORM ? k->rmsnorm : k->layernorm)[type][type][type](&job);
+    norm_kernel_fn *apply = (kind == NORM_RMSNORM ? k->rmsnorm : k->layernorm)[type][type][type];
+    /* The process default's threads (1 unless the program opted in). */
+    const norm_threading t = { 0, NULL, NULL };
+    if (norm_call_direct(1, norm_call_sliced(n, false, false), 2 * bytes, &t)) {
+        apply(&job);
+        return NORM_OK;
+    }
+    const size_t os[5] = { 0 };
+    run_call(&job, 1, os, apply, (kind == NORM_RMSNORM ? k->rmsnorm_moments : k->layernorm_moments)[type][type], &t);
     return NORM_OK;
 }
 
