@@ -257,7 +257,7 @@ static void check_y_row(const fspec *sp, const finputs *in, size_t k, const void
         long double b = sp->has_b ? (long double)in->bf[i] : 0.0L;
         long double xhat = ((long double)h[i] - ref.mean) * ref.rstd;
         long double want = xhat * g + b;
-        long double bound = CONTRACT_TOL * (fabsl(g) * (1.0L + fabsl(xhat)) + fabsl(b));
+        long double bound = contract_bound(g, xhat, b);
         float got = type_load(yrow, i, c.y);
         if (c.y == NORM_F32) {
             if (special) {
@@ -281,7 +281,7 @@ static void check_y_row(const fspec *sp, const finputs *in, size_t k, const void
                 }
                 if (!isfinite(want)) {
                     want = p;
-                    bound = CONTRACT_TOL * (fabsl(g) + fabsl(b) + fabsl((long double)p));
+                    bound = CONTRACT_TOL * (fabsl(g) + fabsl(b) + fabsl((long double)p)) + CONTRACT_UNDERFLOW;
                 }
             }
             long double err = fabsl((long double)got - want);

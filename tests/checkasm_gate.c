@@ -21,9 +21,10 @@
  *       2^-18 * max(|y_ref|, |gamma'|); the beta term is the plain contract's: gamma' * x_hat
  *       and beta may cancel, and an f32 sum of the two is then only as exact as beta's
  *       magnitude (times the gate that multiplies it); the 2^-120 term is silu(z) below ~2^-120
- *       (z < -88.7) flushing to 0 when exp(-z) overflows f32. Half outputs: 1 ulp of their
- *       format plus that bound (tests/common.c's check_half). Without a gate (the int8 tests),
- *       the plain contract 2^-20 * (|gamma'| * (1 + |x_hat|) + |beta|). NaN exactly where the
+ *       (z < -88.7) flushing to 0 when exp(-z) overflows f32; and the underflow term,
+ *       2^-149 * (1 + S) after the norm, 2^-149 before it (tests/common.h). Half outputs: 1 ulp
+ *       of their format plus that bound (tests/common.c's check_half). Without a gate (the int8
+ *       tests), the plain contract 2^-20 * (|gamma'| * (1 + |x_hat|) + |beta|) + 2^-149. NaN exactly where the
  *       reference has NaN, its infinities exactly. rstd (and LayerNorm's mean) as the plain
  *       kernels' (2^-18 relative with the gate first, x * silu(z) being f32 in the kernels).
  *   (b) int8: the dynamic scale s against max|y_ref| / 127 within max_i(bound_i) / 127 plus
@@ -329,12 +330,15 @@ static void reference(const gspec *sp, ginputs *in)
             if (sp->gate == G_AFTER) {
                 long double s = silu_l(z[i]);
                 y *= s;
+                /* The underflow term: a value rounded into f32's subnormals, then multiplied
+                 * by the gate and rounded again (tests/common.h, CONTRACT_UNDERFLOW). */
                 bound = GATE_TOL * fmaxl(fmaxl(fabsl(y), fabsl(g)), fabsl(b) * fabsl(s)) +
-                        SILU_FLOOR * (fabsl(g) * (1.0L + fabsl(xhat)) + fabsl(b));
+                        SILU_FLOOR * (fabsl(g) * (1.0L + fabsl(xhat)) + fabsl(b)) +
+                        CONTRACT_UNDERFLOW * (1.0L + fabsl(s));
             } else if (sp->gate == G_BEFORE) {
-                bound = GATE_TOL * fmaxl(fmaxl(fabsl(y), fabsl(g)), fabsl(b));
+                bound = GATE_TOL * fmaxl(fmaxl(fabsl(y), fabsl(g)), fabsl(b)) + CONTRACT_UNDERFLOW;
             } else {
-                bound = CONTRACT_TOL * (fabsl(g) * (1.0L + fabsl(xhat)) + fabsl(b));
+                bound = contract_bound(g, xhat, b);
             }
             in->yref[k * n + i] = y;
             in->bound[k * n + i] = bound;

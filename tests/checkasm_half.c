@@ -290,7 +290,7 @@ static void run_hcase(int v, const hspec *sp, const hinputs *in, int gb, const c
                         long double err = fabsl((long double)gotf - want);
                         f.ulps = (double)(err / type_ulp(want, c.y));
                         f.f32_ratio = (double)((err - 0.5L * type_ulp(gotf, c.y)) /
-                                               (CONTRACT_TOL * (g_ * (1.0L + fabsl(xhat)) + b_)));
+                                               contract_bound(g_, xhat, b_));
                     }
                     break;
                 }

@@ -963,7 +963,7 @@ static void run_scase(int v, sspec *sp, const minputs *in, const char *label)
             long double b = sp->has_b ? (long double)in->bf[i] : 0.0L;
             long double xhat = (s[i] - ref.mean) * ref.rstd;
             long double want = xhat * g + b;
-            long double bound = CONTRACT_TOL * (fabsl(g) * (1.0L + fabsl(xhat)) + fabsl(b));
+            long double bound = contract_bound(g, xhat, b);
             if (gate_after) {
                 long double sg = silu_l(in->zf[r * n + i]);
                 want *= sg;
@@ -989,7 +989,7 @@ static void run_scase(int v, sspec *sp, const minputs *in, const char *label)
                         what = "the pattern's Inf/0 exactly";
                 } else {
                     long double w = isfinite(want) ? want : (long double)p;
-                    long double bd = isfinite(want) ? bound : CONTRACT_TOL * (fabsl(g) + fabsl(b) + fabsl(w));
+                    long double bd = isfinite(want) ? bound : CONTRACT_TOL * (fabsl(g) + fabsl(b) + fabsl(w)) + CONTRACT_UNDERFLOW;
                     double ulps;
                     if (c.y == NORM_F32 ? !(fabsl((long double)got - w) <= bd)
                                         : !check_half((uint16_t)bits_of(yrow, i, c.y), c.y, w, bd, &ulps))
