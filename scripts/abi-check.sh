@@ -32,7 +32,7 @@ for isa in $(sed -n "s/^option('\([a-z0-9]*\)', type: 'feature'.*description: '.
     opts+=("-D$isa=disabled")
 done
 if [ -d "$dir/meson-private" ]; then
-    meson configure "$dir" "${opts[@]}" >/dev/null
+    meson setup --reconfigure "$dir" "${opts[@]}" >/dev/null
 else
     meson setup "$dir" "${opts[@]}" >/dev/null
 fi
