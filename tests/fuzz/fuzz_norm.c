@@ -446,9 +446,12 @@ static void compare_y(const fcase *c, const ref *rf, size_t k, size_t i, const u
         max = type_max(t);
     }
     if (!agree(va, vb, want, tol, max))
-        finding("row %zu index %zu: y got %.9g (0x%x), the oracle %.9g (0x%x); reference %.12Lg, tolerance %.4Lg%s",
+        finding("row %zu index %zu: y got %.9g (0x%x), the oracle %.9g (0x%x); reference %.12Lg, tolerance %.4Lg%s; "
+                "x %a, gate %a, residual %a, gamma %a, beta %a, row rstd %.9Lg",
                 k, i, (double)va, raw_bits(a, t), (double)vb, raw_bits(b, t),
-                want, tol, rf->special[k] ? " (special row)" : "");
+                want, tol, rf->special[k] ? " (special row)" : "", (double)c->xf[j], c->gate ? (double)c->zf[j] : 0.0,
+                c->res ? (double)c->rf[j] : 0.0, c->has_g ? (double)c->gf[i] : 1.0, c->has_b ? (double)c->bf[i] : 0.0,
+                rf->rstd[k]);
 }
 
 static float inv_of(float s) { return s > 0.0f ? 1.0f / s : 0.0f; }
@@ -519,9 +522,9 @@ static bool dagree(double a, double b, long double tol)
 
 static void mark_rows(int id, const void *p, size_t rows, size_t stride, size_t n, size_t es)
 {
-    region *g = &reg[id];
-    if (!p || !g->base)
+    if (id < 0 || !p || !reg[id].base) /* NULL, or nothing to write (rows = 0) */
         return;
+    region *g = &reg[id];
     size_t start = (size_t)((const uint8_t *)p - g->base);
     for (size_t k = 0; k < rows; k++)
         for (size_t b = 0; b < n * es; b++) {
@@ -730,10 +733,15 @@ long fuzz_norm_compared(void);
 /* For the replay's summary: how many output values were held to the oracle's. */
 long fuzz_norm_compared(void) { return compared_values; }
 
+static bool initialised;
+
 int LLVMFuzzerInitialize(int *argc, char ***argv)
 {
     (void)argc;
     (void)argv;
+    if (initialised)
+        return 0;
+    initialised = true;
     const char *only = getenv("NORM_FUZZ_TIERS");
     char line[512];
     int len = snprintf(line, sizeof line, "fuzz_norm: oracle scalar; tiers compared:");
@@ -803,7 +811,7 @@ static void note(fcase *c, const char *s)
 }
 
 /* The parameter mutations: each makes the call invalid (must_fail) or checks a rule. */
-static void mutate(fcase *c, unsigned what, unsigned v)
+static void mutate(fcase *c, unsigned what, unsigned v, bool alone)
 {
     char buf[64];
     c->mutated = true;
@@ -817,16 +825,17 @@ static void mutate(fcase *c, unsigned what, unsigned v)
         /* An old size drops the fields appended since, making it another call: taken only
          * when those are unset, else the newer header's size (same call) instead. */
         if ((w == 9 && (P.residual || P.residual_out || P.bias || P.gate || P.y_scale != 0.0f || P.y_scales ||
-                        P.moments)) ||
-            (w == 10 && (P.gate || P.y_scale != 0.0f || P.y_scales || P.moments)))
+                        P.moments || P.residual_stride || P.residual_out_stride || P.gate_stride)) ||
+            (w == 10 && (P.gate || P.y_scale != 0.0f || P.y_scales || P.moments || P.gate_stride)))
+            w = 11;
+        /* With other mutations, whose verdicts assume the library sees their fields, too. */
+        if (!alone && (w == 9 || w == 10))
             w = 11;
         P.struct_size = sizes[w];
-        if (w == 12 || w == 14)
-            tail_byte = (unsigned char)(1 + v / 16); /* a field this version does not know, set */
+        /* A field this version does not know, set (or not: a later size mutation decides). */
+        tail_byte = w == 12 || w == 14 ? (unsigned char)(1 + v / 16) : 0;
         if (c->entry == ENTRY_DENSE)
             break; /* no struct */
-        if (w < 9 || w == 15 || tail_byte)
-            c->must_fail = true;
         /* The block the library gets: exactly the declared size for a plausible one, the real
          * struct's for garbage (a read past it is then caught). */
         params_bytes = (P.struct_size <= 512 && P.struct_size >= 8) ? P.struct_size : sizeof(norm_params);
@@ -836,8 +845,9 @@ static void mutate(fcase *c, unsigned what, unsigned v)
         note(c, buf);
         return;
     }
-    case 1: P.kind = (norm_kind)(2 + v); c->must_fail = true; note(c, "kind"); return;
-    case 2: P.flags |= 8u << (v % 28); c->must_fail = true; note(c, "flag"); return;
+    /* (The dense entry points take neither a kind nor flags: the mutation changes nothing there.) */
+    case 1: P.kind = (norm_kind)(2 + v); note(c, "kind"); return; /* judged after all mutations */
+    case 2: P.flags |= 8u << (v % 28); c->must_fail = c->entry != ENTRY_DENSE; note(c, "flag"); return;
     case 3:
         if (v % 3 == 0) P.x_type = (norm_dtype)(3 + v / 3 % 4);
         else if (v % 3 == 1) P.param_type = (norm_dtype)(3 + v / 3 % 4);
@@ -913,7 +923,7 @@ static void mutate(fcase *c, unsigned what, unsigned v)
         return;
     }
     case 10:
-        if (c->mom) {
+        if (reg[RMOM].base) { /* given moments only */
             norm_moments *m = (norm_moments *)(void *)(reg[RMOM].base + reg[RMOM].off);
             size_t k = v / 4 % (c->rows ? c->rows : 1);
             if (c->rows) {
@@ -938,7 +948,8 @@ static void mutate(fcase *c, unsigned what, unsigned v)
         note(c, "rows huge");
         return;
     case 12:
-        if (v & 1) P.kind = NORM_LAYERNORM; else P.residual = reg[RR].base ? reg[RR].base + reg[RR].off : NULL;
+        /* x stands in for the residual where the call has none (same type and shape). */
+        if (v & 1) P.kind = NORM_LAYERNORM; else P.residual = reg[RR].base ? reg[RR].base + reg[RR].off : P.x;
         note(c, "gate with layernorm/residual");
         return;
     case 13: P.mean = (float *)(void *)(reg[RMEAN].base ? reg[RMEAN].base + reg[RMEAN].off : reg[RRSTD].base ? reg[RRSTD].base + reg[RRSTD].off : NULL); note(c, "mean"); return;
@@ -964,13 +975,8 @@ static void *rows_region(int id, const void *dense, size_t rows, size_t n, size_
 
 int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 {
-    static bool initialised;
-    if (!initialised) {
-        /* The replay driver calls this itself; libFuzzer calls it before the first input. */
-        initialised = true;
-        if (!ntiers && !getenv("NORM_FUZZ_TIERS"))
-            LLVMFuzzerInitialize(NULL, NULL);
-    }
+    if (!initialised) /* libFuzzer and the replay driver call it first; another driver may not */
+        LLVMFuzzerInitialize(NULL, NULL);
     reader rd = { data, size };
     fcase c;
     memset(&c, 0, sizeof c);
@@ -1219,7 +1225,17 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
             c.must_fail = true;
     }
     for (size_t i = 0; i < nmut; i++)
-        mutate(&c, mut[i][0], mut[i][1]);
+        mutate(&c, mut[i][0], mut[i][1], nmut == 1);
+    /* A later mutation may undo an earlier one (a valid struct size after a garbage one, a
+     * valid kind after an unknown one): those two are judged on the final struct. */
+    if (c.entry != ENTRY_DENSE) {
+        size_t z = P.struct_size;
+        bool size_ok = z == sizeof P || z == offsetof(norm_params, residual) ||
+                       z == offsetof(norm_params, bias) + sizeof(void *) ||
+                       (z > sizeof P && z <= 512 && z % 8 == 0 && !tail_byte);
+        if (!size_ok || (P.kind != NORM_RMSNORM && P.kind != NORM_LAYERNORM))
+            c.must_fail = true;
+    }
     /* What the reference and the checks go by is the call as mutated. */
     c.ln = P.kind == NORM_LAYERNORM;
     c.gate = c.gate && P.gate != NULL;
