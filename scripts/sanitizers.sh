@@ -25,7 +25,9 @@ section "ASan+UBSan: the full test suite ($asan, clang-14)"
 ./scripts/asan-build.sh "$asan"
 ninja -C "$asan" | tail -n 1
 export UBSAN_OPTIONS=halt_on_error=1:print_stacktrace=1
-all=$(meson test -C "$asan" --list --no-rebuild 2>/dev/null)
+# The tests' names from Meson's JSON (meson test --list prefixes some with project and suite).
+test_names() { meson introspect --tests "$1" | python3 -c 'import json, sys; print("\n".join(t["name"] for t in json.load(sys.stdin)))'; }
+all=$(test_names "$asan")
 native=$(grep -vx python <<<"$all" || true)
 # shellcheck disable=SC2086
 ASAN_OPTIONS=detect_leaks=1:abort_on_error=1 \
@@ -46,7 +48,7 @@ else
     CC=${SAN_CC:-clang-14} CXX=${SAN_CXX:-clang++-14} meson setup "$tsan" "${topts[@]}" | sed -n '/^  Kernels/,/^$/p'
 fi
 tests=(tsan-dispatch)
-if meson test -C "$tsan" --list --no-rebuild 2>/dev/null | grep -qx threads-concurrent; then
+if test_names "$tsan" | grep -qx threads-concurrent; then
     tests+=(threads-concurrent)
 else
     echo "sanitizers.sh: no test named threads-concurrent in this tree: only tsan-dispatch runs under TSan"
