@@ -6,7 +6,10 @@
 #      project, built and run against an install of that build;
 #   3. the same x86 binaries on emulated older CPUs, which must pick and pass sse2 (Nehalem)
 #      and avx2 (Haswell): real dispatch on real (emulated) hardware, not a forced cap;
-#   4. an aarch64 cross build, full suite under qemu-user, for the scalar and neon tiers.
+#   4. an aarch64 cross build, full suite under qemu-user, for the scalar and neon tiers;
+#   5. the ABI check against abi/libnorm.abi (scripts/abi-check.sh);
+#   6. the suite under ASan+UBSan and the tier-switching test under TSan (scripts/sanitizers.sh);
+#   7. the differential fuzzer, FUZZ_SECONDS (default 30) per tier (scripts/fuzz.sh).
 # Emulated runs set NORM_TEST_QUICK=1 (fewer of the largest cases) and CK_FORK=no.
 # Build directories default to build/ and build-arm64/ (override: BUILD_DIR, ARM_BUILD_DIR).
 set -euo pipefail
@@ -44,5 +47,14 @@ if [ "$(uname -m)" = x86_64 ]; then
     setup "$arm_build" --cross-file cross/aarch64-linux-gnu.ini
     meson test -C "$arm_build" -v --print-errorlogs --suite norm
 fi
+
+section "ABI: libnorm.so against abi/libnorm.abi"
+./scripts/abi-check.sh
+
+section "sanitizers: the suite under ASan+UBSan, tier switching under TSan"
+./scripts/sanitizers.sh
+
+section "fuzz_norm: ${FUZZ_SECONDS:-30} s per tier (libFuzzer, ASan+UBSan)"
+./scripts/fuzz.sh "${FUZZ_SECONDS:-30}"
 
 section "all test runs passed"

@@ -614,7 +614,7 @@ static void fused_case(rng *r, int kind, int xt, int yt, int pt, size_t rows, si
             bool ok;
             long double bb = p.beta ? (long double)bf[i] : 0.0L;
             long double xhat = ((long double)src[i] - ref.mean) * ref.rstd, want = xhat * gg + bb;
-            long double bound = CONTRACT_TOL * (fabsl(gg) * (1.0L + fabsl(xhat)) + fabsl(bb));
+            long double bound = contract_bound(gg, xhat, bb);
             float got = type_load(y, k * ys + i, yt);
             double ulps = 0;
             if (yt == NORM_F32) {

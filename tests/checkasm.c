@@ -411,12 +411,77 @@ START_TEST(test_long_row)
 }
 END_TEST
 
+/* The f32 contract at the edge of the subnormals (issue #14, item 5): gamma around 2^-132 with
+ * eps outside the root puts every y in f32's subnormal range, where the bound's relative term,
+ * 2^-20 * |gamma| * (1 + |x_hat|), about 2^-151, is below half a subnormal step (2^-150), so
+ * that not even a correctly rounded result meets it; the underflow term (tests/common.h,
+ * CONTRACT_UNDERFLOW) is what makes the contract hold there. run_case holds the unit to the
+ * reference with the full bound (and checks the statistics and canaries); then every output
+ * must lie within twice that bound of the oracle's, and, so that the test cannot pass without
+ * reaching the edge, some output of the oracle (rounded once, from double) must be further from
+ * the reference than the bound without its underflow term. */
+START_TEST(test_underflow)
+{
+    static const size_t sizes[] = { 17, 67, 1000 };
+    rng r = rng_for(seed, "underflow");
+    inputs in = inputs_alloc(4, 1000);
+    float *yt = scratch_alloc(4 * 1000 * sizeof(float)), *yo = scratch_alloc(4 * 1000 * sizeof(float));
+    long old_missed = 0, values = 0;
+    for (size_t k = 0; k < sizeof sizes / sizeof sizes[0]; k++)
+        for (int kind = 0; kind < 2; kind++)
+            for (int combo = 1; combo <= 3; combo += 2) { /* gamma, then gamma and beta */
+                size_t n = sizes[k];
+                gen_rows(&r, &in, 4, n);
+                for (size_t i = 0; i < n; i++) {
+                    in.gf[i] = (float)ldexp((rng_bool(&r) ? 1.0 : -1.0) * rng_uniform(&r, 0.5, 1.5), -132);
+                    in.bf[i] = (float)ldexp(rng_uniform(&r, -1, 1), -140);
+                }
+                float eps = k % 2 ? 1.0f : 1e-5f;
+                spec s = dense_spec(kind, 4, n, eps);
+                s.eps_outside = true;
+                run_case(_i, &s, &in, combo, "underflow: gamma ~ 2^-132, eps outside the root");
+
+                const float *beta = combo & 2 ? in.bf : NULL;
+                norm_job jt = { .y = yt, .x = in.xf, .y_stride = n, .x_stride = n, .rows = 4, .n = n,
+                                .gamma = in.gf, .beta = beta, .eps = eps, .eps_outside_sqrt = true,
+                                .y_inv_scale = 1.0f };
+                norm_job jo = jt;
+                jo.y = yo;
+                tier_fn(_i, kind)(&jt);
+                tier_fn(ORACLE, kind)(&jo);
+                for (size_t row = 0; row < 4; row++) {
+                    const float *x = in.xf + row * n;
+                    ref_stats ref = ref_row(kind, x, n, eps, true);
+                    for (size_t i = 0; i < n; i++) {
+                        long double g = in.gf[i], b = beta ? beta[i] : 0.0L;
+                        long double xhat = ((long double)x[i] - ref.mean) * ref.rstd, want = xhat * g + b;
+                        long double old_bound = CONTRACT_TOL * (fabsl(g) * (1.0L + fabsl(xhat)) + fabsl(b));
+                        long double bound = contract_bound(g, xhat, b);
+                        float got = yt[row * n + i], oracle = yo[row * n + i];
+                        values++;
+                        if (fabsl((long double)oracle - want) > old_bound)
+                            old_missed++;
+                        ck_assert_msg(fabsl((long double)got - (long double)oracle) <= 2.0L * bound,
+                                      "isa=%s %s n=%zu row %zu index %zu: y %a, the oracle's %a: more than "
+                                      "twice the bound %La apart (seed 0x%016" PRIx64 ")", tier_name(_i),
+                                      kind ? "layernorm" : "rmsnorm", n, row, i, (double)got, (double)oracle,
+                                      bound, seed);
+                    }
+                }
+            }
+    ck_assert_msg(old_missed > 0, "isa=%s: no output at the edge: the oracle met the bound without the underflow "
+                  "term on all %ld values, so this test does not test it", tier_name(_i), values);
+    printf("%s: %-6s underflow edge: %ld of %ld oracle outputs miss the bound without its underflow term; "
+           "every output meets it with the term\n", PROGRAM, tier_name(_i), old_missed, values);
+}
+END_TEST
+
 /* ---- the feature ------------------------------------------------------------------- */
 
 static void add_tier(TCase *tc, int tier)
 {
     const TTest *tests[] = { test_tails, test_large, test_layouts, test_guard, test_adversarial, test_classic,
-                             test_special, test_long_row };
+                             test_special, test_long_row, test_underflow };
     for (size_t t = 0; t < sizeof tests / sizeof tests[0]; t++)
         tcase_add_loop_test(tc, tests[t], tier, tier + 1);
 }

@@ -153,6 +153,11 @@ static double ratio(long double err, long double bound)
     return err == 0.0L ? 0.0 : INFINITY;
 }
 
+long double contract_bound(long double gamma, long double xhat, long double beta)
+{
+    return CONTRACT_TOL * (fabsl(gamma) * (1.0L + fabsl(xhat)) + fabsl(beta)) + CONTRACT_UNDERFLOW;
+}
+
 bool row_is_special(const float *x, size_t n, const float *gamma, const float *beta, ref_stats ref)
 {
     if (!isfinite(ref.rstd) || !isfinite(ref.mean))
@@ -171,7 +176,7 @@ double check_row(const float *y, const float *x, size_t n, const float *gamma, c
         long double g = gamma ? gamma[i] : 1.0L, b = beta ? beta[i] : 0.0L;
         long double xhat = ((long double)x[i] - ref.mean) * ref.rstd;
         long double want = xhat * g + b;
-        long double bound = CONTRACT_TOL * (fabsl(g) * (1.0L + fabsl(xhat)) + fabsl(b));
+        long double bound = contract_bound(g, xhat, b);
         float got = y[i];
         if (special) {
             /* NaN, the infinities and zero carry no rounding: they must match exactly. */
@@ -194,7 +199,7 @@ double check_row(const float *y, const float *x, size_t n, const float *gamma, c
                 /* The reference gave up (e.g. Inf * 0) where the oracle did not: hold the
                  * result to the oracle instead, with a bound from its magnitude. */
                 want = p;
-                bound = CONTRACT_TOL * (fabsl(g) + fabsl(b) + fabsl((long double)p));
+                bound = CONTRACT_TOL * (fabsl(g) + fabsl(b) + fabsl((long double)p)) + CONTRACT_UNDERFLOW;
             }
         }
         if (!isfinite(got)) {
@@ -492,7 +497,7 @@ bool check_half(uint16_t got, int t, long double want, long double slack, double
 
 long double half_slack(long double gamma, long double xhat, long double beta)
 {
-    return CONTRACT_TOL * (fabsl(gamma) * (1.0L + fabsl(xhat)) + fabsl(beta));
+    return contract_bound(gamma, xhat, beta);
 }
 
 int half_steps(uint16_t a, uint16_t b, int t)

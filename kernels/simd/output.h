@@ -66,7 +66,13 @@ static NORM_ALWAYS_INLINE vf output_vector(out_shape sh, vf x, vf g, vf b, vf z,
 {
     vf u = sh.centered ? vf_fmadd(vf_sub(x, c), s, neg_ds) : vf_mul(x, s);
     vf v = sh.has_b ? vf_fmadd(u, g, b) : vf_mul(u, g);
-    return sh.gate_out ? vf_mul(v, silu_from(z, t)) : v;
+    if (!sh.gate_out)
+        return v;
+    /* y = (u * g) * silu(z); where silu(z) is zero, (u * silu(z)) * g instead: u * g can
+     * overflow f32 (|gamma| near FLT_MAX) where the exact product, the oracle's, is a zero
+     * (inf * 0 would make it NaN). -|silu| >= 0 only for a zero; a NaN keeps v * NaN. */
+    vf sg = silu_from(z, t);
+    return vf_select_nonneg(vf_sub(vf_zero(), vf_abs(sg)), vf_mul(vf_mul(u, sg), g), vf_mul(v, sg));
 }
 
 /* The output loop of one shape. Partial vectors (an unaligned head, the tail) go through the
@@ -232,9 +238,15 @@ static __attribute__((noinline)) float write_row_rare(const out_row *o, enum out
     return amax;
 }
 
+/* write_row's answer for a row it did not write: a dynamic int8 scale whose max|y| overflowed
+ * f32 (|gamma| near FLT_MAX), where the exact max|y| / 127 is finite. The caller sends the row
+ * to the scalar row, which computes the scale in double. */
+#define NORM_OUT_EXACT (-1.0f)
+
 /* One row's output, whatever its parameters: the typed loop (NULL: none for these
  * parameters' type), or write_row_rare. With q_scale (a dynamic int8 scale), max|y| first,
- * then the row with 1 / s. Returns max|y| when o->amax_only asks for it. */
+ * then the row with 1 / s, or NORM_OUT_EXACT and nothing written. Returns max|y| when
+ * o->amax_only asks for it. */
 static NORM_ALWAYS_INLINE float write_row(out_row *o, bool centered, const void *gamma, const void *beta,
                                          bool unit_offset, float *q_scale, out_fn *typed,
                                          out_fn *f32_params, bool inline_typed, norm_dtype xt,
@@ -248,6 +260,8 @@ static NORM_ALWAYS_INLINE float write_row(out_row *o, bool centered, const void 
         o->amax_only = true;
         float amax = rare ? write_row_rare(o, v, f32_params, gamma, beta, unit_offset, xt, yt, pt)
                      : inline_typed ? output_variants(o, v, xt, yt, pt) : typed(o, v);
+        if (!(amax <= FLT_MAX))
+            return NORM_OUT_EXACT;
         float scale = amax / 127.0f;
         *q_scale = scale;
         o->q_inv = scale > 0.0f ? 1.0f / scale : 0.0f;

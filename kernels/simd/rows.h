@@ -84,23 +84,24 @@ static NORM_ALWAYS_INLINE out_row job_out_row(const norm_job *job, size_t r, row
     return o;
 }
 
-/* Writes row r of y. */
-static NORM_ALWAYS_INLINE void output_row_at(const norm_job *job, size_t r, row_scale rs, bool centered,
+/* Writes row r of y; false if the row needs the scalar row (NORM_OUT_EXACT). */
+static NORM_ALWAYS_INLINE bool output_row_at(const norm_job *job, size_t r, row_scale rs, bool centered,
                                              out_fns fns, norm_dtype xt, norm_dtype yt, norm_dtype pt)
 {
     out_row o = job_out_row(job, r, rs, xt, yt);
-    write_row(&o, centered, job->gamma, job->beta, job->unit_offset,
+    return write_row(&o, centered, job->gamma, job->beta, job->unit_offset,
               job->y_scales ? job->y_scales + r : NULL, fns.typed, fns.f32_params, fns.inline_typed, xt, yt,
-              pt);
+              pt) != NORM_OUT_EXACT;
 }
 
 /*
  * Gated RMSNorm's output for row r when x * silu(z) (gate before the norm) or exp(-|z|) (gate
  * after it; the output pass forms silu from it) is computed in loops of their own, as much of
  * the row as the stash holds at a time, then that part of the output. A dynamic int8 scale
- * needs max|y| over the whole row first: longer rows then go over it twice.
+ * needs max|y| over the whole row first: longer rows then go over it twice. False if the row
+ * needs the scalar row (NORM_OUT_EXACT).
  */
-static NORM_ALWAYS_INLINE void gated_output_chunks(const norm_job *job, size_t r, row_scale rs, bool gate_in,
+static NORM_ALWAYS_INLINE bool gated_output_chunks(const norm_job *job, size_t r, row_scale rs, bool gate_in,
                                                    float *scratch, out_fns fns, norm_dtype xt,
                                                    norm_dtype yt, norm_dtype pt)
 {
@@ -133,14 +134,19 @@ static NORM_ALWAYS_INLINE void gated_output_chunks(const norm_job *job, size_t r
                 m = write_row(&o, false, gp, bp, job->unit_offset, qs, fns.typed, fns.f32_params, false, xt, yt,
                               pt);
             }
+            if (m == NORM_OUT_EXACT)
+                return false;
             amax = m > amax ? m : amax;
         }
         if (pass == 0) {
+            if (!(amax <= FLT_MAX))
+                return false;
             float scale = amax / 127.0f;
             *q_scale = scale;
             q_inv = scale > 0.0f ? 1.0f / scale : 0.0f;
         }
     }
+    return true;
 }
 
 /*
@@ -192,16 +198,21 @@ static NORM_ALWAYS_INLINE void rmsnorm_rows(const norm_job *job, bool gate_in, b
             rstd = row_rstd(sums.squares * inv_n, job->eps, job->eps_outside_sqrt);
         }
         row_scale rs = { 0.0f, (float)rstd, -0.0f };
+        bool done;
         if (gate_in && stash) {
             out_row o = { .y = (char *)job->y + r * job->y_stride * norm_dtype_size(yt),
                           .x = NORM_STASH_ROW(r), .n = n, .rs = rs, .q_inv = job->y_inv_scale };
-            write_row(&o, false, job->gamma, job->beta, job->unit_offset,
+            done = write_row(&o, false, job->gamma, job->beta, job->unit_offset,
                       job->y_scales ? job->y_scales + r : NULL, pt == NORM_F32 ? fns.f32_source : NULL,
-                      fns.f32_source, false, NORM_F32, yt, pt);
+                      fns.f32_source, false, NORM_F32, yt, pt) != NORM_OUT_EXACT;
         } else if (gate_in || gate_out) {
-            gated_output_chunks(job, r, rs, gate_in, scratch, fns, xt, yt, pt);
+            done = gated_output_chunks(job, r, rs, gate_in, scratch, fns, xt, yt, pt);
         } else {
-            output_row_at(job, r, rs, false, fns, xt, yt, pt);
+            done = output_row_at(job, r, rs, false, fns, xt, yt, pt);
+        }
+        if (!done) {
+            exact_row(job, r, false);
+            continue;
         }
         norm_store_stats(job, r, 0.0, rstd);
     }
@@ -373,7 +384,10 @@ static NORM_ALWAYS_INLINE void layernorm_rows(const norm_job *job, out_fns fns, 
             }
             rstd = row_rstd(var, job->eps, job->eps_outside_sqrt);
         }
-        output_row_at(job, r, layernorm_scale(mean, rstd), true, fns, xt, yt, pt);
+        if (!output_row_at(job, r, layernorm_scale(mean, rstd), true, fns, xt, yt, pt)) {
+            exact_row(job, r, true);
+            continue;
+        }
         norm_store_stats(job, r, mean, rstd);
     }
 }
