@@ -26,6 +26,10 @@
  * norm to f32 plus a separate quantize pass; and a row split into k slices (norm_moments_run,
  * norm_moments_combine, norm_run with the combined moments) against one call on whole rows.
  *
+ * --short times one dense f32 call on a decode-size row (1x288, 1x512, 1x1024) against the plain
+ * loop compiled -O3 -ffast-math for the widest ISA this CPU runs: where call and validation
+ * overhead, not memory, decide.
+ *
  * With --dist it times each of those on rows of other statistics than zero-mean noise, the
  * inputs users have (per-row offsets, a mean far above the spread, a few huge outlier channels,
  * constant rows), one distribution after another, and judges the targets on the worst: a kernel
@@ -98,6 +102,10 @@ static const char *const gated_types = "f32,bf16";
 /* --fused: the issue's row types (its targets are for f32 and bf16). */
 static const char *const fused_types = "f32,bf16";
 static const char *const split_shapes = "1x4096,16x4096,1x65536";
+/* --short: decode-size rows (issue #13 item 4), each a call of its own. */
+static const char *const short_shapes = "1x288,1x512,1x1024";
+/* Its agreement check: the library's y and the loop's, max |difference| / max |y|. */
+#define SHORT_AGREE 1e-5
 
 /* --gated: the issue's target for gated RMSNorm, in either order, on every shape: within 1.5x
  * of its own floor. */
@@ -203,7 +211,13 @@ static void usage(FILE *f)
         "                    per slice with .moments), against one call on the whole rows: the\n"
         "                    API's overhead, not a parallel speedup. Default shapes (--quick too):\n"
         "                      %s\n"
-        "                    --half-report, --fused, --gated, --int8, --split: one per run\n"
+        "  --short           short rows, one dense f32 call each: norm_rmsnorm_f32 (gamma, no\n"
+        "                    beta) and norm_layernorm_f32 (gamma and beta) on the default tier,\n"
+        "                    against the plain loop built -O3 -ffast-math for the widest ISA\n"
+        "                    this CPU runs (as -march=native), in alternating rounds; ns per\n"
+        "                    call, library / loop, and the target (RMSNorm no slower than the\n"
+        "                    loop). Default shapes (--quick too): %s\n"
+        "                    --half-report, --fused, --gated, --int8, --split, --short: one per run\n"
         "  --rounds N        timing rounds per shape; the median is reported\n"
         "                    (default %d, fewer for shapes too slow to fit %.0f s per type\n"
         "                    and distribution)\n"
@@ -227,7 +241,7 @@ static void usage(FILE *f)
         default_shapes, (double)DIST_OFFSET_MAX, (double)DIST_MEAN, (double)DIST_MEAN, DIST_NOUTLIERS,
         (double)DIST_OUTLIER_MIN, (double)DIST_OUTLIER_MAX, norm_targets[NORM_RMSNORM], norm_targets[NORM_LAYERNORM],
         half_report_shapes, fused_types, GATED_FLOOR_MAX, gated_types, gated_shapes, gated_quick_shapes,
-        split_shapes, DEFAULT_ROUNDS, SHAPE_BUDGET_S, DEFAULT_MIN_MS, QUICK_ROUNDS, QUICK_MIN_MS,
+        split_shapes, short_shapes, DEFAULT_ROUNDS, SHAPE_BUDGET_S, DEFAULT_MIN_MS, QUICK_ROUNDS, QUICK_MIN_MS,
         quick_shapes, SPREAD_MAX * 100);
 }
 
@@ -278,6 +292,7 @@ typedef struct options {
     bool gated;                  /* --gated: gated RMSNorm, fused and unfused */
     bool int8;                   /* --int8: int8 output, fused and unfused */
     bool split;                  /* --split: rows in k slices through the moments API, vs one call */
+    bool short_rows;             /* --short: one dense f32 call on a short row vs the native loop */
     size_t threads;              /* --threads N: the library's calls on N threads (0: not given) */
     bool scaling;                /* --scaling: the thread-scaling table instead of the reports */
     const char *scaling_shapes;  /* its shapes: --shapes, or SCALING_SHAPES */
@@ -571,6 +586,8 @@ static void parse_args(options *o, int argc, char **argv)
             o->int8 = true;
         } else if (strcmp(a, "--split") == 0) {
             o->split = true;
+        } else if (strcmp(a, "--short") == 0) {
+            o->short_rows = true;
         } else if (strcmp(a, "--scaling") == 0) {
             o->scaling = true;
         } else if (is_option(a, "--threads")) {
@@ -626,8 +643,13 @@ static void parse_args(options *o, int argc, char **argv)
             usage_error("unknown argument '%s'", a);
         }
     }
-    if (o->half_report + o->fused + o->gated + o->int8 + o->split > 1)
-        usage_error("--half-report, --fused, --gated, --int8 and --split are separate reports: run one, then another");
+    if (o->half_report + o->fused + o->gated + o->int8 + o->split + o->short_rows > 1)
+        usage_error("--half-report, --fused, --gated, --int8, --split and --short are separate reports: run one, "
+                    "then another");
+    if (o->short_rows && (o->scaling || types || strcmp(dists, "gauss") != 0 || o->beta || o->csv_path ||
+                          o->json_path || o->plot_path))
+        usage_error("--short times f32 gauss rows (LayerNorm with beta) and prints its table only: it takes\n"
+                    "no --scaling, --types, --dist, --beta, --csv, --json or --plot");
     if (o->gated && !o->op[NORM_RMSNORM])
         usage_error("--gated is RMSNorm only (the library gates no LayerNorm)");
     if (o->half_report) {
@@ -646,9 +668,11 @@ static void parse_args(options *o, int argc, char **argv)
         types = fused_types;
     if (o->split && !shapes_given)
         shapes = split_shapes;
+    if (o->short_rows && !shapes_given)
+        shapes = short_shapes;
     if (quick) {
         /* The reports' shapes are the point of them (--gated and --int8 have quick ones above). */
-        if (!shapes_given && !o->half_report && !o->gated && !o->int8 && !o->split)
+        if (!shapes_given && !o->half_report && !o->gated && !o->int8 && !o->split && !o->short_rows)
             shapes = quick_shapes;
         if (!o->rounds_given)
             o->rounds = QUICK_ROUNDS;
@@ -3622,6 +3646,175 @@ static void write_svg(FILE *f, const report *rep, const options *o)
     fprintf(f, "</svg>\n");
 }
 
+/* ---------------------------------------------------------------- short rows (--short) */
+
+/* One side of the --short comparison: the library's dense call or the native loop. */
+typedef struct short_side {
+    norm_status (*lib)(float *, const float *, const float *, const float *, size_t, size_t, float);
+    void (*loop)(float *, const float *, const float *, const float *, size_t, size_t, float);
+    size_t iters;
+    double ns_call[1000]; /* per round (--rounds is at most 1000) */
+    double median, q1, q3;
+} short_side;
+
+/* iters calls, ns per call; a library call that fails counts in *bad. */
+static double short_time(const short_side *s, float *y, const float *x, const float *gamma, const float *beta,
+                         size_t rows, size_t n, int *bad)
+{
+    int status = 0;
+    double t0 = now_s();
+    if (s->lib)
+        for (size_t i = 0; i < s->iters; i++)
+            status |= s->lib(y, x, gamma, beta, rows, n, EPS) != NORM_OK;
+    else
+        for (size_t i = 0; i < s->iters; i++)
+            s->loop(y, x, gamma, beta, rows, n, EPS);
+    double t = now_s() - t0;
+    *bad += status;
+    return t * 1e9 / (double)s->iters;
+}
+
+static void short_calibrate(short_side *s, float *y, const float *x, const float *gamma, const float *beta,
+                            size_t rows, size_t n, double min_s, int *bad)
+{
+    s->iters = 1;
+    for (;;) {
+        double ns = short_time(s, y, x, gamma, beta, rows, n, bad);
+        if (ns * 1e-9 * (double)s->iters >= min_s || s->iters >= ((size_t)1 << 40))
+            break;
+        double want = min_s / (ns * 1e-9 > 0 ? ns * 1e-9 : 1e-9) * 1.2;
+        s->iters = want > (double)s->iters * 10 ? s->iters * 10 : (size_t)want + 1;
+    }
+}
+
+static void short_summarise(short_side *s, int rounds)
+{
+    qsort(s->ns_call, (size_t)rounds, sizeof *s->ns_call, cmp_double);
+    s->median = quantile(s->ns_call, rounds, 0.5);
+    s->q1 = quantile(s->ns_call, rounds, 0.25);
+    s->q3 = quantile(s->ns_call, rounds, 0.75);
+}
+
+static double short_spread(const short_side *s) { return s->median > 0 ? (s->q3 - s->q1) / s->median : 0; }
+
+/* max |a - b| / max |b|: how far the library's y is from the loop's, relative to the row's scale
+ * (an element's own relative difference means nothing where y crosses zero). */
+static double short_difference(const float *a, const float *b, size_t count)
+{
+    double diff = 0, scale = 0;
+    for (size_t i = 0; i < count; i++) {
+        double d = fabs((double)a[i] - (double)b[i]), m = fabs((double)b[i]);
+        diff = d > diff ? d : diff;
+        scale = m > scale ? m : scale;
+    }
+    return scale > 0 ? diff / scale : diff;
+}
+
+/* --short: per shape and op, the library's dense f32 call and the native loop timed in alternating
+ * rounds (library, loop, library, loop, ...), their outputs compared. Returns the exit status. */
+static int short_run(const options *o)
+{
+    static const char *const targets[] = { "1x288", "1x512", "1x1024" };
+    double target_ratio[3] = { NAN, NAN, NAN };
+    char cpu[128];
+    cpu_model(cpu, sizeof cpu);
+    printf("norm-bench --short: libnorm %s, tier %s (%s), CPU %s\n", norm_version_string(), norm_active_isa_name(),
+           norm_active_variant_name(), cpu);
+    printf("One dense f32 call per shape against the plain loop built -O3 -ffast-math for the widest ISA\n"
+           "this CPU runs (as -march=native would): RMSNorm with gamma, LayerNorm with gamma and beta;\n"
+           "%d alternating rounds (library, loop, ...), samples of >= %.1f ms; ns per call, median and\n"
+           "spread (interquartile range / median; '~' where the two spreads add up to over %.0f%%).\n\n",
+           o->rounds, o->min_ms, SPREAD_MAX * 100);
+    printf("%-10s %-9s %12s %7s %12s %7s %13s %10s\n", "shape", "op", "lib ns/call", "spread", "loop ns/call",
+           "spread", "lib / loop", "y differs");
+
+    int failures = 0, flagged = 0;
+    for (size_t si = 0; si < o->nshapes; si++) {
+        shape sh = o->shapes[si];
+        size_t count = sh.rows * sh.n;
+        float *x = alloc_floats(count), *gamma = alloc_floats(sh.n), *beta = alloc_floats(sh.n);
+        float *y_lib = alloc_floats(count), *y_loop = alloc_floats(count);
+        if (!x || !gamma || !beta || !y_lib || !y_loop)
+            die("out of memory for %zux%zu", sh.rows, sh.n);
+        uint64_t seed = 0x9e3779b97f4a7c15ULL ^ (uint64_t)count;
+        for (size_t i = 0; i < count; i++)
+            x[i] = rng_normalish(&seed);
+        for (size_t i = 0; i < sh.n; i++) {
+            gamma[i] = 1.0f + 0.1f * rng_uniform(&seed);
+            beta[i] = rng_uniform(&seed);
+        }
+        char name[48];
+        snprintf(name, sizeof name, "%zux%zu", sh.rows, sh.n);
+        for (int op = 0; op < 2; op++) {
+            if (!o->op[op])
+                continue;
+            bool rms = op == NORM_RMSNORM;
+            const float *b = rms ? NULL : beta;
+            short_side side[2] = {
+                { .lib = rms ? norm_rmsnorm_f32 : norm_layernorm_f32 },
+                { .loop = rms ? ref_rmsnorm_native : ref_layernorm_native },
+            };
+            int bad = 0;
+            for (int k = 0; k < 2; k++)
+                short_calibrate(&side[k], k ? y_loop : y_lib, x, gamma, b, sh.rows, sh.n, o->min_ms * 1e-3, &bad);
+            for (int r = 0; r < o->rounds; r++)
+                for (int k = 0; k < 2; k++)
+                    side[k].ns_call[r] = short_time(&side[k], k ? y_loop : y_lib, x, gamma, b, sh.rows, sh.n, &bad);
+            for (int k = 0; k < 2; k++)
+                short_summarise(&side[k], o->rounds);
+
+            /* Once more on cleared outputs, so the comparison is of this call's results. */
+            memset(y_lib, 0, count * sizeof *y_lib);
+            memset(y_loop, 0, count * sizeof *y_loop);
+            bad += side[0].lib(y_lib, x, gamma, b, sh.rows, sh.n, EPS) != NORM_OK;
+            side[1].loop(y_loop, x, gamma, b, sh.rows, sh.n, EPS);
+            double diff = short_difference(y_lib, y_loop, count);
+            if (bad || !(diff < SHORT_AGREE)) {
+                fprintf(stderr, "norm-bench: MISMATCH %s %s: %s (max |lib - loop| / max |loop| = %.3g, limit %g)\n",
+                        name, op_name((norm_kind)op), bad ? "a library call failed" : "outputs differ", diff,
+                        SHORT_AGREE);
+                failures++;
+            }
+
+            double ratio = side[0].median / side[1].median;
+            bool wide = short_spread(&side[0]) + short_spread(&side[1]) > SPREAD_MAX;
+            flagged += wide;
+            printf("%-10s %-9s %12.1f %6.1f%% %12.1f %6.1f%% %12.2fx%s %10.1e\n", name, op_name((norm_kind)op),
+                   side[0].median, 100 * short_spread(&side[0]), side[1].median, 100 * short_spread(&side[1]), ratio,
+                   wide ? "~" : " ", diff);
+            for (int t = 0; t < 3; t++)
+                if (rms && strcmp(name, targets[t]) == 0)
+                    target_ratio[t] = ratio;
+        }
+        free(x), free(gamma), free(beta), free(y_lib), free(y_loop);
+    }
+
+    /* The target is RMSNorm's; LayerNorm is reported beside it. */
+    bool all = true, met = true;
+    printf("\nTarget (issue #13 item 4): library no slower than the native loop (ratio <= 1.00) on 1x288,\n"
+           "1x512, 1x1024, dense f32 RMSNorm:");
+    for (int t = 0; t < 3; t++) {
+        if (isnan(target_ratio[t])) {
+            all = false;
+            printf(" %s not timed%s", targets[t], t < 2 ? "," : "");
+            continue;
+        }
+        met &= target_ratio[t] <= 1.00;
+        printf(" %s %.2fx%s", targets[t], target_ratio[t], t < 2 ? "," : "");
+    }
+    printf("\n  -> %s\n", !all ? "not judged (run the three shapes)" : met ? "met" : "NOT met");
+    if (flagged)
+        printf("%d line(s) flagged ~: their spread is too wide for the ratio to mean much; rerun on a quieter "
+               "machine.\n", flagged);
+    if (failures) {
+        fprintf(stderr, "\nnorm-bench: FAILED: %d comparison(s) of the library with the loop disagree beyond %g, or\n"
+                        "a library call failed; the timings above are not a fair comparison.\n",
+                failures, SHORT_AGREE);
+        return 1;
+    }
+    return 0;
+}
+
 /* ---------------------------------------------------------------- main */
 
 int main(int argc, char **argv)
@@ -3641,6 +3834,8 @@ int main(int argc, char **argv)
      * the plain C loops stay on one. */
     if (opt.threads && norm_set_default_threads(opt.threads) != NORM_OK)
         usage_error("--threads: %s", norm_status_string(NORM_ERR_BAD_ARGUMENT));
+    if (opt.short_rows)
+        return short_run(&opt);
     FILE *csv = open_output(opt.csv_path), *json = open_output(opt.json_path);
     FILE *plot = open_output(opt.plot_path);
     cpu_model(run_meta.cpu, sizeof run_meta.cpu);

@@ -148,8 +148,10 @@ void ref_floor_memcpy(void *y, const void *x, size_t bytes)
 /* The loops below are deliberately naive: one accumulator, float arithmetic, the formula
  * as written. That is the baseline the library has to beat to be worth linking. */
 
-void ref_rmsnorm_plain(float *y, const float *x, const float *gamma, const float *beta,
-                       size_t rows, size_t n, float eps)
+/* The loops' bodies, inlined into each entry point below, so that the native ones get them
+ * compiled for each clone's ISA. */
+static inline __attribute__((always_inline)) void rmsnorm_rows(float *y, const float *x, const float *gamma,
+                                                               const float *beta, size_t rows, size_t n, float eps)
 {
     for (size_t r = 0; r < rows; r++) {
         const float *xr = x + r * n;
@@ -167,8 +169,8 @@ void ref_rmsnorm_plain(float *y, const float *x, const float *gamma, const float
     }
 }
 
-void ref_layernorm_plain(float *y, const float *x, const float *gamma, const float *beta,
-                         size_t rows, size_t n, float eps)
+static inline __attribute__((always_inline)) void layernorm_rows(float *y, const float *x, const float *gamma,
+                                                                 const float *beta, size_t rows, size_t n, float eps)
 {
     for (size_t r = 0; r < rows; r++) {
         const float *xr = x + r * n;
@@ -188,6 +190,41 @@ void ref_layernorm_plain(float *y, const float *x, const float *gamma, const flo
             for (size_t i = 0; i < n; i++)
                 yr[i] = (xr[i] - mean) * scale * gamma[i];
     }
+}
+
+void ref_rmsnorm_plain(float *y, const float *x, const float *gamma, const float *beta,
+                       size_t rows, size_t n, float eps)
+{
+    rmsnorm_rows(y, x, gamma, beta, rows, n, eps);
+}
+
+void ref_layernorm_plain(float *y, const float *x, const float *gamma, const float *beta,
+                         size_t rows, size_t n, float eps)
+{
+    layernorm_rows(y, x, gamma, beta, rows, n, eps);
+}
+
+/* The same loops for the widest ISA this CPU runs (norm-bench --short): what a user's loop
+ * built with -O3 -ffast-math -march=native would be, without building the bench for one CPU.
+ * x86-64-v3 is AVX2 with FMA and x86-64-v4 AVX-512 F/BW/DQ/VL, as -march=native would enable
+ * them (GCC's generic tuning keeps 256-bit vectors in the v4 clone, as its tuning for most
+ * AVX-512 CPUs does). Elsewhere they are the plain loops. */
+#if defined(__x86_64__) && defined(__GNUC__) && !defined(__clang__)
+#  define NATIVE_CLONES __attribute__((target_clones("arch=x86-64-v4", "arch=x86-64-v3", "default")))
+#else
+#  define NATIVE_CLONES
+#endif
+
+NATIVE_CLONES void ref_rmsnorm_native(float *y, const float *x, const float *gamma, const float *beta,
+                                      size_t rows, size_t n, float eps)
+{
+    rmsnorm_rows(y, x, gamma, beta, rows, n, eps);
+}
+
+NATIVE_CLONES void ref_layernorm_native(float *y, const float *x, const float *gamma, const float *beta,
+                                        size_t rows, size_t n, float eps)
+{
+    layernorm_rows(y, x, gamma, beta, rows, n, eps);
 }
 
 /* ---------------------------------------------------------------- the fused residual add */

@@ -42,6 +42,12 @@ void ref_rmsnorm_plain(float *y, const float *x, const float *gamma, const float
                        size_t rows, size_t n, float eps);
 void ref_layernorm_plain(float *y, const float *x, const float *gamma, const float *beta,
                          size_t rows, size_t n, float eps);
+/* The same loops compiled for the widest ISA this CPU runs (x86: GCC target_clones for
+ * x86-64-v4, x86-64-v3 and the baseline), as -march=native would build a user's loop. */
+void ref_rmsnorm_native(float *y, const float *x, const float *gamma, const float *beta,
+                        size_t rows, size_t n, float eps);
+void ref_layernorm_native(float *y, const float *x, const float *gamma, const float *beta,
+                          size_t rows, size_t n, float eps);
 
 /* The fused residual add (norm-bench --fused).
  *
