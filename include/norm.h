@@ -166,7 +166,8 @@ typedef struct norm_params {
     /* Gated RMSNorm (Mamba-2, Qwen3-Next): rows of x's type and length, or NULL. By default
      * y = (rmsnorm(x) * gamma + beta) * silu(gate); with NORM_GATE_BEFORE_NORM
      * y = rmsnorm(x * silu(gate)) * gamma + beta, x * silu(gate) kept in f32. silu(z) =
-     * z / (1 + exp(-z)). RMSNorm only, and not with the residual add. */
+     * z / (1 + exp(-z)), with silu(-Inf) = -0 (its limit) and silu(+Inf) = +Inf: a gate of
+     * -Inf zeroes its element. RMSNorm only, and not with the residual add. */
     const void *gate;
     size_t gate_stride;          /* in elements; 0 means n */
 
@@ -182,7 +183,10 @@ typedef struct norm_params {
      * instead of the rows' own: the apply step of a row split across workers, where x is
      * one slice of each row and gamma/beta that slice's parameters. count may differ from n;
      * count 0 is an error. Not with the residual add. A dynamic int8 scale then covers the
-     * slice written by this call (one scale per row and slice). */
+     * slice written by this call (one scale per row and slice). y is formed from the f32
+     * values x (times silu(gate)), x - mean and (x - mean) * rstd: moments of the row itself
+     * keep |(x - mean) * rstd| <= sqrt(count), and moments that do not describe the row may
+     * make them overflow to +-Inf, on every tier alike (even where gamma would bring y back). */
     const norm_moments *moments;
 
     /* ---- 0.3.0: threads and two-level rows (zero in a struct from an older header) ---- */

@@ -110,8 +110,9 @@ static inline void norm_scale_from_moments(const norm_job *job, norm_moments m, 
     *scale = norm_rstd(layernorm ? var : var + m.mean * m.mean, job->eps, job->eps_outside_sqrt);
 }
 
-/* silu(z) = z / (1 + exp(-z)), in double: the oracle's. */
-static inline double norm_silu(double z) { return z / (1.0 + exp(-z)); }
+/* silu(z) = z / (1 + exp(-z)), in double: the oracle's. silu(-Inf) is -0, its limit (the
+ * formula would give NaN); silu(+Inf) = +Inf. */
+static inline double norm_silu(double z) { return z == -INFINITY ? -0.0 : z / (1.0 + exp(-z)); }
 
 /* Writes the optional per-row statistics. */
 static inline void norm_store_stats(const norm_job *job, size_t row, double mean, double rstd)

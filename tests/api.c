@@ -692,7 +692,6 @@ END_TEST
 
 /* ---- gated RMSNorm, int8 output, a row split across workers ------------------------------- */
 
-static long double silu_ref(long double z) { return z / (1.0L + expl(-z)); }
 
 /* Gated RMSNorm through norm_run, against a straightforward long-double computation:
  *   gate after   y = (x * r * gamma + beta) * silu(gate),        r = 1 / sqrt(mean(x^2) + eps)
@@ -744,17 +743,17 @@ static void gated_case(rng *r, int xt, size_t rows, size_t n, bool before, bool 
         const float *xr = xf + k * n, *zr = zf + k * n;
         long double ss = 0.0L;
         for (size_t i = 0; i < n; i++) {
-            long double h = before ? (long double)xr[i] * silu_ref(zr[i]) : (long double)xr[i];
+            long double h = before ? (long double)xr[i] * silu_l(zr[i]) : (long double)xr[i];
             ss += h * h;
         }
         long double ms = ss / (long double)n, eps = p.eps;
         long double rs = outside ? 1.0L / (sqrtl(ms) + eps) : 1.0L / sqrtl(ms + eps);
         for (size_t i = 0; i < n; i++) {
             long double gg = unit ? 1.0L + (long double)g[i] : (long double)g[i];
-            long double h = before ? (long double)xr[i] * silu_ref(zr[i]) : (long double)xr[i];
+            long double h = before ? (long double)xr[i] * silu_l(zr[i]) : (long double)xr[i];
             long double want = h * rs * gg + (with_beta ? (long double)b[i] : 0.0L);
             if (!before)
-                want *= silu_ref(zr[i]);
+                want *= silu_l(zr[i]);
             long double bound = 0x1p-18L * fmaxl(fabsl(want), fabsl(gg));
             float got = y[k * ys + i];
             if (!(fabsl((long double)got - want) <= bound))
@@ -797,6 +796,175 @@ START_TEST(test_gated_run)
             for (int before = 0; before < 2; before++) {
                 size_t v = s + (size_t)t + (size_t)before;
                 gated_case(&r, types[t], shapes[s][0], shapes[s][1], before, v % 3 == 1, v % 2 == 1, v % 4 != 3);
+            }
+}
+END_TEST
+
+/* ---- defined edges (issue #14): results the header defines, the same on every tier ------- */
+
+/* A gate of -Inf: silu(-Inf) is -0, so its element of y is a zero (y = v * (-0), or with the
+ * gate first x * (-0) is a zero of the row) and the rest of the row is as without it; a gate
+ * of +Inf after the norm gives y = v * Inf. Before the fix z / (1 + exp(-z)) made them NaN. */
+START_TEST(test_gate_infinite)
+{
+    enum { GN = 37 };
+    float x[GN], z[GN], g[GN], y[GN];
+    rng r = rng_for(seed, "gate infinite");
+    gen(&r, x, GN, 0.0, 1.0);
+    gen(&r, z, GN, 0.0, 2.0);
+    gen(&r, g, GN, 1.0, 0.5);
+    for (int before = 0; before < 2; before++)
+        for (int sign = -1; sign <= 1; sign += 2) {
+            if (before && sign > 0)
+                continue; /* x * silu(+Inf) is an infinite element: a row whose rstd is 0 */
+            size_t at = 5 + (size_t)before * 11;
+            float zz[GN];
+            memcpy(zz, z, sizeof zz);
+            zz[at] = sign * INFINITY;
+            norm_params p = norm_params_default(NORM_RMSNORM);
+            p.rows = 1, p.n = GN, p.x = x, p.y = y, p.gamma = g, p.gate = zz;
+            p.flags = before ? NORM_GATE_BEFORE_NORM : 0;
+            ck_assert_int_eq(norm_run(&p), NORM_OK);
+            long double ss = 0.0L;
+            for (size_t i = 0; i < GN; i++) {
+                long double h = before ? (long double)x[i] * silu_l(zz[i]) : (long double)x[i];
+                ss += h * h;
+            }
+            long double rs = 1.0L / sqrtl(ss / GN + (long double)p.eps);
+            for (size_t i = 0; i < GN; i++) {
+                long double h = before ? (long double)x[i] * silu_l(zz[i]) : (long double)x[i];
+                long double want = h * rs * (long double)g[i] * (before ? 1.0L : silu_l(zz[i]));
+                if (i == at) {
+                    /* The sign of the product of the signs: x, gamma, and silu's (-0 or +Inf). */
+                    bool neg = (signbit(x[i]) != 0) ^ (signbit(g[i]) != 0) ^ (sign < 0);
+                    bool ok = sign < 0 ? y[i] == 0.0f : isinf(y[i]);
+                    ck_assert_msg(ok && (signbit(y[i]) != 0) == neg,
+                                  "isa=%s gate %s, z = %cInf: y[%zu] = %g, want %s%s", norm_active_isa_name(),
+                                  before ? "before" : "after", sign < 0 ? '-' : '+', i, (double)y[i], neg ? "-" : "+",
+                                  sign < 0 ? "0" : "Inf");
+                } else {
+                    long double bound = 0x1p-18L * fmaxl(fabsl(want), fabsl((long double)g[i]));
+                    ck_assert_msg(fabsl((long double)y[i] - want) <= bound,
+                                  "isa=%s gate %s, z[%zu] = %cInf: y[%zu] = %.9g, want %.12Lg", norm_active_isa_name(),
+                                  before ? "before" : "after", at, sign < 0 ? '-' : '+', i, (double)y[i], want);
+                }
+            }
+        }
+}
+END_TEST
+
+/* x near 2^127 and a subnormal gate, the gate before the norm: x * silu(z) is of order 1e-6,
+ * but silu(z) alone (about z / 2) is a subnormal, and rounding it there lost up to a third of
+ * the product (the fuzzer's finding: m2 5.28e-12 against 7.32e-12). The row's moments and y
+ * must stay within the gated bound. */
+START_TEST(test_gate_subnormal)
+{
+    enum { GN = 98 };
+    float x[GN], z[GN], y[GN];
+    rng r = rng_for(seed, "gate subnormal");
+    for (size_t i = 0; i < GN; i++) {
+        x[i] = (rng_bool(&r) ? 1.0f : -1.0f) * ldexpf(1.0f + (float)rng_uniform(&r, 0, 1), 126);
+        z[i] = (rng_bool(&r) ? 1.0f : -1.0f) * ldexpf((float)(1 + rng_below(&r, 7)), -149);
+    }
+    long double ss = 0.0L, h[GN];
+    for (size_t i = 0; i < GN; i++) {
+        h[i] = (long double)x[i] * silu_l(z[i]);
+        ss += h[i] * h[i];
+    }
+    norm_params p = norm_params_default(NORM_RMSNORM);
+    p.rows = 1, p.n = GN, p.x = x, p.y = y, p.gate = z, p.flags = NORM_GATE_BEFORE_NORM, p.eps = 0.0f;
+    norm_moments m;
+    p.y = NULL; /* the moments call writes no y */
+    norm_status st = norm_moments_run(&p, &m);
+    ck_assert_msg(st == NORM_OK, "norm_moments_run: %s (%s)", norm_status_string(st), norm_last_error_detail());
+    p.y = y;
+    ck_assert_msg(fabsl((long double)m.m2 - ss) <= 0x1p-17L * ss, "isa=%s: m2 of x * silu(z) %.9g, want %.12Lg",
+                  norm_active_isa_name(), m.m2, ss);
+    ck_assert_int_eq(norm_run(&p), NORM_OK);
+    long double rs = 1.0L / sqrtl(ss / GN);
+    for (size_t i = 0; i < GN; i++) {
+        long double want = h[i] * rs;
+        ck_assert_msg(fabsl((long double)y[i] - want) <= 0x1p-18L * fmaxl(fabsl(want), 1.0L),
+                      "isa=%s: y[%zu] = %.9g, want %.12Lg (x %a, z %a)", norm_active_isa_name(), i, (double)y[i], want,
+                      (double)x[i], (double)z[i]);
+    }
+}
+END_TEST
+
+/* Given moments that do not describe the row: x near -1.7e38 with m2 = 0, so rstd = 1/sqrt(eps)
+ * = 316 and (x - mean) * rstd is beyond f32. The header defines x * silu(z), x - mean and
+ * (x - mean) * rstd as f32 values there: y is -Inf * gamma, the same on every tier (the scalar
+ * tier computed in double and gave finite values, 53758.7; the others Inf). Elements whose
+ * product stays in range are within the bound. */
+START_TEST(test_given_moments_overflow)
+{
+    enum { GN = 29 };
+    float x[GN], g[GN], z[GN], y[GN];
+    for (size_t i = 0; i < GN; i++) {
+        x[i] = i % 3 == 2 ? 1.0f : -1.7e38f * (1.0f + 0.01f * (float)i);
+        g[i] = -1e-36f;
+        z[i] = 4.0f;
+    }
+    for (int op = 0; op < 4; op++) { /* rmsnorm, layernorm, gate after, gate before */
+        norm_params p = norm_params_default(op == 1 ? NORM_LAYERNORM : NORM_RMSNORM);
+        norm_moments m = { GN, 0.0, 0.0 };
+        p.rows = 1, p.n = GN, p.x = x, p.y = y, p.gamma = g, p.moments = &m, p.eps = 1e-5f;
+        if (op >= 2) {
+            p.gate = z;
+            p.flags = op == 3 ? NORM_GATE_BEFORE_NORM : 0;
+        }
+        ck_assert_int_eq(norm_run(&p), NORM_OK);
+        long double rs = 1.0L / sqrtl((long double)p.eps), s4 = silu_l(4.0L);
+        for (size_t i = 0; i < GN; i++) {
+            long double u = (long double)x[i] * (op == 3 ? s4 : 1.0L) * rs;
+            long double want = u * (long double)g[i] * (op == 2 ? s4 : 1.0L);
+            if (fabsl(u) > FLT_MAX)
+                ck_assert_msg(isinf(y[i]) && y[i] > 0, "isa=%s op %d: y[%zu] = %g, want +Inf", norm_active_isa_name(),
+                              op, i, (double)y[i]);
+            else
+                ck_assert_msg(fabsl((long double)y[i] - want) <= 0x1p-18L * fabsl(want),
+                              "isa=%s op %d: y[%zu] = %.9g, want %.12Lg", norm_active_isa_name(), op, i,
+                              (double)y[i], want);
+        }
+    }
+}
+END_TEST
+
+/* Rows holding NaN or Inf, or whose gate is infinite or NaN, with int8 output, static and
+ * dynamic scale: the row's rstd is 0 (or its y NaN), and q is 0 everywhere with a scale of 0;
+ * an element whose gate is -Inf is 0 in an ordinary row. (Issue #14 item 3: avx2 gave 0
+ * where the scalar tier gave +-127.) */
+START_TEST(test_int8_nonfinite_gate)
+{
+    enum { GN = 37 };
+    float x[GN], z[GN], g[GN];
+    for (size_t i = 0; i < GN; i++) {
+        x[i] = 0.3f * ((float)i - 17.0f);
+        z[i] = 0.1f * (float)i - 1.0f;
+        g[i] = 1.0f;
+    }
+    static const float xs[] = { INFINITY, -INFINITY, NAN };
+    for (int w = 0; w < 3; w++)
+        for (int before = 0; before < 2; before++)
+            for (int dyn = 0; dyn < 2; dyn++) {
+                float xx[GN], sc = -1.0f;
+                int8_t q[GN];
+                memcpy(xx, x, sizeof xx);
+                xx[5] = xs[w];
+                norm_params p = norm_params_default(NORM_RMSNORM);
+                p.rows = 1, p.n = GN, p.x = xx, p.y = q, p.y_type = NORM_I8, p.gamma = g, p.gate = z;
+                p.flags = before ? NORM_GATE_BEFORE_NORM : 0;
+                if (dyn)
+                    p.y_scales = &sc;
+                else
+                    p.y_scale = 0.05f;
+                ck_assert_int_eq(norm_run(&p), NORM_OK);
+                for (size_t i = 0; i < GN; i++)
+                    ck_assert_msg(q[i] == 0, "isa=%s x[5] = %g, gate %s, %s scale: q[%zu] = %d, want 0",
+                                  norm_active_isa_name(), (double)xs[w], before ? "before" : "after",
+                                  dyn ? "dynamic" : "static", i, q[i]);
+                if (dyn)
+                    ck_assert_msg(sc == 0.0f, "isa=%s: dynamic scale %g, want 0", norm_active_isa_name(), (double)sc);
             }
 }
 END_TEST
@@ -2802,6 +2970,10 @@ static Suite *api_suite(void)
     tcase_add_test(tc, test_half_run);
     tcase_add_test(tc, test_fused_run);
     tcase_add_test(tc, test_gated_run);
+    tcase_add_test(tc, test_gate_infinite);
+    tcase_add_test(tc, test_gate_subnormal);
+    tcase_add_test(tc, test_given_moments_overflow);
+    tcase_add_test(tc, test_int8_nonfinite_gate);
     tcase_add_test(tc, test_int8_run);
     tcase_add_test(tc, test_split_row);
     suite_add_tcase(s, tc);

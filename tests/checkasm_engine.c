@@ -490,8 +490,6 @@ void residual_add_ref(void *h, float *hf, const float *xf, const float *rf, cons
         }
 }
 
-long double silu_l(long double z) { return z / (1.0L + expl(-z)); }
-
 lmom ref_moments(const long double *s, size_t n, bool layernorm)
 {
     lmom m = { 0.0L, 0.0L };

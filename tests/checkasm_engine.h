@@ -347,9 +347,6 @@ void encode_values(void *dst, float *vals, size_t count, int t);
 void residual_add_ref(void *h, float *hf, const float *xf, const float *rf, const float *biasf, size_t rows,
                       size_t n, int t);
 
-/* silu(z) = z / (1 + exp(-z)) in long double. */
-long double silu_l(long double z);
-
 /* The long-double moments of a row of long doubles: LayerNorm's two passes around a mean
  * found with a shift by the first element (as tests/common.c's ref_row), RMSNorm's sum of
  * squares (mean 0); and the statistics they give with eps inside or outside the root. */

@@ -153,6 +153,8 @@ static double ratio(long double err, long double bound)
     return err == 0.0L ? 0.0 : INFINITY;
 }
 
+long double silu_l(long double z) { return z == -INFINITY ? -0.0L : z / (1.0L + expl(-z)); }
+
 long double contract_bound(long double gamma, long double xhat, long double beta)
 {
     return CONTRACT_TOL * (fabsl(gamma) * (1.0L + fabsl(xhat)) + fabsl(beta)) + CONTRACT_UNDERFLOW;

@@ -69,6 +69,10 @@ ref_stats ref_row(bool layernorm, const float *x, size_t n, float eps, bool eps_
  * scaled by). */
 long double contract_bound(long double gamma, long double xhat, long double beta);
 
+/* silu(z) = z / (1 + exp(-z)) in long double, with silu(-Inf) = -0, its limit (the header's
+ * definition; the formula would give NaN). */
+long double silu_l(long double z);
+
 /* What went wrong, for the failure message. */
 typedef struct mismatch {
     bool failed;

@@ -103,13 +103,22 @@ static inline int8_t quantize(double y, float inv)
     return (int8_t)nearbyint(q);
 }
 
+/* v, or +-Inf where v is beyond f32's range: what rounding v to f32 would give. */
+static inline double f32_overflow(double v) { return fabs(v) >= 0x1.ffffffp127 ? copysign(INFINITY, v) : v; }
+
 /* y = ((x - center) * scale * gamma + beta) (* silu(gate)), computed in double and rounded
- * at the end. */
+ * at the end. With given moments (f32_mid) the header defines x * silu(gate), x - mean and
+ * (x - mean) * rstd as f32 values: statistics that describe the row keep them in range, and
+ * those that do not may overflow them to +-Inf, as every tier does. */
 static inline __attribute__((always_inline)) double apply_elem(
     row_in in, const void *g, const void *b, const void *gate_after, size_t i, double center,
-    double scale, double offset, norm_dtype xt, norm_dtype pt, bool gated_in)
+    double scale, double offset, norm_dtype xt, norm_dtype pt, bool gated_in, bool f32_mid)
 {
-    double v = (load_in(in, i, xt, gated_in) - center) * scale;
+    double v;
+    if (f32_mid)
+        v = f32_overflow(f32_overflow(f32_overflow(load_in(in, i, xt, gated_in)) - center) * scale);
+    else
+        v = (load_in(in, i, xt, gated_in) - center) * scale;
     if (g)
         v *= offset + load_elem(g, i, pt);
     if (b)
@@ -122,19 +131,19 @@ static inline __attribute__((always_inline)) double apply_elem(
 static inline __attribute__((always_inline)) void apply_row_t(
     void *y, row_in in, const void *gate_after, const void *g, const void *b, size_t n,
     double center, double scale, double offset, float inv_scale, float *scale_out,
-    norm_dtype xt, norm_dtype yt, norm_dtype pt, bool gated_in)
+    norm_dtype xt, norm_dtype yt, norm_dtype pt, bool gated_in, bool f32_mid)
 {
     if (yt == NORM_I8 && scale_out) {
         /* The dynamic scale: max|y| over the row (NaNs ignored), then q as for a static one. */
         double amax = 0.0;
         for (size_t i = 0; i < n; i++)
-            amax = fmax(amax, fabs(apply_elem(in, g, b, gate_after, i, center, scale, offset, xt, pt, gated_in)));
+            amax = fmax(amax, fabs(apply_elem(in, g, b, gate_after, i, center, scale, offset, xt, pt, gated_in, f32_mid)));
         float s = (float)(amax / 127.0);
         *scale_out = s;
         inv_scale = s > 0.0f ? 1.0f / s : 0.0f;
     }
     for (size_t i = 0; i < n; i++) {
-        double v = apply_elem(in, g, b, gate_after, i, center, scale, offset, xt, pt, gated_in);
+        double v = apply_elem(in, g, b, gate_after, i, center, scale, offset, xt, pt, gated_in, f32_mid);
         if (yt == NORM_I8)
             ((int8_t *)y)[i] = quantize(v, inv_scale);
         else
@@ -144,10 +153,10 @@ static inline __attribute__((always_inline)) void apply_row_t(
 
 static void apply_row_x(void *y, row_in in, const void *gate_after, const void *g, const void *b,
                         size_t n, double center, double scale, double offset, float inv_scale,
-                        float *scale_out, norm_dtype xt, norm_dtype yt, norm_dtype pt)
+                        float *scale_out, norm_dtype xt, norm_dtype yt, norm_dtype pt, bool f32_mid)
 {
 #define NORM_APPLY(ytt, gated) apply_row_t(y, in, gate_after, g, b, n, center, scale, offset, \
-                                           inv_scale, scale_out, xt, ytt, pt, gated)
+                                           inv_scale, scale_out, xt, ytt, pt, gated, f32_mid)
     bool gated = in.gate != NULL;
     switch (yt) {
     case NORM_F16: gated ? NORM_APPLY(NORM_F16, true) : NORM_APPLY(NORM_F16, false); return;
@@ -189,12 +198,13 @@ static void apply_row(const norm_job *job, size_t row, double center, double sca
     float *scale_out = job->y_scales ? job->y_scales + row : NULL;
     /* f32 everywhere, the common case, gets its own loop; the others share a loop per
      * output type (their conversions cost more than the type tests). */
-    if (job->x_type == NORM_F32 && job->y_type == NORM_F32 && job->param_type == NORM_F32 && !in.gate)
+    if (job->x_type == NORM_F32 && job->y_type == NORM_F32 && job->param_type == NORM_F32 && !in.gate &&
+        !job->moments)
         apply_row_t(y, in, gate_after, g, b, n, center, scale, offset, 0.0f, NULL, NORM_F32, NORM_F32,
-                    NORM_F32, false);
+                    NORM_F32, false, false);
     else
         apply_row_x(y, in, gate_after, g, b, n, center, scale, offset, job->y_inv_scale, scale_out,
-                    job->x_type, job->y_type, job->param_type);
+                    job->x_type, job->y_type, job->param_type, job->moments != NULL);
 }
 
 /* The fused residual add: h = x + r (+ bias) in f32, as an unfused engine adds, rounded to

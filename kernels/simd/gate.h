@@ -7,14 +7,42 @@
  * t = exp(-|z|): 1 / (1 + t) for z >= 0, t / (1 + t) below, so the denominator stays in
  * [1, 2], where a reciprocal estimate and one Newton step replace the division (exp(-z)
  * itself would overflow to Inf for z < -88). A few ulps of f32 in all, far inside the gated
- * kernels' 2^-18. silu(-Inf) is NaN, as z / (1 + exp(-z)) and PyTorch give. */
+ * kernels' 2^-18. silu(-Inf) is -0, its limit (z / (1 + exp(-z)) would make it NaN), so a
+ * gate of -Inf zeroes its element as every other very negative gate does; silu(+Inf) = +Inf;
+ * a NaN gate gives NaN. */
 static NORM_ALWAYS_INLINE vf exp_neg_abs(vf z) { return vf_exp(vf_sub(vf_zero(), vf_abs(z))); }
+
+/* z with -Inf replaced by -FLT_MAX (whose sigmoid is 0 as well), NaN kept: -FLT_MAX - z is
+ * >= 0 only for z = -Inf (and -FLT_MAX itself). */
+static NORM_ALWAYS_INLINE vf gate_arg(vf z)
+{
+    const vf lo = vf_set1(-0x1.fffffep127f);
+    return vf_select_nonneg(vf_sub(lo, z), lo, z);
+}
+
+/* sigmoid(z) given t = exp(-|z|): in [0, 1]. */
+static NORM_ALWAYS_INLINE vf sigmoid_from(vf z, vf t)
+{
+    vf r = vf_recip_1_2(vf_add(vf_set1(1.0f), t));
+    return vf_select_nonneg(z, r, vf_mul(t, r));
+}
 
 /* silu(z) given t = exp(-|z|). */
 static NORM_ALWAYS_INLINE vf silu_from(vf z, vf t)
 {
-    vf r = vf_recip_1_2(vf_add(vf_set1(1.0f), t));
-    return vf_mul(z, vf_select_nonneg(z, r, vf_mul(t, r)));
+    z = gate_arg(z);
+    return vf_mul(z, sigmoid_from(z, t));
+}
+
+/* v * silu(z) given t = exp(-|z|), as (v * sigmoid(z)) * z: silu(z) alone is subnormal for
+ * tiny z (about z / 2), and rounding it there lost up to a third of v * silu(z) when v is
+ * large (x near 2^127, z near 2^-148: found by the fuzzer). v * sigmoid(z) cannot overflow,
+ * and it is rounded into the subnormals only where z > -88 and so the product, at most 88
+ * times it, is near the subnormals too. */
+static NORM_ALWAYS_INLINE vf times_silu(vf v, vf z, vf t)
+{
+    z = gate_arg(z);
+    return vf_mul(vf_mul(v, sigmoid_from(z, t)), z);
 }
 
 static NORM_ALWAYS_INLINE vf silu(vf z) { return silu_from(z, exp_neg_abs(z)); }
@@ -33,10 +61,10 @@ static NORM_ALWAYS_INLINE void silu_row_t(float *out, const void *x, const void 
     if (exp_only)
         return;
     for (i = 0; i < whole; i += NORM_W)
-        vf_store(out + i, vf_mul(load_as(x, i, xt), silu_from(load_as(z, i, xt), vf_load(out + i))));
+        vf_store(out + i, times_silu(load_as(x, i, xt), load_as(z, i, xt), vf_load(out + i)));
     if (k)
-        vf_store_part(out + i, vf_mul(load_part_as(x, i, k, xt),
-                                      silu_from(load_part_as(z, i, k, xt), vf_load_part(out + i, k))), k);
+        vf_store_part(out + i, times_silu(load_part_as(x, i, k, xt), load_part_as(z, i, k, xt),
+                                          vf_load_part(out + i, k)), k);
 }
 
 static __attribute__((noinline)) void silu_row(float *out, const void *x, const void *z, size_t n,

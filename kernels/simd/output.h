@@ -68,11 +68,19 @@ static NORM_ALWAYS_INLINE vf output_vector(out_shape sh, vf x, vf g, vf b, vf z,
     vf v = sh.has_b ? vf_fmadd(u, g, b) : vf_mul(u, g);
     if (!sh.gate_out)
         return v;
-    /* y = (u * g) * silu(z); where silu(z) is zero, (u * silu(z)) * g instead: u * g can
-     * overflow f32 (|gamma| near FLT_MAX) where the exact product, the oracle's, is a zero
-     * (inf * 0 would make it NaN). -|silu| >= 0 only for a zero; a NaN keeps v * NaN. */
+    /* y = (u * g + b) * silu(z), formed as times_silu does (silu(z) alone rounds badly where it
+     * is subnormal). Two cases take u * silu(z) first, then gamma (and b * silu(z)):
+     *  - v = u * g + b beyond f32 (|gamma| near FLT_MAX) where |silu(z)| < 1 brings y back
+     *    (found by the fuzzer: y -Inf, the oracle -1.18e38); FLT_MAX - |v| < 0 there, and NaN
+     *    for a NaN v, which the other order gives as well;
+     *  - silu(z) zero (-|silu| >= 0), where v may have overflowed and inf * 0 would be NaN
+     *    where the exact product, the oracle's, is a zero: (u * silu(z)) * g, whose sign is
+     *    that of the product (b * 0 adds nothing). */
     vf sg = silu_from(z, t);
-    return vf_select_nonneg(vf_sub(vf_zero(), vf_abs(sg)), vf_mul(vf_mul(u, sg), g), vf_mul(v, sg));
+    vf us = times_silu(u, z, t);
+    vf wide = sh.has_b ? vf_fmadd(us, g, times_silu(b, z, t)) : vf_mul(us, g);
+    vf y = vf_select_nonneg(vf_sub(vf_set1(0x1.fffffep127f), vf_abs(v)), times_silu(v, z, t), wide);
+    return vf_select_nonneg(vf_sub(vf_zero(), vf_abs(sg)), vf_mul(vf_mul(u, sg), g), y);
 }
 
 /* The output loop of one shape. Partial vectors (an unaligned head, the tail) go through the

@@ -226,7 +226,6 @@ static void poke_nan_bits(void *e, float *f, size_t i, int t, unsigned which)
 
 /* ---- the reference ----------------------------------------------------------------------- */
 
-static long double silu_l(long double z) { return z / (1.0L + expl(-z)); }
 
 typedef struct ref {
     long double *y, *bound, *s;  /* per element: y_ref, its bound, silu(z) (1 without a gate after) */
