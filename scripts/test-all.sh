@@ -9,8 +9,7 @@
 #   4. an aarch64 cross build, full suite under qemu-user, for the scalar and neon tiers;
 #   5. the ABI check against abi/libnorm.abi (scripts/abi-check.sh);
 #   6. the suite under ASan+UBSan and the tier-switching test under TSan (scripts/sanitizers.sh);
-#   7. the differential fuzzer, FUZZ_SECONDS per tier (scripts/fuzz.sh), when FUZZ_SECONDS is set:
-#      not by default while tests/fuzz/known/ lists open findings.
+#   7. the differential fuzzer, FUZZ_SECONDS per tier (scripts/fuzz.sh; default 30, 0 skips it).
 # Emulated runs set NORM_TEST_QUICK=1 (fewer of the largest cases) and CK_FORK=no.
 # Build directories default to build/ and build-arm64/ (override: BUILD_DIR, ARM_BUILD_DIR).
 set -euo pipefail
@@ -55,14 +54,15 @@ section "ABI: libnorm.so against abi/libnorm.abi"
 section "sanitizers: the suite under ASan+UBSan, tier switching under TSan"
 ./scripts/sanitizers.sh
 
-# The fuzzer still finds disagreements that are not fixed yet (tests/fuzz/known/README.md, issue
-# #14), so a bounded run is opt-in until they are: FUZZ_SECONDS=30 ./scripts/test-all.sh. The
-# corpus it has found so far is replayed in every run above (the fuzz-corpus test).
-if [ "${FUZZ_SECONDS:-0}" -gt 0 ]; then
-    section "fuzz_norm: ${FUZZ_SECONDS} s per tier (libFuzzer, ASan+UBSan)"
-    ./scripts/fuzz.sh "${FUZZ_SECONDS}"
+# Every finding so far is fixed and replayed by the fuzz-corpus test above; this looks for new
+# ones, on every tier this CPU runs. A finding fails the run (its input is left in
+# build-asan/fuzz-artifacts/ for tests/fuzz/corpus/).
+fuzz_seconds=${FUZZ_SECONDS:-30}
+if [ "$fuzz_seconds" -gt 0 ]; then
+    section "fuzz_norm: ${fuzz_seconds} s per tier (libFuzzer, ASan+UBSan)"
+    ./scripts/fuzz.sh "$fuzz_seconds"
 else
-    section "fuzz_norm: not run (FUZZ_SECONDS unset): open findings in tests/fuzz/known/ (issue #14)"
+    section "fuzz_norm: not run (FUZZ_SECONDS=0)"
 fi
 
 section "all test runs passed"
