@@ -119,6 +119,12 @@ static inline __attribute__((always_inline)) double apply_elem(
         v = f32_overflow(f32_overflow(f32_overflow(load_in(in, i, xt, gated_in)) - center) * scale);
     else
         v = (load_in(in, i, xt, gated_in) - center) * scale;
+    /* The normalised value is an f32 on every other tier: one too small for f32 is a zero
+     * there, and with an infinite gamma zero * Inf is NaN where v * Inf would be an infinity.
+     * (Found by the fuzzer. Nothing else changes: with a finite gamma such a v contributes
+     * less than the contract's underflow term.) */
+    if (fabs(v) <= 0x1p-150)
+        v = copysign(0.0, v);
     if (g)
         v *= offset + load_elem(g, i, pt);
     if (b)
