@@ -84,14 +84,11 @@ static NORM_ALWAYS_INLINE void layernorm_kernel(const norm_job *job, kernel_type
         layernorm_plain_rows(job, false, k.xt, k.yt, k.pt);
 }
 
-/* Gated RMSNorm as Mamba-2 and Qwen3-Next use it has gamma or nothing: a beta or the unit
- * offset with a gate is left to the scalar rows, combinations no engine has been seen to use. */
+/* Gated RMSNorm, either order, with gamma or not, beta, the unit offset (output.h's gate
+ * variants; the parameters other than gamma through write_row_rare's f32 chunks). */
 static NORM_ALWAYS_INLINE void rmsnorm_gated_kernel(const norm_job *job, kernel_types k)
 {
-    if (job->beta || job->unit_offset) {
-        for (size_t r = 0; r < job->rows; r++)
-            norm_rmsnorm_row_exact(job, r);
-    } else if (job->gate_before) {
+    if (job->gate_before) {
         rmsnorm_gate_before_rows(job, k.out);
     } else {
         rmsnorm_gate_after_rows(job, k.out);
@@ -103,7 +100,7 @@ static NORM_ALWAYS_INLINE void rmsnorm_gated_kernel(const norm_job *job, kernel_
 #define NORM_DEFINE_OUT(x, y, p)                                                          \
     static __attribute__((noinline)) float NORM_OUT_NAME(x, y, p)(const out_row *o, enum out_variant v) \
     {                                                                                     \
-        return output_variants(o, v, NORM_DT_##x, NORM_DT_##y, NORM_DT_##p);              \
+        return output_variants(o, v, NORM_DT_##x, NORM_DT_##y, NORM_DT_##p, true);            \
     }
 
 #define NORM_TYPES_OF(x, y, p)                                                            \

@@ -28,6 +28,7 @@ typedef struct out_shape {
     bool centered;         /* LayerNorm: subtract c, add neg_ds */
     bool has_b;            /* beta */
     bool gate_out;         /* times silu(z), from t = exp(-|z|) computed ahead (exp_row) */
+    bool careful;          /* with gate_out: y may leave f32 before the gate (see output_vector) */
 } out_shape;
 
 /* The shapes an instance serves, chosen per row by write_row. */
@@ -35,7 +36,9 @@ enum out_variant {
     OUT_SCALE,         /* RMSNorm: u = x * s */
     OUT_CENTER,        /* LayerNorm */
     OUT_CENTER_BETA,   /* LayerNorm and RMSNorm with beta */
-    OUT_SCALE_GATE,    /* gated RMSNorm, the gate after the norm */
+    OUT_SCALE_GATE,    /* gated RMSNorm, the gate after the norm: y = (u * g * sigmoid(z)) * z */
+    OUT_GATE_CAREFUL,  /* the same where u * g may overflow f32 */
+    OUT_GATE_BETA,     /* the gate after the norm with beta (careful too: a rare call) */
 };
 
 /* One row's output, as its loop sees it. */
@@ -44,8 +47,9 @@ typedef struct out_row {
     const void *x, *g, *b;
     size_t n;
     row_scale rs;
-    const void *z;        /* OUT_SCALE_GATE: the gate's row ... */
+    const void *z;        /* the gate after the norm: the gate's row ... */
     const float *exp_z;   /* ... and exp(-|z|) for it */
+    bool gate_careful;    /* OUT_GATE_CAREFUL instead of OUT_SCALE_GATE */
     float q_inv;          /* int8: 1 / s */
     bool amax_only;       /* int8: return max|y| over the row, store nothing */
     bool nontemporal;     /* streaming stores */
@@ -60,7 +64,7 @@ typedef struct out_row {
 
 typedef float out_fn(const out_row *o, enum out_variant v);
 
-/* y for one vector, before it is stored. */
+/* y for one vector, before it is stored. With the gate after the norm, t = exp(-|z|). */
 static NORM_ALWAYS_INLINE vf output_vector(out_shape sh, vf x, vf g, vf b, vf z, vf t, vf c, vf s,
                                            vf neg_ds)
 {
@@ -68,19 +72,21 @@ static NORM_ALWAYS_INLINE vf output_vector(out_shape sh, vf x, vf g, vf b, vf z,
     vf v = sh.has_b ? vf_fmadd(u, g, b) : vf_mul(u, g);
     if (!sh.gate_out)
         return v;
-    /* y = (u * g + b) * silu(z), formed as times_silu does (silu(z) alone rounds badly where it
-     * is subnormal). Two cases take u * silu(z) first, then gamma (and b * silu(z)):
-     *  - v = u * g + b beyond f32 (|gamma| near FLT_MAX) where |silu(z)| < 1 brings y back
-     *    (found by the fuzzer: y -Inf, the oracle -1.18e38); FLT_MAX - |v| < 0 there, and NaN
-     *    for a NaN v, which the other order gives as well;
-     *  - silu(z) zero (-|silu| >= 0), where v may have overflowed and inf * 0 would be NaN
-     *    where the exact product, the oracle's, is a zero: (u * silu(z)) * g, whose sign is
-     *    that of the product (b * 0 adds nothing). */
-    vf sg = silu_from(z, t);
-    vf us = times_silu(u, z, t);
-    vf wide = sh.has_b ? vf_fmadd(us, g, times_silu(b, z, t)) : vf_mul(us, g);
-    vf y = vf_select_nonneg(vf_sub(vf_set1(0x1.fffffep127f), vf_abs(v)), times_silu(v, z, t), wide);
-    return vf_select_nonneg(vf_sub(vf_zero(), vf_abs(sg)), vf_mul(vf_mul(u, sg), g), y);
+    /* y = v * silu(z) as (v * sigmoid(z)) * z: silu(z) alone is subnormal for tiny z and would
+     * lose bits of y (times_silu); z with -Inf taken as -FLT_MAX makes silu(-Inf) = -0. Where
+     * the call's parameters are small enough that v stays in f32 (gate_params_wide), that is
+     * all. */
+    vf sig = sigmoid_from(z, t), gz = gate_arg(z);
+    vf y = vf_mul(vf_mul(v, sig), gz);
+    if (!sh.careful)
+        return y;
+    /* Otherwise, where v left f32 (|gamma| near FLT_MAX; found by the fuzzer: y -Inf where the
+     * oracle's is -1.18e38), the gate before gamma: (u * silu(z)) * g + b * silu(z).
+     * FLT_MAX - |v| < 0 there, NaN for a NaN v, which the other order gives as well. A zero
+     * silu gives a zero there too, not Inf * 0. */
+    vf us = vf_mul(vf_mul(u, sig), gz);
+    vf wide = sh.has_b ? vf_fmadd(us, g, vf_mul(vf_mul(b, sig), gz)) : vf_mul(us, g);
+    return vf_select_nonneg(vf_sub(vf_set1(0x1.fffffep127f), vf_abs(v)), y, wide);
 }
 
 /* The output loop of one shape. Partial vectors (an unaligned head, the tail) go through the
@@ -173,18 +179,33 @@ static NORM_ALWAYS_INLINE float output_loop(out_shape sh, const out_row *o)
 }
 
 /* The body of output_row_<x>_<y>_<p>: one loop per variant. */
+/* write_row's answer for a row it did not write: a dynamic int8 scale whose max|y| overflowed
+ * f32 (|gamma| near FLT_MAX), where the exact max|y| / 127 is finite. The caller sends the row
+ * to the scalar row, which computes the scale in double. */
+#define NORM_OUT_EXACT (-1.0f)
+
 static NORM_ALWAYS_INLINE float output_variants(const out_row *o, enum out_variant v, norm_dtype xt,
-                                                norm_dtype yt, norm_dtype pt)
+                                                norm_dtype yt, norm_dtype pt, bool gates)
 {
+    if (!gates && v >= OUT_SCALE_GATE)
+        return NORM_OUT_EXACT; /* a caller that has no gate (never reached) */
     switch (v) {
     case OUT_SCALE:
-        return output_loop((out_shape){ xt, yt, pt, false, false, false }, o);
+        return output_loop((out_shape){ xt, yt, pt, false, false, false, false }, o);
     case OUT_CENTER:
-        return output_loop((out_shape){ xt, yt, pt, true, false, false }, o);
+        return output_loop((out_shape){ xt, yt, pt, true, false, false, false }, o);
     case OUT_CENTER_BETA:
-        return output_loop((out_shape){ xt, yt, pt, true, true, false }, o);
+        return output_loop((out_shape){ xt, yt, pt, true, true, false, false }, o);
+    case OUT_SCALE_GATE:
+        return output_loop((out_shape){ xt, yt, pt, false, false, true, false }, o);
     default:
-        return output_loop((out_shape){ xt, yt, pt, false, false, true }, o);
+        /* The careful gate loops exist for f32 parameters only: write_row sends the others
+         * through write_row_rare's f32 chunks (it keeps the library small). */
+        if (pt != NORM_F32)
+            return NORM_OUT_EXACT;
+        if (v == OUT_GATE_CAREFUL)
+            return output_loop((out_shape){ xt, yt, pt, false, false, true, true }, o);
+        return output_loop((out_shape){ xt, yt, pt, false, true, true, true }, o);
     }
 }
 
@@ -246,10 +267,6 @@ static __attribute__((noinline)) float write_row_rare(const out_row *o, enum out
     return amax;
 }
 
-/* write_row's answer for a row it did not write: a dynamic int8 scale whose max|y| overflowed
- * f32 (|gamma| near FLT_MAX), where the exact max|y| / 127 is finite. The caller sends the row
- * to the scalar row, which computes the scale in double. */
-#define NORM_OUT_EXACT (-1.0f)
 
 /* One row's output, whatever its parameters: the typed loop (NULL: none for these
  * parameters' type), or write_row_rare. With q_scale (a dynamic int8 scale), max|y| first,
@@ -260,14 +277,15 @@ static NORM_ALWAYS_INLINE float write_row(out_row *o, bool centered, const void 
                                          out_fn *f32_params, bool inline_typed, norm_dtype xt,
                                          norm_dtype yt, norm_dtype pt)
 {
-    const bool rare = !gamma || unit_offset || !typed;
-    enum out_variant v = o->z ? OUT_SCALE_GATE : beta ? OUT_CENTER_BETA : centered ? OUT_CENTER : OUT_SCALE;
+    enum out_variant v = o->z ? (beta ? OUT_GATE_BETA : o->gate_careful ? OUT_GATE_CAREFUL : OUT_SCALE_GATE)
+                         : beta ? OUT_CENTER_BETA : centered ? OUT_CENTER : OUT_SCALE;
+    const bool rare = !gamma || unit_offset || !typed || (v >= OUT_GATE_CAREFUL && pt != NORM_F32);
     o->g = gamma;
     o->b = beta;
     if (yt == NORM_I8 && q_scale) {
         o->amax_only = true;
         float amax = rare ? write_row_rare(o, v, f32_params, gamma, beta, unit_offset, xt, yt, pt)
-                     : inline_typed ? output_variants(o, v, xt, yt, pt) : typed(o, v);
+                     : inline_typed ? output_variants(o, v, xt, yt, pt, false) : typed(o, v);
         if (!(amax <= FLT_MAX))
             return NORM_OUT_EXACT;
         float scale = amax / 127.0f;
@@ -277,7 +295,7 @@ static NORM_ALWAYS_INLINE float write_row(out_row *o, bool centered, const void 
     }
     if (rare)
         return write_row_rare(o, v, f32_params, gamma, beta, unit_offset, xt, yt, pt);
-    return inline_typed ? output_variants(o, v, xt, yt, pt) : typed(o, v);
+    return inline_typed ? output_variants(o, v, xt, yt, pt, false) : typed(o, v);
 }
 
 #endif

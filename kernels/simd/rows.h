@@ -98,11 +98,13 @@ static NORM_ALWAYS_INLINE bool output_row_at(const norm_job *job, size_t r, row_
  * Gated RMSNorm's output for row r when x * silu(z) (gate before the norm) or exp(-|z|) (gate
  * after it; the output pass forms silu from it) is computed in loops of their own, as much of
  * the row as the stash holds at a time, then that part of the output. A dynamic int8 scale
- * needs max|y| over the whole row first: longer rows then go over it twice. False if the row
- * needs the scalar row (NORM_OUT_EXACT).
+ * needs max|y| over the whole row first: longer rows then go over it twice. careful: the gate
+ * after the norm takes its careful loop (parameters that may overflow before the gate, or
+ * given moments, which bound nothing). False if the row needs the scalar row
+ * (NORM_OUT_EXACT).
  */
 static NORM_ALWAYS_INLINE bool gated_output_chunks(const norm_job *job, size_t r, row_scale rs, bool gate_in,
-                                                   float *scratch, out_fns fns, norm_dtype xt,
+                                                   bool careful, float *scratch, out_fns fns, norm_dtype xt,
                                                    norm_dtype yt, norm_dtype pt)
 {
     const size_t n = job->n, xs = norm_dtype_size(xt), ys = norm_dtype_size(yt), ps = norm_dtype_size(pt);
@@ -128,6 +130,7 @@ static NORM_ALWAYS_INLINE bool gated_output_chunks(const norm_job *job, size_t r
                               pt == NORM_F32 ? fns.f32_source : NULL, fns.f32_source, false, NORM_F32, yt, pt);
             } else {
                 exp_row(scratch, z + at * xs, len, xt);
+                o.gate_careful = careful;
                 o.x = src + at * xs;
                 o.z = z + at * xs;
                 o.exp_z = scratch;
@@ -172,6 +175,9 @@ static NORM_ALWAYS_INLINE void rmsnorm_rows(const norm_job *job, bool gate_in, b
     const bool ahead = n < NORM_AHEAD_BELOW;
     const bool in_y = gate_in && yt == NORM_F32 && job->y != job->x && !job->nontemporal;
     const bool stash = gate_in && !given && (in_y || n <= NORM_STASH);
+    /* The gate after the norm: the fast output loop unless the parameters are so large, or the
+     * given moments so arbitrary, that u * gamma + beta may leave f32 (output.h). */
+    const bool careful = gate_out && (given || gate_params_wide(job, pt));
 #define NORM_STASH_ROW(r)                                                         \
     (!stash ? NULL : in_y ? (float *)job->y + (r) * job->y_stride                 \
                   : scratch + (ahead ? ((r) & 1) * (NORM_STASH / 2) : 0))
@@ -206,7 +212,7 @@ static NORM_ALWAYS_INLINE void rmsnorm_rows(const norm_job *job, bool gate_in, b
                       job->y_scales ? job->y_scales + r : NULL, pt == NORM_F32 ? fns.f32_source : NULL,
                       fns.f32_source, false, NORM_F32, yt, pt) != NORM_OUT_EXACT;
         } else if (gate_in || gate_out) {
-            done = gated_output_chunks(job, r, rs, gate_in, scratch, fns, xt, yt, pt);
+            done = gated_output_chunks(job, r, rs, gate_in, careful, scratch, fns, xt, yt, pt);
         } else {
             done = output_row_at(job, r, rs, false, fns, xt, yt, pt);
         }
@@ -264,7 +270,7 @@ static NORM_ALWAYS_INLINE void rmsnorm_plain_rows(const norm_job *job, bool has_
                                                   norm_dtype yt, norm_dtype pt)
 {
     const plain_call c = plain_call_of(job, xt, yt);
-    const out_shape sh = { xt, yt, pt, has_b, has_b, false }; /* with beta: output.h */
+    const out_shape sh = { xt, yt, pt, has_b, has_b, false, false }; /* with beta: output.h */
     const size_t n = c.n;
     const char *x = (const char *)job->x;
     char *y = (char *)job->y;
@@ -419,7 +425,7 @@ static NORM_ALWAYS_INLINE void layernorm_plain_rows(const norm_job *job, bool ha
                                                     norm_dtype yt, norm_dtype pt)
 {
     const plain_call c = plain_call_of(job, xt, yt);
-    const out_shape sh = { xt, yt, pt, true, has_b, false };
+    const out_shape sh = { xt, yt, pt, true, has_b, false, false };
     const size_t n = c.n, rows = c.rows;
     if (rows == 0)
         return;
