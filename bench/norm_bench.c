@@ -49,9 +49,14 @@
 #include <string.h>
 #include <time.h>
 #include <unistd.h>
+#if defined(__aarch64__) && defined(__linux__)
+#include <sys/auxv.h>
+#endif
 
+#include "isa_list.h" /* the one list of tiers: macros only */
 #include "norm.h"
 #include "reference.h"
+#include "silu_sleef.h"
 #include "scaling.h"
 
 #define EPS 1e-6f
@@ -79,12 +84,27 @@ static const char *const all_types =
 
 /* --half-report: the issue's shapes and targets. On shapes larger than the caches, bf16 and f16
  * rows (x, y and gamma) must move at least 1.8x the rows per second of f32; on a single
- * 4096-wide row they must be no slower. */
+ * 4096-wide row they must be no slower, except f16 on a CPU without f16 arithmetic, which must
+ * convert every element both ways and reach 0.75x (the target as restated by the project). */
 static const char *const half_report_types = "f32,bf16,f16";
 static const char *const half_report_shapes = "1x4096,2048x4096,8192x8192";
 static const struct { const char *shape; double target; } half_targets[] = {
     { "1x4096", 1.0 }, { "2048x4096", 1.8 }, { "8192x8192", 1.8 },
 };
+#define HALF_F16_SOFT_1X4096 0.75
+
+/* Whether this CPU computes in f16 (AVX512-FP16; Armv8.2's FP16, HWCAP_ASIMDHP). */
+static bool cpu_has_f16_arithmetic(void)
+{
+#if defined(__x86_64__) || defined(__i386__)
+    __builtin_cpu_init();
+    return __builtin_cpu_supports("avx512fp16");
+#elif defined(__aarch64__) && defined(__linux__)
+    return (getauxval(AT_HWCAP) & (1ul << 10)) != 0; /* HWCAP_ASIMDHP */
+#else
+    return false;
+#endif
+}
 
 /* --fused: the targets for the fused residual RMSNorm: within 1.2x of its own floor on 1x4096
  * and 16x4096. A minimum speedup over the unfused add + norm (0: none) was once asked for on
@@ -107,9 +127,11 @@ static const char *const short_shapes = "1x288,1x512,1x1024";
 /* Its agreement check: the library's y and the loop's, max |difference| / max |y|. */
 #define SHORT_AGREE 1e-5
 
-/* --gated: the issue's target for gated RMSNorm, in either order, on every shape: within 1.5x
- * of its own floor. */
-#define GATED_FLOOR_MAX 1.5
+/* --gated: the target for gated RMSNorm, in either order, on every shape, as the project set it:
+ * never slower than the norm plus a separate SLEEF silu pass on the same tier (CAND_GSLEEF;
+ * time / that time <= 1). (It was once "within 1.5x of its own floor"; the floor ratio is still
+ * printed in the summary.) */
+#define GATED_VS_SLEEF_MAX 1.0
 
 /* --int8: the static scale. Normalised rows have an RMS of 1 and gamma is near 1, so on gauss rows
  * y beyond 4 clips (a few values in a million, more with beta), as a calibrated scale would clip
@@ -190,8 +212,10 @@ static void usage(FILE *f)
         "  --gated           gated RMSNorm, y = rmsnorm(x) * gamma * silu(z) and, with the gate\n"
         "                    before the norm, y = rmsnorm(x * silu(z)) * gamma, against the\n"
         "                    unfused sequence (norm, then a silu pass; or a silu pass, then the\n"
-        "                    norm) and against its own floor, with the target (within\n"
-        "                    %.1fx of the floor). --types: f32 or bf16 rows (x, z, y; gamma of\n"
+        "                    norm; the pass once with libm's expf, -ffast-math, and once with\n"
+        "                    SLEEF's exp for the tier) and against its own floor, with the\n"
+        "                    target (time / (norm + SLEEF pass) <= %.2f: never slower).\n"
+        "                    --types: f32 or bf16 rows (x, z, y; gamma of\n"
         "                    their type or f32), default %s. Default shapes:\n"
         "                      %s\n"
         "                    (with --quick %s)\n"
@@ -240,7 +264,7 @@ static void usage(FILE *f)
         "honour is reported here and by NORM_VERBOSE=1.\n",
         default_shapes, (double)DIST_OFFSET_MAX, (double)DIST_MEAN, (double)DIST_MEAN, DIST_NOUTLIERS,
         (double)DIST_OUTLIER_MIN, (double)DIST_OUTLIER_MAX, norm_targets[NORM_RMSNORM], norm_targets[NORM_LAYERNORM],
-        half_report_shapes, fused_types, GATED_FLOOR_MAX, gated_types, gated_shapes, gated_quick_shapes,
+        half_report_shapes, fused_types, GATED_VS_SLEEF_MAX, gated_types, gated_shapes, gated_quick_shapes,
         split_shapes, short_shapes, DEFAULT_ROUNDS, SHAPE_BUDGET_S, DEFAULT_MIN_MS, QUICK_ROUNDS, QUICK_MIN_MS,
         quick_shapes, SPREAD_MAX * 100);
 }
@@ -1099,6 +1123,7 @@ typedef enum cand_kind {
     CAND_GFLOOR,     /* --gated: the gated floor (reference.c) */
     CAND_GATED,      /* --gated: norm_run with the gate on one tier; variant GATE_AFTER or GATE_BEFORE */
     CAND_GUNFUSED,   /* --gated: norm_run, then the silu pass (or the silu pass, then norm_run) */
+    CAND_GSLEEF,     /* --gated: the same with the tier's SLEEF silu pass (silu_sleef.c): the target's baseline */
     CAND_QFLOOR,     /* --int8: the int8 floor (reference.c) */
     CAND_INT8,       /* --int8: norm_run with int8 y on one tier; variant SCALE_STATIC or SCALE_DYNAMIC */
     CAND_QUNFUSED,   /* --int8: norm_run to f32, then the quantize pass (reference.c) */
@@ -1114,6 +1139,7 @@ enum { SCALE_STATIC = 0, SCALE_DYNAMIC = 1 };
 static bool on_tier(cand_kind k)
 {
     return k == CAND_LIB || k == CAND_FUSED || k == CAND_UNFUSED || k == CAND_GATED || k == CAND_GUNFUSED ||
+           k == CAND_GSLEEF ||
            k == CAND_INT8 || k == CAND_QUNFUSED || k == CAND_SPLIT;
 }
 
@@ -1143,6 +1169,7 @@ static const char *impl_name(const candidate *c)
     case CAND_UNFUSED:
     case CAND_GATED:
     case CAND_GUNFUSED:
+    case CAND_GSLEEF:
     case CAND_INT8:
     case CAND_QUNFUSED:
     case CAND_SPLIT: return norm_isa_name(c->isa);
@@ -1165,6 +1192,10 @@ static const char *cand_label(const candidate *c, char *buf, size_t size)
     case CAND_GATED: snprintf(buf, size, "gated rmsnorm (gate %s) %s", gate_name(c->variant), impl); break;
     case CAND_GUNFUSED:
         snprintf(buf, size, "%s %s", c->variant == GATE_BEFORE ? "silu pass + rmsnorm" : "rmsnorm + silu pass", impl);
+        break;
+    case CAND_GSLEEF:
+        snprintf(buf, size, "%s %s",
+                 c->variant == GATE_BEFORE ? "SLEEF silu pass + rmsnorm" : "rmsnorm + SLEEF silu pass", impl);
         break;
     case CAND_INT8: snprintf(buf, size, "%s to int8 (%s scale) %s", op, scale_name(c->variant), impl); break;
     case CAND_QUNFUSED:
@@ -1288,11 +1319,22 @@ static norm_params workload_params(const candidate *c, const workload *w)
     return p;
 }
 
+/* --gated's SLEEF baseline: silu_impl_<tier> (silu_sleef.c) for each tier that has one, found
+ * through the ISA list; a weak reference is NULL where the tier was not compiled in (or has no
+ * vector layer: scalar). */
+#define SILU_EXTERN(name, NAME, value, arch, pred) extern const silu_impl silu_impl_##name __attribute__((weak));
+#define SILU_ENTRY(name, NAME, value, arch, pred) [value] = &silu_impl_##name,
+#define SILU_NO_VARIANT(name, NAME, tier, arch, pred)
+NORM_ISA_LIST(SILU_EXTERN, SILU_NO_VARIANT)
+static const silu_impl *const silu_impls[NORM_ISA_COUNT] = { NORM_ISA_LIST(SILU_ENTRY, SILU_NO_VARIANT) };
+
 /* --gated: the gated call, or the unfused sequence an engine would run without it: the norm,
  * then y *= silu(z) (gate after); or t = x * silu(z) into a temporary of x's type, then the
- * norm of t (gate before). */
+ * norm of t (gate before). The silu pass is reference.c's (libm's expf, -ffast-math) or, for
+ * CAND_GSLEEF, the tier's SLEEF pass. */
 static norm_status run_gated(const candidate *c, const workload *w, bool fused)
 {
+    const silu_impl *sl = c->kind == CAND_GSLEEF ? silu_impls[c->isa] : NULL;
     norm_params p = workload_params(c, w);
     norm_dtype xt = c->types.x;
     size_t count = w->rows * w->n;
@@ -1305,7 +1347,11 @@ static norm_status run_gated(const candidate *c, const workload *w, bool fused)
         return norm_run(&p);
     }
     if (before) {
-        if (xt == NORM_F32)
+        if (sl && xt == NORM_F32)
+            sl->gate_f32(w->tmp, p.x, z, count);
+        else if (sl)
+            sl->gate_bf16(w->tmp, p.x, z, count);
+        else if (xt == NORM_F32)
             ref_gate_f32(w->tmp, p.x, z, count);
         else
             ref_gate_bf16(w->tmp, p.x, z, count);
@@ -1315,7 +1361,11 @@ static norm_status run_gated(const candidate *c, const workload *w, bool fused)
     norm_status st = norm_run(&p);
     if (st != NORM_OK)
         return st;
-    if (xt == NORM_F32)
+    if (sl && xt == NORM_F32)
+        sl->mul_silu_f32(w->y, z, count);
+    else if (sl)
+        sl->mul_silu_bf16(w->y, z, count);
+    else if (xt == NORM_F32)
         ref_mul_silu_f32(w->y, z, count);
     else
         ref_mul_silu_bf16(w->y, z, count);
@@ -1428,6 +1478,7 @@ static norm_status run_once(const candidate *c, const workload *w)
     }
     case CAND_GATED:
     case CAND_GUNFUSED:
+    case CAND_GSLEEF:
         return run_gated(c, w, c->kind == CAND_GATED);
     case CAND_QFLOOR: {
         const combo *t = &c->types;
@@ -1534,6 +1585,9 @@ static size_t build_gated_candidates(candidate *c, const options *o, const combo
                                           .isa = (norm_isa)t, .variant = v };
                 c[count++] = (candidate){ .kind = CAND_GUNFUSED, .types = *types, .op = NORM_RMSNORM,
                                           .isa = (norm_isa)t, .variant = v };
+                if (silu_impls[t])
+                    c[count++] = (candidate){ .kind = CAND_GSLEEF, .types = *types, .op = NORM_RMSNORM,
+                                              .isa = (norm_isa)t, .variant = v };
             }
     return count;
 }
@@ -1886,7 +1940,8 @@ static int check_gated(const candidate *c, size_t count, const workload *w, cons
         candidate scalar = { .kind = CAND_GATED, .types = *t, .op = NORM_RMSNORM, .isa = NORM_ISA_SCALAR, .variant = v };
         bool computed = false;
         for (size_t k = 0; k < count; k++) {
-            if ((c[k].kind != CAND_GATED && c[k].kind != CAND_GUNFUSED) || c[k].variant != v)
+            if ((c[k].kind != CAND_GATED && c[k].kind != CAND_GUNFUSED && c[k].kind != CAND_GSLEEF) ||
+                c[k].variant != v)
                 continue;
             if (!computed) {
                 time_calls(&scalar, w, 1);
@@ -2048,7 +2103,8 @@ static record make_record(const report *rep, const candidate *c, const workload 
     snprintf(r.shape, sizeof r.shape, "%zux%zu", w->rows, w->n);
     bool rms = c->op == NORM_RMSNORM;
     bool fused = c->kind == CAND_FFLOOR || c->kind == CAND_FUSED || c->kind == CAND_UNFUSED;
-    bool gated = c->kind == CAND_GFLOOR || c->kind == CAND_GATED || c->kind == CAND_GUNFUSED;
+    bool gated = c->kind == CAND_GFLOOR || c->kind == CAND_GATED || c->kind == CAND_GUNFUSED ||
+                 c->kind == CAND_GSLEEF;
     bool int8 = c->kind == CAND_QFLOOR || c->kind == CAND_INT8 || c->kind == CAND_QUNFUSED;
     r.floor_kind = fused ? "fused-floor" : gated ? "gated-floor" : int8 ? "int8-floor"
                  : memcpy_floor ? "memcpy" : is_f32(&c->types) ? "read+x*gamma" : "read+y=x";
@@ -2064,6 +2120,8 @@ static record make_record(const report *rep, const candidate *c, const workload 
         r.op = "gated-rmsnorm";
     else if (c->kind == CAND_GUNFUSED)
         r.op = c->variant == GATE_BEFORE ? "gate+rmsnorm" : "rmsnorm+gate";
+    else if (c->kind == CAND_GSLEEF)
+        r.op = c->variant == GATE_BEFORE ? "sleefgate+rms" : "rms+sleefgate";
     else if (c->kind == CAND_INT8)
         r.op = rms ? "rmsnorm-i8" : "layernorm-i8";
     else if (c->kind == CAND_QUNFUSED)
@@ -2072,7 +2130,7 @@ static record make_record(const report *rep, const candidate *c, const workload 
         r.op = rms ? "split-rmsnorm" : "split-layernorm";
     else
         r.op = op_name(c->op);
-    if (c->kind == CAND_GATED || c->kind == CAND_GUNFUSED)
+    if (c->kind == CAND_GATED || c->kind == CAND_GUNFUSED || c->kind == CAND_GSLEEF)
         snprintf(r.variant_name, sizeof r.variant_name, "gate-%s", gate_name(c->variant));
     else if (c->kind == CAND_INT8 || c->kind == CAND_QUNFUSED)
         snprintf(r.variant_name, sizeof r.variant_name, "%s", scale_name(c->variant));
@@ -2348,10 +2406,7 @@ static void report_pairs(context *ctx, size_t shape_index, const candidate *c, s
         add_record(&ctx->rep, &u);
         char impl[32], what[32];
         snprintf(impl, sizeof impl, "%s%s", f.impl, f.is_default ? " *" : "");
-        if (c[k].kind == CAND_GATED)
-            snprintf(what, sizeof what, "%s", gate_name(c[k].variant));
-        else
-            snprintf(what, sizeof what, "%s %s", op_name(c[k].op), scale_name(c[k].variant));
+        snprintf(what, sizeof what, "%s %s", op_name(c[k].op), scale_name(c[k].variant));
         print_dist_cell(o, dist_names[w->dist]);
         printf("  %-17s %-10s %12.1f %8.2f %8.1f %17.1f %8.2f %8.2fx\n", what, impl, f.median, f.ratio, f.gbps,
                u.median, u.ratio, u.median / f.median);
@@ -2379,9 +2434,36 @@ static void report_gated_combo(context *ctx, size_t shape_index, const candidate
     human_bytes((double)ctx->llc, b, sizeof b);
     printf("  x, z and y are %s each; last-level cache %s\n", a, b);
     print_dist_cell(o, "dist");
-    printf("  %-17s %-10s %12s %8s %8s %17s %8s %9s\n", "gate", "impl", "gated ns/row", "x floor", "GB/s",
-           "unfused ns/row", "x floor", "speedup");
-    report_pairs(ctx, shape_index, c, count, w, "gated");
+    printf("  %-8s %-10s %12s %8s %8s %16s %8s %16s %8s\n", "gate", "impl", "gated ns/row", "x floor", "GB/s",
+           "+libm ns/row", "speedup", "+SLEEF ns/row", "speedup");
+    /* The floor, then per order and tier the gated call, the unfused sequence with the libm
+     * pass and, where the tier has one, with its SLEEF pass. */
+    double floor_ns = c[0].median;
+    record fr = make_record(&ctx->rep, &c[0], w, shape_index, floor_ns, false, ctx->marked);
+    add_record(&ctx->rep, &fr);
+    print_dist_cell(o, dist_names[w->dist]);
+    printf("  %-8s %-10s %12.1f %8.2f %8.1f %16s %8s %16s %8s\n", "floor", "gated", fr.median, fr.ratio, fr.gbps,
+           "-", "-", "-", "-");
+    for (size_t k = 1; k + 1 < count;) {
+        bool has_sleef = k + 2 < count && c[k + 2].kind == CAND_GSLEEF;
+        record f = make_record(&ctx->rep, &c[k], w, shape_index, floor_ns, false, ctx->marked);
+        record u = make_record(&ctx->rep, &c[k + 1], w, shape_index, floor_ns, false, ctx->marked);
+        f.vs_unfused = u.median / f.median;
+        add_record(&ctx->rep, &f);
+        add_record(&ctx->rep, &u);
+        char impl[32], sl_ns[32] = "-", sl_x[32] = "-";
+        if (has_sleef) {
+            record sl = make_record(&ctx->rep, &c[k + 2], w, shape_index, floor_ns, false, ctx->marked);
+            add_record(&ctx->rep, &sl);
+            snprintf(sl_ns, sizeof sl_ns, "%.1f", sl.median);
+            snprintf(sl_x, sizeof sl_x, "%.2fx", sl.median / f.median);
+        }
+        snprintf(impl, sizeof impl, "%s%s", f.impl, f.is_default ? " *" : "");
+        print_dist_cell(o, dist_names[w->dist]);
+        printf("  %-8s %-10s %12.1f %8.2f %8.1f %16.1f %7.2fx %16s %8s\n", gate_name(c[k].variant), impl, f.median,
+               f.ratio, f.gbps, u.median, u.median / f.median, sl_ns, sl_x);
+        k += has_sleef ? 3 : 2;
+    }
 
     int bad = check_gated(c, count, w, label);
     ctx->failures += bad;
@@ -2975,8 +3057,10 @@ static void print_vs_f32(const context *ctx)
 }
 
 /* The target for a shape, or NAN if it names none. */
-static double half_target(const char *shape_name)
+static double half_target(const char *shape_name, norm_dtype t)
 {
+    if (t == NORM_F16 && strcmp(shape_name, "1x4096") == 0 && !cpu_has_f16_arithmetic())
+        return HALF_F16_SOFT_1X4096;
     for (size_t i = 0; i < sizeof half_targets / sizeof *half_targets; i++)
         if (strcmp(half_targets[i].shape, shape_name) == 0)
             return half_targets[i].target;
@@ -2999,8 +3083,9 @@ static void print_half_report(const context *ctx)
     const options *o = ctx->opt;
     printf("\nHalf-precision report: tier %s, one thread; rows/s of bf16 and f16 rows / rows/s of f32\n"
            "rows (1.93x: bf16 moves 1.93x the rows/s of f32). The targets: >= 1.80x on\n"
-           "2048x4096 and 8192x8192, which are memory-bound; >= 1.00x (no slower) on 1x4096.\n",
-           norm_isa_name(ctx->marked));
+           "2048x4096 and 8192x8192, which are memory-bound; >= 1.00x (no slower) on 1x4096,\n"
+           "f16 there >= %.2fx on a CPU without f16 arithmetic (this one %s it).\n",
+           norm_isa_name(ctx->marked), HALF_F16_SOFT_1X4096, cpu_has_f16_arithmetic() ? "has" : "lacks");
     printf("  %-12s %-6s", "shape", "types");
     print_dist_field(o, "dist");
     printf(" %8s %10s %9s  %s\n", "rmsnorm", "layernorm", "target", "verdict");
@@ -3014,7 +3099,7 @@ static void print_half_report(const context *ctx)
                 if (!rms && !ln)
                     continue; /* type or distribution not asked for, or shape skipped */
                 const char *shape_name = (rms ? rms : ln)->shape;
-                double target = half_target(shape_name), r = tier_value(rms, true), l = tier_value(ln, true);
+                double target = half_target(shape_name, halves[h]), r = tier_value(rms, true), l = tier_value(ln, true);
                 printf("  %-12s %-6s", shape_name, t.name);
                 print_dist_field(o, dist_names[d]);
                 print_ratio(r, 8);
@@ -3098,41 +3183,50 @@ static void print_fused_summary(const context *ctx)
 }
 
 /* --gated: per shape, type combination and distribution, the marked tier's gated time / gated
- * floor and its speedup over the unfused sequence, in each order; then the target on every
- * line. A verdict, not a test: it never fails the run. */
+ * floor and against the two unfused sequences, in each order; then the target on every line. A
+ * verdict, not a test: it never fails the run. */
 static void print_gated_summary(const context *ctx)
 {
     const options *o = ctx->opt;
     const report *rep = &ctx->rep;
     const char *tier = norm_isa_name(ctx->marked);
-    printf("\nGated summary: tier %s; x floor = gated time / gated floor (1.00 = at the floor),\n"
-           "speedup = unfused time / gated time (higher is better)\n", tier);
+    printf("\nGated summary: tier %s; x floor = gated time / gated floor (1.00 = at the floor);\n"
+           "vs libm / vs SLEEF = gated time / (norm + a separate silu pass), the pass with libm's expf\n"
+           "(-ffast-math) or with SLEEF's exp for the tier (lower is better; 1.00 = as fast)\n", tier);
     printf("  %-12s %-14s", "shape", "types");
     print_dist_field(o, "dist");
-    printf(" %13s %13s %15s %15s\n", "after x floor", "after speedup", "before x floor", "before speedup");
+    printf(" %8s %8s %8s   %8s %8s %8s\n", "after:", "vs libm", "vs SLEEF", "before:", "vs libm", "vs SLEEF");
+    printf("  %-12s %-14s", "", "");
+    print_dist_field(o, "");
+    printf(" %8s %8s %8s   %8s %8s %8s\n", "x floor", "", "", "x floor", "", "");
     for (size_t i = 0; i < o->nshapes; i++)
         for (size_t j = 0; j < o->ntypes; j++)
             for (int dd = 0; dd < NDISTS; dd++) {
                 const combo *t = &o->types[j];
                 row_dist d = (row_dist)dd;
-                const record *r[2], *u[2];
+                const record *r[2], *u[2], *sl[2];
                 for (size_t v = GATE_AFTER; v <= GATE_BEFORE; v++) {
                     r[v] = find_variant(rep, i, d, t, CAND_GATED, NORM_RMSNORM, ctx->marked, v);
                     u[v] = find_variant(rep, i, d, t, CAND_GUNFUSED, NORM_RMSNORM, ctx->marked, v);
+                    sl[v] = find_variant(rep, i, d, t, CAND_GSLEEF, NORM_RMSNORM, ctx->marked, v);
                 }
                 if (!r[GATE_AFTER] && !r[GATE_BEFORE])
                     continue;
                 printf("  %-12s %-14s", (r[GATE_AFTER] ? r[GATE_AFTER] : r[GATE_BEFORE])->shape, t->name);
                 print_dist_field(o, dist_names[d]);
                 for (size_t v = GATE_AFTER; v <= GATE_BEFORE; v++) {
-                    print_ratio(r[v] ? r[v]->ratio : NAN, v == GATE_AFTER ? 13 : 15);
-                    print_ratio(r[v] && u[v] ? u[v]->median / r[v]->median : NAN, v == GATE_AFTER ? 13 : 15);
+                    print_ratio(r[v] ? r[v]->ratio : NAN, 8);
+                    print_ratio(r[v] && u[v] ? r[v]->median / u[v]->median : NAN, 8);
+                    print_ratio(r[v] && sl[v] ? r[v]->median / sl[v]->median : NAN, 8);
+                    if (v == GATE_AFTER)
+                        printf("  ");
                 }
                 printf("\n");
             }
 
-    printf("\nTarget: gated RMSNorm, tier %s, either order, every shape%s: within %.2fx of its\n"
-           "own floor.\n", tier, o->ndists > 1 ? " and distribution" : "", GATED_FLOOR_MAX);
+    printf("\nTarget: gated RMSNorm, tier %s, either order, every shape%s: never slower than the norm\n"
+           "plus a separate SLEEF silu pass on the same tier (time / that time <= %.2f).\n", tier,
+           o->ndists > 1 ? " and distribution" : "", GATED_VS_SLEEF_MAX);
     int lines = 0;
     for (size_t i = 0; i < o->nshapes; i++)
         for (size_t j = 0; j < o->ntypes; j++)
@@ -3141,12 +3235,18 @@ static void print_gated_summary(const context *ctx)
                     const combo *t = &o->types[j];
                     row_dist d = (row_dist)dd;
                     const record *r = find_variant(rep, i, d, t, CAND_GATED, NORM_RMSNORM, ctx->marked, v);
+                    const record *sl = find_variant(rep, i, d, t, CAND_GSLEEF, NORM_RMSNORM, ctx->marked, v);
                     if (!r)
                         continue;
                     printf("  %-12s %-14s", r->shape, t->name);
                     print_dist_field(o, dist_names[d]);
-                    printf(" gate %-6s within %.2fx of the floor: %.3fx %s\n", gate_name(v), GATED_FLOOR_MAX,
-                           r->ratio, r->ratio <= GATED_FLOOR_MAX ? "met" : "MISSED");
+                    if (!sl) {
+                        printf(" gate %-6s: no SLEEF pass for tier %s\n", gate_name(v), tier);
+                    } else {
+                        double q = r->median / sl->median;
+                        printf(" gate %-6s %.3fx the norm + SLEEF pass: %s\n", gate_name(v), q,
+                               q <= GATED_VS_SLEEF_MAX ? "met" : "MISSED");
+                    }
                     lines++;
                 }
     if (lines)
