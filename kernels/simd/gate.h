@@ -1,16 +1,20 @@
-/* The gate of gated RMSNorm: silu(z), and rows of x * silu(z) or exp(-|z|) computed ahead. */
+/* The gate of gated RMSNorm: silu(z), and rows of x * silu(z) or exp(-|z| / 2) computed ahead. */
 #ifndef NORM_SIMD_GATE_H
 #define NORM_SIMD_GATE_H
 
 
 /* silu(z) = z * sigmoid(z), with SLEEF's exp for this ISA (1 ulp). The sigmoid is taken from
- * t = exp(-|z|): 1 / (1 + t) for z >= 0, t / (1 + t) below, so the denominator stays in
- * [1, 2], where a reciprocal estimate and one Newton step replace the division (exp(-z)
+ * h = exp(-|z| / 2): 1 / (1 + h^2) for z >= 0, h^2 / (1 + h^2) below, so the denominator stays
+ * in [1, 2], where a reciprocal estimate and one Newton step replace the division (exp(-z)
  * itself would overflow to Inf for z < -88). A few ulps of f32 in all, far inside the gated
- * kernels' 2^-18. silu(-Inf) is -0, its limit (z / (1 + exp(-z)) would make it NaN), so a
- * gate of -Inf zeroes its element as every other very negative gate does; silu(+Inf) = +Inf;
- * a NaN gate gives NaN. */
-static NORM_ALWAYS_INLINE vf exp_neg_abs(vf z) { return vf_exp(vf_sub(vf_zero(), vf_abs(z))); }
+ * kernels' 2^-18. The half exponent lets v * silu(z) be formed where exp(z) alone is below
+ * f32's range (times_silu). silu(-Inf) is -0, its limit
+ * (z / (1 + exp(-z)) would make it NaN), so a gate of -Inf zeroes its element as every other
+ * very negative gate does; silu(+Inf) = +Inf; a NaN gate gives NaN. */
+static NORM_ALWAYS_INLINE vf exp_neg_abs(vf z)
+{
+    return vf_exp(vf_mul(vf_abs(z), vf_set1(-0.5f)));
+}
 
 /* z with -Inf replaced by -FLT_MAX (whose sigmoid is 0 as well), NaN kept: -FLT_MAX - z is
  * >= 0 only for z = -Inf (and -FLT_MAX itself). */
@@ -20,36 +24,27 @@ static NORM_ALWAYS_INLINE vf gate_arg(vf z)
     return vf_select_nonneg(vf_sub(lo, z), lo, z);
 }
 
-/* sigmoid(z) given t = exp(-|z|): in [0, 1]. */
-static NORM_ALWAYS_INLINE vf sigmoid_from(vf z, vf t)
-{
-    vf r = vf_recip_1_2(vf_add(vf_set1(1.0f), t));
-    return vf_select_nonneg(z, r, vf_mul(t, r));
-}
-
-/* silu(z) given t = exp(-|z|). */
-static NORM_ALWAYS_INLINE vf silu_from(vf z, vf t)
-{
-    z = gate_arg(z);
-    return vf_mul(z, sigmoid_from(z, t));
-}
-
-/* v * silu(z) given t = exp(-|z|), as (v * sigmoid(z)) * z: silu(z) alone is subnormal for
- * tiny z (about z / 2), and rounding it there lost up to a third of v * silu(z) when v is
- * large (x near 2^127, z near 2^-148: found by the fuzzer). v * sigmoid(z) cannot overflow,
- * and it is rounded into the subnormals only where z > -88 and so the product, at most 88
- * times it, is near the subnormals too. */
-static NORM_ALWAYS_INLINE vf times_silu(vf v, vf z, vf t)
+/* v * silu(z) given h = exp(-|z| / 2), with sigmoid(z) = r = 1 / (1 + h^2) for z >= 0 and
+ * h^2 r below: (v * r) * z above zero, ((v * h) * z) * (h * r) below. silu(z) alone is
+ * subnormal for tiny z (about z / 2), and rounding it there lost up to a third of v * silu(z)
+ * when v is large (x near 2^127, z near 2^-148: found by the fuzzer); and exp(z) alone is below
+ * f32's subnormals for z < -104 where v * silu(z) need not be (v near 2^127, z near -110: found
+ * by the fuzzer, which got 0 for a y of 3.2e22). No step overflows unless v * silu(z) does:
+ * |v * h * z| <= 0.74 |v| below zero (|z| exp(-|z| / 2) <= 2 / e), and above it v * r * z is
+ * v * silu(z) itself. */
+static NORM_ALWAYS_INLINE vf times_silu(vf v, vf z, vf h)
 {
     z = gate_arg(z);
-    return vf_mul(vf_mul(v, sigmoid_from(z, t)), z);
+    const vf one = vf_set1(1.0f);
+    vf r = vf_recip_1_2(vf_fmadd(h, h, one));
+    vf p = vf_select_nonneg(z, r, h), q = vf_select_nonneg(z, one, vf_mul(h, r));
+    return vf_mul(vf_mul(vf_mul(v, p), z), q);
 }
 
-static NORM_ALWAYS_INLINE vf silu(vf z) { return silu_from(z, exp_neg_abs(z)); }
 /* x * silu(z) for a whole row, as f32, in two passes: the exponentials alone first (a loop
  * that does nothing but call exp lets consecutive calls overlap, with nothing live across them
  * to spill), then the rest from L1. Done in one loop with the norm, each call's latency and
- * spills were exposed: 1.5-2x slower. With exp_only, the first pass alone: out = exp(-|z|). */
+ * spills were exposed: 1.5-2x slower. With exp_only, the first pass alone: out = exp(-|z| / 2). */
 static NORM_ALWAYS_INLINE void silu_row_t(float *out, const void *x, const void *z, size_t n,
                                           norm_dtype xt, bool exp_only)
 {
@@ -77,7 +72,7 @@ static __attribute__((noinline)) void silu_row(float *out, const void *x, const 
     }
 }
 
-/* exp(-|z|) for a row: the gate after the norm forms sigmoid(z) from it in the output pass. A
+/* exp(-|z| / 2) for a row: the gate after the norm forms silu(z) from it in the output pass. A
  * loop that does nothing but call exp (SLEEF's exp is an out-of-line call, which clobbers every
  * vector register): on 1x4096 f32 (Zen 5), computing sigmoid(z) here after each call measured
  * 22% slower, keeping an accumulator across the calls 25%, and calling exp inside the output

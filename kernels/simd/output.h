@@ -27,7 +27,7 @@ typedef struct out_shape {
     norm_dtype xt, yt, pt; /* the source (x, h, or the gate's f32 stash), y, gamma and beta */
     bool centered;         /* LayerNorm: subtract c, add neg_ds */
     bool has_b;            /* beta */
-    bool gate_out;         /* times silu(z), from t = exp(-|z|) computed ahead (exp_row) */
+    bool gate_out;         /* times silu(z), from exp(-|z| / 2) computed ahead (exp_row) */
     bool careful;          /* with gate_out: y may leave f32 before the gate (see output_vector) */
 } out_shape;
 
@@ -48,7 +48,7 @@ typedef struct out_row {
     size_t n;
     row_scale rs;
     const void *z;        /* the gate after the norm: the gate's row ... */
-    const float *exp_z;   /* ... and exp(-|z|) for it */
+    const float *exp_z;   /* ... and exp(-|z| / 2) for it */
     bool gate_careful;    /* OUT_GATE_CAREFUL instead of OUT_SCALE_GATE */
     float q_inv;          /* int8: 1 / s */
     bool amax_only;       /* int8: return max|y| over the row, store nothing */
@@ -64,7 +64,7 @@ typedef struct out_row {
 
 typedef float out_fn(const out_row *o, enum out_variant v);
 
-/* y for one vector, before it is stored. With the gate after the norm, t = exp(-|z|). */
+/* y for one vector, before it is stored. With the gate after the norm, t = exp(-|z| / 2). */
 static NORM_ALWAYS_INLINE vf output_vector(out_shape sh, vf x, vf g, vf b, vf z, vf t, vf c, vf s,
                                            vf neg_ds)
 {
@@ -72,20 +72,19 @@ static NORM_ALWAYS_INLINE vf output_vector(out_shape sh, vf x, vf g, vf b, vf z,
     vf v = sh.has_b ? vf_fmadd(u, g, b) : vf_mul(u, g);
     if (!sh.gate_out)
         return v;
-    /* y = v * silu(z) as (v * sigmoid(z)) * z: silu(z) alone is subnormal for tiny z and would
-     * lose bits of y (times_silu); z with -Inf taken as -FLT_MAX makes silu(-Inf) = -0. Where
+    /* y = v * silu(z) as (v * sigmoid(z)) * z (times_silu): silu(z) alone is subnormal for tiny
+     * z and would lose bits of y; z with -Inf taken as -FLT_MAX makes silu(-Inf) = -0. Where
      * the call's parameters are small enough that v stays in f32 (gate_params_wide), that is
      * all. */
-    vf sig = sigmoid_from(z, t), gz = gate_arg(z);
-    vf y = vf_mul(vf_mul(v, sig), gz);
+    vf y = times_silu(v, z, t);
     if (!sh.careful)
         return y;
     /* Otherwise, where v left f32 (|gamma| near FLT_MAX; found by the fuzzer: y -Inf where the
      * oracle's is -1.18e38), the gate before gamma: (u * silu(z)) * g + b * silu(z).
      * FLT_MAX - |v| < 0 there, NaN for a NaN v, which the other order gives as well. A zero
      * silu gives a zero there too, not Inf * 0. */
-    vf us = vf_mul(vf_mul(u, sig), gz);
-    vf wide = sh.has_b ? vf_fmadd(us, g, vf_mul(vf_mul(b, sig), gz)) : vf_mul(us, g);
+    vf us = times_silu(u, z, t);
+    vf wide = sh.has_b ? vf_fmadd(us, g, times_silu(b, z, t)) : vf_mul(us, g);
     return vf_select_nonneg(vf_sub(vf_set1(0x1.fffffep127f), vf_abs(v)), y, wide);
 }
 

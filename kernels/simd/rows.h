@@ -95,7 +95,7 @@ static NORM_ALWAYS_INLINE bool output_row_at(const norm_job *job, size_t r, row_
 }
 
 /*
- * Gated RMSNorm's output for row r when x * silu(z) (gate before the norm) or exp(-|z|) (gate
+ * Gated RMSNorm's output for row r when x * silu(z) (gate before the norm) or exp(-|z| / 2) (gate
  * after it; the output pass forms silu from it) is computed in loops of their own, as much of
  * the row as the stash holds at a time, then that part of the output. A dynamic int8 scale
  * needs max|y| over the whole row first: longer rows then go over it twice. careful: the gate
@@ -170,7 +170,7 @@ static NORM_ALWAYS_INLINE void rmsnorm_rows(const norm_job *job, bool gate_in, b
      * cache), or else on the stack (two rows when pipelined: row r's is kept while row r+1 is
      * summed), for rows that fit (Mamba-2's groups and Qwen3-Next's heads do); longer rows
      * compute it twice, a stash at a time. With the gate after the norm, the stash holds
-     * exp(-|z|) for the part of the row being written. */
+     * exp(-|z| / 2) for the part of the row being written. */
     _Alignas(64) float scratch[NORM_STASH];
     const bool ahead = n < NORM_AHEAD_BELOW;
     const bool in_y = gate_in && yt == NORM_F32 && job->y != job->x && !job->nontemporal;
