@@ -124,7 +124,9 @@ static NORM_ALWAYS_INLINE bool gated_output_chunks(const norm_job *job, size_t r
             float *qs = two_passes ? NULL : q_scale;
             float m;
             if (gate_in) {
-                silu_row(scratch, src + at * xs, z + at * xs, len, xt);
+                /* Given moments: nothing checks the row after, so a gate of -Inf must give
+                 * its zero here (otherwise the sums sent such a row to the scalar kernel). */
+                silu_row(scratch, src + at * xs, z + at * xs, len, xt, job->moments != NULL);
                 o.x = scratch;
                 m = write_row(&o, false, gp, bp, job->unit_offset, qs,
                               pt == NORM_F32 ? fns.f32_source : NULL, fns.f32_source, false, NORM_F32, yt, pt);
