@@ -38,17 +38,8 @@
 
 static inline vf silu(vf z) { return vf_div(z, vf_add(vf_set1(1.0f), vf_exp(vf_sub(vf_zero(), z)))); }
 
-/* y *= silu(z): the gate after an unfused norm. */
-static void mul_silu_f32(float *y, const float *z, size_t n)
-{
-    size_t i = 0;
-    for (; i + NORM_W <= n; i += NORM_W)
-        vf_store(y + i, vf_mul(vf_load(y + i), silu(vf_load(z + i))));
-    if (i < n)
-        vf_store_part(y + i, vf_mul(vf_load_part(y + i, n - i), silu(vf_load_part(z + i, n - i))), n - i);
-}
-
-/* t = x * silu(z): the gate before an unfused norm, into a temporary. */
+/* t = x * silu(z): the gate before an unfused norm, into a temporary; with t = x, y *= silu(z),
+ * the gate after it. */
 static void gate_f32(float *t, const float *x, const float *z, size_t n)
 {
     size_t i = 0;
@@ -56,16 +47,6 @@ static void gate_f32(float *t, const float *x, const float *z, size_t n)
         vf_store(t + i, vf_mul(vf_load(x + i), silu(vf_load(z + i))));
     if (i < n)
         vf_store_part(t + i, vf_mul(vf_load_part(x + i, n - i), silu(vf_load_part(z + i, n - i))), n - i);
-}
-
-static void mul_silu_bf16(uint16_t *y, const uint16_t *z, size_t n)
-{
-    size_t i = 0;
-    for (; i + NORM_W <= n; i += NORM_W)
-        vf_store_bf16(y + i, vf_mul(vf_load_bf16(y + i), silu(vf_load_bf16(z + i))));
-    if (i < n)
-        vf_store_bf16_part(y + i, vf_mul(vf_load_bf16_part(y + i, n - i), silu(vf_load_bf16_part(z + i, n - i))),
-                           n - i);
 }
 
 static void gate_bf16(uint16_t *t, const uint16_t *x, const uint16_t *z, size_t n)
@@ -77,5 +58,8 @@ static void gate_bf16(uint16_t *t, const uint16_t *x, const uint16_t *z, size_t 
         vf_store_bf16_part(t + i, vf_mul(vf_load_bf16_part(x + i, n - i), silu(vf_load_bf16_part(z + i, n - i))),
                            n - i);
 }
+
+static void mul_silu_f32(float *y, const float *z, size_t n) { gate_f32(y, y, z, n); }
+static void mul_silu_bf16(uint16_t *y, const uint16_t *z, size_t n) { gate_bf16(y, y, z, n); }
 
 const silu_impl SILU_CAT(silu_impl_, SILU_ISA) = { mul_silu_f32, gate_f32, mul_silu_bf16, gate_bf16 };
