@@ -284,13 +284,20 @@ static __attribute__((noinline)) row_sums sum_row_any(const void *x, size_t n, f
 
 /* The fused h's sums for one (x type, bias, bias type): squares, or sums around the shift.
  * LayerNorm's sums of h go around the shift even when it is 0 (x - 0 is x: the same bits as
- * the unshifted loop), one loop fewer for a path bound by its three streams. */
+ * the unshifted loop), one loop fewer for a path bound by its three streams; except bf16 rows
+ * long enough for the dot-product sums, which a row alone takes when its shift is 0 (A/B
+ * against 40b390e, Zen 5: 1x4096 fused bf16 LayerNorm had become 1.14-1.17x slower without
+ * them). */
 static NORM_ALWAYS_INLINE row_sums sum_fused_kind(row_source src, size_t n, float shift, enum sums_kind what,
                                                   bool has_b, norm_dtype xt, norm_dtype pt)
 {
     const src_shape ss = { xt, pt, true, has_b };
     if (what == SQUARES)
         return sum_row_inline(src, n, 0.0f, SQUARES, ss);
+#if NORM_BF16_DOT
+    if (what == SUMS && xt == NORM_BF16 && n >= NORM_DOT_MIN)
+        return sum_row_dot_any(src.x, src.r, has_b ? src.b : NULL, src.h, n, true, pt);
+#endif
     return sum_row_inline(src, n, shift, SUMS_SHIFTED, ss);
 }
 
