@@ -13,7 +13,9 @@
 # <build>/fuzz-corpus/<tier>/ across runs. A failure (a disagreement, a sanitizer report, a
 # crash) stops the script with status 1 and leaves the input in <build>/fuzz-artifacts/: copy it
 # into tests/fuzz/corpus/ to make it a regression input (the Meson test fuzz-corpus replays it).
-# Environment: FUZZ_TIERS="avx2 avx512" runs those tiers only.
+# Environment: FUZZ_TIERS="avx2 avx512" runs those tiers only; FUZZ_SEED=N makes libFuzzer's
+# choices reproducible (scripts/test-all.sh sets 1 under CI, so that a CI run explores the same
+# inputs for the same code; unset, each run explores new ones).
 set -euo pipefail
 cd "$(dirname "$0")/.."
 
@@ -51,7 +53,9 @@ for t in $tiers; do
     [ "$t" = oracle-only ] || env_tier=(NORM_FUZZ_TIERS="$t")
     # -timeout: one input never takes a second; -max_len: the format needs ~30 bytes plus 3 per
     # special value. NORM_ISA is cleared so that every tier can be selected.
-    if ! env NORM_ISA="" "${env_tier[@]}" "$bin" -max_total_time="$secs" -print_final_stats=1 -timeout=20 \
+    seed=()
+    [ -z "${FUZZ_SEED:-}" ] || seed=(-seed="$FUZZ_SEED")
+    if ! env NORM_ISA="" "${env_tier[@]}" "$bin" "${seed[@]}" -max_total_time="$secs" -print_final_stats=1 -timeout=20 \
             -max_len=512 -rss_limit_mb=4096 -artifact_prefix="$dir/fuzz-artifacts/$t-" \
             "$work" tests/fuzz/corpus >"$log" 2>&1; then
         tail -n 60 "$log"

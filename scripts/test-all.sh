@@ -58,6 +58,11 @@ section "sanitizers: the suite under ASan+UBSan, tier switching under TSan"
 # ones, on every tier this CPU runs. A finding fails the run (its input is left in
 # build-asan/fuzz-artifacts/ for tests/fuzz/corpus/).
 fuzz_seconds=${FUZZ_SECONDS:-30}
+# Under CI the fuzzer's choices are seeded, so that a run explores the same inputs for the same
+# code; elsewhere each run explores new ones (FUZZ_SEED=N reproduces one).
+if [ -n "${CI:-}" ]; then
+    export FUZZ_SEED=${FUZZ_SEED:-1}
+fi
 if [ "$fuzz_seconds" -gt 0 ]; then
     section "fuzz_norm: ${fuzz_seconds} s per tier (libFuzzer, ASan+UBSan)"
     ./scripts/fuzz.sh "$fuzz_seconds"
