@@ -51,6 +51,8 @@
 #include <unistd.h>
 #if defined(__aarch64__) && defined(__linux__)
 #include <sys/auxv.h>
+#elif defined(__x86_64__) || defined(__i386__)
+#include <cpuid.h>
 #endif
 
 #include "isa_list.h" /* the one list of tiers: macros only */
@@ -97,8 +99,9 @@ static const struct { const char *shape; double target; } half_targets[] = {
 static bool cpu_has_f16_arithmetic(void)
 {
 #if defined(__x86_64__) || defined(__i386__)
-    __builtin_cpu_init();
-    return __builtin_cpu_supports("avx512fp16");
+    /* CPUID.(7,0):EDX bit 23 (clang 14's __builtin_cpu_supports does not know the name). */
+    unsigned a, b, c, d;
+    return __get_cpuid_count(7, 0, &a, &b, &c, &d) && (d >> 23 & 1u);
 #elif defined(__aarch64__) && defined(__linux__)
     return (getauxval(AT_HWCAP) & (1ul << 10)) != 0; /* HWCAP_ASIMDHP */
 #else
