@@ -377,6 +377,11 @@ static bool agree(float a, float b, long double want, long double tol, long doub
         return isnan(a) && isnan(b);
     if (a == b)
         return true;
+    /* A bound as wide as the type's range allows any value, an infinity included (given moments
+     * with rstd 1e30 and |gamma| 1e31 amplify the f32 x * silu(z)'s underflow, 2^-149, past f16's
+     * largest value; found by the fuzzer). */
+    if (tol >= max)
+        return true;
     if (isinf(a) || isinf(b)) {
         /* Where the result lies within the bound of the edge of the range, one may round to the
          * largest finite value and the other to the infinity. */
