@@ -70,6 +70,16 @@ static NORM_ALWAYS_INLINE vf output_vector(out_shape sh, vf x, vf g, vf b, vf z,
 {
     vf u = sh.centered ? vf_fmadd(vf_sub(x, c), s, neg_ds) : vf_mul(x, s);
     vf v = sh.has_b ? vf_fmadd(u, g, b) : vf_mul(u, g);
+#if !NORM_HAS_FMA
+    /* Without a fused multiply-add, u * g can overflow where u * g + b is finite (|gamma| near
+     * FLT_MAX, beta of the other sign: found by the fuzzer on sse2). Those lanes, and only
+     * those (FLT_MAX - |v| < 0, or NaN), take (u * (g / 2) + b / 2) * 2. */
+    if (sh.has_b) {
+        const vf half = vf_set1(0.5f);
+        vf halved = vf_mul(vf_add(vf_mul(u, vf_mul(g, half)), vf_mul(b, half)), vf_set1(2.0f));
+        v = vf_select_nonneg(vf_sub(vf_set1(0x1.fffffep127f), vf_abs(v)), v, halved);
+    }
+#endif
     if (!sh.gate_out)
         return v;
     /* y = v * silu(z) as (v * sigmoid(z)) * z (times_silu): silu(z) alone is subnormal for tiny
