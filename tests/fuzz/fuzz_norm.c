@@ -371,18 +371,20 @@ static unsigned raw_bits(const uint8_t *p, int t)
 /* a (the tier's) against b (the oracle's), both as f32 values of an output of type t, whose
  * reference is want with tolerance tol between the two (twice the contract's bound), max the
  * largest finite value of t. */
-/* Whether gamma' or beta is infinite or NaN at element i: the output there is non-finite on
- * every tier, but whether Inf or NaN depends on where each tier's f32 steps underflow (a u or
- * an exp(z) that is 0 in f32 and not in the oracle's double makes Inf * 0). */
-static bool param_nonfinite(const fcase *c, size_t i)
+/* Whether gamma' or beta, or the gate after the norm, is infinite or NaN at element i of row k:
+ * the output there is non-finite on every tier, but whether Inf or NaN depends on where each
+ * tier's f32 steps underflow (a u, u * gamma or exp(z) that is 0 in f32 and not in the oracle's
+ * double makes Inf * 0). */
+static bool param_nonfinite(const fcase *c, size_t k, size_t i)
 {
-    return (c->has_g && !isfinite(c->gf[i])) || (c->has_b && !isfinite(c->bf[i]));
+    return (c->has_g && !isfinite(c->gf[i])) || (c->has_b && !isfinite(c->bf[i])) ||
+           (c->gate && !c->gate_before && !isfinite(c->zf[k * c->n + i]));
 }
 
-static bool row_params_nonfinite(const fcase *c)
+static bool row_params_nonfinite(const fcase *c, size_t k)
 {
     for (size_t i = 0; i < c->n; i++)
-        if (param_nonfinite(c, i))
+        if (param_nonfinite(c, k, i))
             return true;
     return false;
 }
@@ -460,7 +462,7 @@ static void compare_y(const fcase *c, const ref *rf, size_t k, size_t i, const u
             bound = 0.0L;
         want = isfinite(vb) ? vb : 0.0L;
     }
-    if (param_nonfinite(c, i) && !isfinite(va) && !isfinite(vb))
+    if (param_nonfinite(c, k, i) && !isfinite(va) && !isfinite(vb))
         return; /* Inf or NaN, either (param_nonfinite) */
     long double tol = 2.0L * bound, max = FLT_MAX;
     if (t != NORM_F32) {
@@ -500,9 +502,10 @@ static void compare_q_row(const fcase *c, const ref *rf, size_t k, const int8_t 
          * f32's range, then times silu(z) = 4e31; found by the fuzzer). */
         if (rf->special[k] || !isfinite(want))
             bound = GATE_TOL * fabsl(isfinite(sb[k]) ? (long double)sb[k] : 0.0L) + bmax / 127.0L + 0x1p-149L;
-        /* With a non-finite parameter, max|y| is Inf on one tier where the other's is NaN, which
-         * the maximum skips (param_nonfinite): the scales are not compared, the q below are. */
-        if (!row_params_nonfinite(c) && !agree(sa[k], sb[k], want, 2.0L * bound, FLT_MAX))
+        /* With a non-finite parameter or gate, max|y| is Inf on one tier where the other's is
+         * NaN, which the maximum skips (param_nonfinite): the scales are not compared, the q
+         * below are. */
+        if (!row_params_nonfinite(c, k) && !agree(sa[k], sb[k], want, 2.0L * bound, FLT_MAX))
             finding("row %zu: dynamic scale got %.9g, the oracle %.9g (reference %.12Lg, tolerance %.4Lg)", k,
                     (double)sa[k], (double)sb[k], want, 2.0L * bound);
         inv_a = inv_of(sa[k]);
@@ -512,7 +515,7 @@ static void compare_q_row(const fcase *c, const ref *rf, size_t k, const int8_t 
     for (size_t i = 0; i < n; i++) {
         if (qa[i] == qb[i])
             continue;
-        if (param_nonfinite(c, i) && (qa[i] == 0 || abs(qa[i]) == 127) && (qb[i] == 0 || abs(qb[i]) == 127))
+        if (param_nonfinite(c, k, i) && (qa[i] == 0 || abs(qa[i]) == 127) && (qb[i] == 0 || abs(qb[i]) == 127))
             continue; /* Inf or NaN before quantizing: +-127 or 0 (param_nonfinite) */
         int lo_a, hi_a, lo_b, hi_b;
         /* An element without a usable reference needs the oracle's q; the others of a special
