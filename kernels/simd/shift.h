@@ -3,22 +3,15 @@
 
 /*
  * LayerNorm's shift for a row, from that row alone, so that a row's bits never depend on the
- * rows around it: the mean of its first m = sample_size(n) elements, or, for long rows, 0 when
- * that mean is small against their spread (the sums then need no subtraction, and bf16 rows
- * are summed with dot products). The sample is summed around its first element, so the
- * estimate is good for any mean (the contract's 10^6 deviations included). Short rows (under
- * 1024 elements) always take the sample's mean: there the spread's sums and the branch cost
- * more than the subtraction (4096x128 LayerNorm 33.4 -> 30.1 ns/row on Zen 5), while a 1x4096
- * bf16 row lost 23% without its dot products.
- * layernorm_stats accepts sums around the shift when |mean - shift| is at most half
+ * rows around it: the mean of its first m = sample_size(n) elements, or 0 when that mean is
+ * small against their spread (the sums then need no subtraction). The sample is summed around
+ * its first element, so the estimate is good for any mean (the contract's 10^6 deviations
+ * included). layernorm_stats accepts sums around the shift when |mean - shift| is at most half
  * the row's deviation, and sums the row again around its mean otherwise. m = 4 sqrt(n), at
  * least 64, keeps that rare: a Gaussian row's estimate is off by sigma / sqrt(m) <= sigma / 8,
  * and an outlier channel A in the sample moves it by A / m while it raises the row's deviation
  * to at least A / sqrt(n), so |mean - shift| stays below a quarter of the deviation.
  */
-/* The sample size of a 1024-element row: from there on rows may be centred (row_shift). */
-#define NORM_CENTRED_SAMPLE 128
-
 static inline size_t sample_size(size_t n)
 {
     size_t m = (size_t)(4.0 * sqrt((double)n));
@@ -37,25 +30,8 @@ static NORM_ALWAYS_INLINE float row_shift(row_source src, size_t m, src_shape ss
         first = round_to(first, xt);
     }
     const vf x0 = vf_set1(first);
-    const double inv_m = 1.0 / (double)m; /* loop-invariant where this is inlined: no divide per row */
-    vf s1a = vf_zero(), s1b = vf_zero();
+    vf s1a = vf_zero(), s1b = vf_zero(), s2a = vf_zero(), s2b = vf_zero();
     size_t i = 0;
-    if (m < NORM_CENTRED_SAMPLE) {
-        /* Short rows: the sample's mean, always. */
-        for (; i + 2 * NORM_W <= m; i += 2 * NORM_W) {
-            s1a = vf_add(s1a, vf_sub(peek(src, i, 0, false, ss), x0));
-            s1b = vf_add(s1b, vf_sub(peek(src, i + NORM_W, 0, false, ss), x0));
-        }
-        if (i + NORM_W <= m) {
-            s1a = vf_add(s1a, vf_sub(peek(src, i, 0, false, ss), x0));
-            i += NORM_W;
-        }
-        if (i < m)
-            s1b = vf_add(s1b, vf_keep_first(vf_sub(peek(src, i, m - i, true, ss), x0), m - i));
-        return (float)(first + vd_sum(vd_from_vf(vf_add(s1a, s1b))) * inv_m);
-    }
-    /* Long rows: 0 where the sample's mean is small against its spread. */
-    vf s2a = vf_zero(), s2b = vf_zero();
     for (; i + 2 * NORM_W <= m; i += 2 * NORM_W) {
         vf a = vf_sub(peek(src, i, 0, false, ss), x0);
         vf b = vf_sub(peek(src, i + NORM_W, 0, false, ss), x0);
@@ -75,12 +51,14 @@ static NORM_ALWAYS_INLINE float row_shift(row_source src, size_t m, src_shape ss
         s1b = vf_add(s1b, b);
         s2b = vf_fmadd(b, b, s2b);
     }
+    const double inv_m = 1.0 / (double)m;
     double d = vd_sum(vd_from_vf(vf_add(s1a, s1b))) * inv_m;
     double spread = vd_sum(vd_from_vf(vf_add(s2a, s2b))) * inv_m - d * d;
     double c = first + d;
     /* Centred rows (|mean| <= a quarter of the deviation) keep the sums without a shift. */
     return 16.0 * c * c <= spread ? 0.0f : (float)c;
 }
+
 /* row_shift out of line, for x or the fused h. */
 static NORM_ALWAYS_INLINE float row_shift_typed(row_source src, size_t m, norm_dtype xt, norm_dtype pt)
 {
