@@ -162,6 +162,7 @@ typedef struct fcase {
     norm_moments *mom;                     /* the given moments (dense, rows) */
     bool mutated, must_fail;
     bool y_given; /* the "apply field" mutation: norm_moments_run must fail while y stays set */
+    bool y_nulled; /* y set to NULL: norm_run must fail while y stays NULL */
     char mutations[256];
 } fcase;
 
@@ -947,8 +948,10 @@ static void mutate(fcase *c, unsigned what, unsigned v, bool alone)
         default: P.gate = NULL; break; /* with the gate-before flag: BAD_ARGUMENT */
         }
         note(c, "NULL");
-        if ((v % 4 == 0 || (v % 4 == 1 && c->entry != ENTRY_MOMENTS)) && rows_ok)
+        if (v % 4 == 0 && rows_ok)
             c->must_fail = true;
+        if (v % 4 == 1 && c->entry != ENTRY_MOMENTS && rows_ok)
+            c->y_nulled = true; /* a later "apply field" may set y again (found by the seeded run) */
         return;
     case 8: { /* an output pointed at another buffer's region */
         static const int into[] = { RG, RX, RRSTD, RZ, RB, RR };
@@ -1319,6 +1322,8 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
         mark_outputs(&c);
     /* A later mutation may set y back to NULL (found by the seeded run: "apply field NULL"). */
     if (c.y_given && c.entry == ENTRY_MOMENTS && P.y)
+        c.must_fail = true;
+    if (c.y_nulled && !P.y)
         c.must_fail = true;
     if (c.must_fail && ok)
         finding("status NORM_OK for an invalid call");
