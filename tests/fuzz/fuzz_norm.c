@@ -26,7 +26,8 @@
  *
  * NORM_FUZZ_TIERS=avx2,avx512 limits the tiers compared with the oracle (scripts/fuzz.sh runs
  * one tier per libFuzzer run, so that each gets its own time and its own execution count).
- * NORM_FUZZ_LIST_TIERS=1 prints those tiers and exits. NORM_FUZZ_SELFTEST=eps|canary proves the checks can fail (the Meson tests fuzz-selftest-*,
+ * NORM_FUZZ_LIST_TIERS=1 prints those tiers and exits. NORM_FUZZ_DUMP=1 prints x with a finding.
+ * NORM_FUZZ_SELFTEST=eps|canary proves the checks can fail (the Meson tests fuzz-selftest-*,
  * which must fail): every tier, and the scalar tier too as one more, runs with eps + 1, or a
  * byte before x is overwritten after each call.
  *
@@ -232,6 +233,7 @@ static void poke_nan_bits(void *e, float *f, size_t i, int t, unsigned which)
 typedef struct ref {
     long double *y, *bound, *s;  /* per element: y_ref, its bound, silu(z) (1 without a gate after) */
     bool *special;               /* per row: a non-finite input or statistic */
+    bool *stats_special;         /* per row: as special, but for gamma and beta, which mean and rstd never see */
     long double mean[MAX_ROWS], rstd[MAX_ROWS], m2[MAX_ROWS], ms[MAX_ROWS];
     float *h;                    /* the residual add's h, rounded to x's type, as f32 */
 } ref;
@@ -289,6 +291,7 @@ static void reference(const fcase *c, ref *rf)
         rf->rstd[k] = rstd;
         rf->ms[k] = ms;
         special |= !isfinite(m) || !isfinite(rstd) || !isfinite(ss);
+        rf->stats_special[k] = special;
         for (size_t i = 0; i < n; i++) {
             size_t j = k * n + i;
             long double g = c->has_g ? (c->unit ? 1.0L + c->gf[i] : (long double)c->gf[i]) : 1.0L;
@@ -322,8 +325,11 @@ static void reference(const fcase *c, ref *rf)
 
 static char describe_buf[1024];
 
+static const fcase *described; /* the case describe_buf describes, for NORM_FUZZ_DUMP */
+
 static void describe(const fcase *c)
 {
+    described = c;
     snprintf(describe_buf, sizeof describe_buf,
              "%s %s%s%s%s%s%s%s%s x=%s y=%s p=%s rows=%zu n=%zu eps=%g gamma=%d beta=%d in_place=%d h_mode=%d "
              "int8=%s moments=%d strides x=%zu y=%zu r=%zu h=%zu z=%zu struct_size=%zu%s%s",
@@ -350,6 +356,15 @@ static void finding(const char *fmt, ...)
     vfprintf(stderr, fmt, ap);
     va_end(ap);
     fprintf(stderr, "\n    call: %s\n", describe_buf);
+    /* NORM_FUZZ_DUMP=1: x's values as decoded (f32, %a), a row per line, to rebuild the case. */
+    if (getenv("NORM_FUZZ_DUMP") && described && described->xf) {
+        for (size_t k = 0; k < described->rows; k++) {
+            fprintf(stderr, "    x[%zu]:", k);
+            for (size_t i = 0; i < described->n; i++)
+                fprintf(stderr, " %a", (double)described->xf[k * described->n + i]);
+            fprintf(stderr, "\n");
+        }
+    }
     fflush(stderr);
     abort();
 }
@@ -730,7 +745,7 @@ static void compare_outputs(const fcase *c, const ref *rf)
                 mb = GATE_TOL * (fabsl(rf->mean[k]) + std) + DBL_TRUE_MIN;
                 m2b = GATE_TOL * rf->m2[k] + DBL_TRUE_MIN;
             }
-            if (rf->special[k]) {
+            if (rf->stats_special[k]) {
                 mb = GATE_TOL * fabs(b[k].mean) + DBL_TRUE_MIN;
                 m2b = GATE_TOL * fabs(b[k].m2) + DBL_TRUE_MIN;
             }
@@ -757,11 +772,11 @@ static void compare_outputs(const fcase *c, const ref *rf)
     if (p->rstd)
         for (size_t k = 0; k < rows; k++)
             compare_stat("rstd", k, ((const float *)AT_A(p->rstd))[k], ((const float *)AT_B(p->rstd))[k], rf->rstd[k],
-                         stol * fabsl(rf->rstd[k]) + 0x1p-149L, rf->special[k]);
+                         stol * fabsl(rf->rstd[k]) + 0x1p-149L, rf->stats_special[k]);
     if (p->mean)
         for (size_t k = 0; k < rows; k++)
             compare_stat("mean", k, ((const float *)AT_A(p->mean))[k], ((const float *)AT_B(p->mean))[k], rf->mean[k],
-                         stol * (fabsl(rf->mean[k]) + 1.0L / rf->rstd[k]) + 0x1p-149L, rf->special[k]);
+                         stol * (fabsl(rf->mean[k]) + 1.0L / rf->rstd[k]) + 0x1p-149L, rf->stats_special[k]);
 #undef AT_A
 #undef AT_B
 }
@@ -1131,8 +1146,9 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
     rf.s = calloc(cnt, sizeof(long double));
     rf.h = calloc(cnt, sizeof(float));
     rf.special = calloc(MAX_ROWS, sizeof(bool));
+    rf.stats_special = calloc(MAX_ROWS, sizeof(bool));
     if (!c.xf || !c.rf || !c.zf || !c.gf || !c.bf || !c.biasf || !c.mom || !xe_ || !re_ || !ze_ || !ge_ || !be_ ||
-        !biase_ || !rf.y || !rf.bound || !rf.s || !rf.h || !rf.special)
+        !biase_ || !rf.y || !rf.bound || !rf.s || !rf.h || !rf.special || !rf.stats_special)
         abort();
     gen(&r, c.xf, xe_, rows, n, c.xt, (int)(d1 & 15), (int)ex);
     if (c.res)
@@ -1352,6 +1368,6 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
     regions_free();
     free(c.xf); free(c.rf); free(c.zf); free(c.gf); free(c.bf); free(c.biasf); free(c.mom);
     free(xe_); free(re_); free(ze_); free(ge_); free(be_); free(biase_);
-    free(rf.y); free(rf.bound); free(rf.s); free(rf.h); free(rf.special);
+    free(rf.y); free(rf.bound); free(rf.s); free(rf.h); free(rf.special); free(rf.stats_special);
     return 0;
 }
