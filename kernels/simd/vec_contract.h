@@ -29,6 +29,7 @@
  *   vf_keep_first(v, k: lanes from k zero) vf_select_nonneg(z, a, b: z >= 0 ? a : b, NaN z b)
  *   vf_recip_1_2(1/d for d in [1, 2], about 2^-28) vf_exp(SLEEF, 1 ulp) vf_pin(a barrier)
  *   vf_reduce_max(the largest lane; lanes are not NaN)
+ *   vf_reduce_add(the lanes summed in f32, in an order of the ISA's choosing; a shift's estimate)
  *   vf_store_i8 vf_store_i8_part (round to nearest even, clamp to [-127, 127], NaN to 0)
  *   vf_load_f16 vf_load_f16_part vf_store_f16 vf_store_f16_part vf_stream_f16 vf_round_f16
  *   vf_load_bf16 vf_widen_bf16 vf_load_bf16_part vf_store_bf16 vf_store_bf16_part
@@ -93,6 +94,7 @@ static __attribute__((unused)) void norm_vec_contract(void)
     NORM_EXPECT(vf_exp, vf (*)(vf))
     NORM_EXPECT(vf_pin, vf (*)(vf))
     NORM_EXPECT(vf_reduce_max, float (*)(vf))
+    NORM_EXPECT(vf_reduce_add, float (*)(vf))
     NORM_EXPECT(vf_store_i8, void (*)(int8_t *, vf))
     NORM_EXPECT(vf_store_i8_part, void (*)(int8_t *, vf, size_t))
     NORM_EXPECT(vf_load_f16, vf (*)(const uint16_t *))

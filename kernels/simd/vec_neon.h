@@ -101,3 +101,4 @@ static inline vd vd_zero(void) { return vdupq_n_f64(0.0); }
 static inline vd vd_from_vf(vf v) { return vaddq_f64(vcvt_f64_f32(vget_low_f32(v)), vcvt_high_f64_f32(v)); }
 static inline vd vd_add(vd a, vd b) { return vaddq_f64(a, b); }
 static inline double vd_sum(vd v) { return vaddvq_f64(v); }
+static inline float vf_reduce_add(vf v) { return vaddvq_f32(v); }

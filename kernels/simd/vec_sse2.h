@@ -103,3 +103,8 @@ static inline vd vd_from_vf(vf v)
 }
 static inline vd vd_add(vd a, vd b) { return _mm_add_pd(a, b); }
 static inline double vd_sum(vd v) { return _mm_cvtsd_f64(v) + _mm_cvtsd_f64(_mm_unpackhi_pd(v, v)); }
+static inline float vf_reduce_add(vf v)
+{
+    __m128 s = _mm_add_ps(v, _mm_movehl_ps(v, v));
+    return _mm_cvtss_f32(_mm_add_ss(s, _mm_shuffle_ps(s, s, 1)));
+}

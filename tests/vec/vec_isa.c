@@ -141,6 +141,15 @@ static void test_arithmetic(void)
         }
         float got = vf_reduce_max(vf_load(b));
         check(same(got, m), "reduce_max", -1, got, m);
+        /* The sum of the lanes in f32: within (NORM_W - 1) roundings of the exact sum. */
+        double exact = 0.0, mag = 0.0;
+        for (int l = 0; l < NORM_W; l++) {
+            a[l] = moderate();
+            exact += a[l];
+            mag += fabs(a[l]);
+        }
+        float sum = vf_reduce_add(vf_load(a));
+        check(fabs(sum - exact) <= NORM_W * 0x1p-24 * mag, "reduce_add", -1, sum, (float)exact);
     }
 }
 
