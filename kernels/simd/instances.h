@@ -70,18 +70,32 @@ static NORM_ALWAYS_INLINE void rmsnorm_kernel(const norm_job *job, kernel_types 
         rmsnorm_plain_rows(job, false, k.xt, k.yt, k.pt);
 }
 
-static NORM_ALWAYS_INLINE void layernorm_kernel(const norm_job *job, kernel_types k)
+/* Short plain LayerNorm rows, in a function of their own (NORM_DEFINE): inlined into the
+ * kernel next to the other row loops, the pipelined rows lost their registers to them. */
+static NORM_ALWAYS_INLINE void layernorm_plain_short_kernel(const norm_job *job, norm_dtype xt, norm_dtype yt,
+                                                            norm_dtype pt)
+{
+    if (job->beta)
+        layernorm_plain_short_rows(job, true, xt, yt, pt);
+    else
+        layernorm_plain_short_rows(job, false, xt, yt, pt);
+}
+
+static NORM_ALWAYS_INLINE void layernorm_kernel(const norm_job *job, kernel_types k,
+                                                void (*plain_short)(const norm_job *))
 {
     if (!norm_plain(job, k.xt, k.yt, k.pt)) {
         if (hot_types(k.xt, k.yt))
             layernorm_rows(job, inlined(k.out), k.xt, k.yt, k.pt);
         else
             layernorm_rows_any(job, k.out);
-    }
-    else if (job->beta)
+    } else if (job->n < NORM_AHEAD_BELOW) {
+        plain_short(job);
+    } else if (job->beta) {
         layernorm_plain_rows(job, true, k.xt, k.yt, k.pt);
-    else
+    } else {
         layernorm_plain_rows(job, false, k.xt, k.yt, k.pt);
+    }
 }
 
 /* Gated RMSNorm, either order, with gamma or not, beta, the unit offset (output.h's gate
@@ -109,7 +123,14 @@ static NORM_ALWAYS_INLINE void rmsnorm_gated_kernel(const norm_job *job, kernel_
 
 #define NORM_DEFINE(x, y, p)                                                              \
     static NORM_KERNEL(NORM_KERNEL_NAME(rmsnorm, x, y, p)) { rmsnorm_kernel(job, NORM_TYPES_OF(x, y, p)); } \
-    static NORM_KERNEL(NORM_KERNEL_NAME(layernorm, x, y, p)) { layernorm_kernel(job, NORM_TYPES_OF(x, y, p)); } \
+    static __attribute__((noinline)) void NORM_KERNEL_NAME(layernorm_plain_short, x, y, p)(const norm_job *job) \
+    {                                                                                     \
+        layernorm_plain_short_kernel(job, NORM_DT_##x, NORM_DT_##y, NORM_DT_##p);         \
+    }                                                                                     \
+    static NORM_KERNEL(NORM_KERNEL_NAME(layernorm, x, y, p))                              \
+    {                                                                                     \
+        layernorm_kernel(job, NORM_TYPES_OF(x, y, p), NORM_KERNEL_NAME(layernorm_plain_short, x, y, p)); \
+    }                                                                                     \
     static NORM_KERNEL(NORM_KERNEL_NAME(rmsnorm_gated, x, y, p))                          \
     {                                                                                     \
         rmsnorm_gated_kernel(job, NORM_TYPES_OF(x, y, p));                                \
