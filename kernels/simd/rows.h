@@ -454,8 +454,11 @@ static NORM_ALWAYS_INLINE void layernorm_plain_short(const norm_job *job, const 
             double var;
             s->exact = !layernorm_stats(x + r * c->x_step, n, c->inv_n, &s->shift, s->sums, c->eps, &s->mean,
                                         &var, xt);
+            /* The square root and the division rather than row_rstd's estimate and Newton
+             * step: here the chain's latency is hidden and its operations are not (five
+             * dependent ones against two; 4096x128: 3.5-4% faster). */
             if (!s->exact)
-                s->rstd = row_rstd(var, c->eps, c->eps_outside_sqrt);
+                s->rstd = norm_rstd(var, c->eps, c->eps_outside_sqrt);
         }
         if (i >= 3) {
             const size_t r = i - 3;
