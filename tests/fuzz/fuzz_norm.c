@@ -26,7 +26,8 @@
  *
  * NORM_FUZZ_TIERS=avx2,avx512 limits the tiers compared with the oracle (scripts/fuzz.sh runs
  * one tier per libFuzzer run, so that each gets its own time and its own execution count).
- * NORM_FUZZ_LIST_TIERS=1 prints those tiers and exits. NORM_FUZZ_DUMP=1 prints x with a finding.
+ * NORM_FUZZ_LIST_TIERS=1 prints those tiers and exits. NORM_FUZZ_DUMP=1 prints each call before it
+ * runs, and x with a finding.
  * NORM_FUZZ_SELFTEST=eps|canary proves the checks can fail (the Meson tests fuzz-selftest-*,
  * which must fail): every tier, and the scalar tier too as one more, runs with eps + 1, or a
  * byte before x is overwritten after each call.
@@ -164,6 +165,11 @@ typedef struct fcase {
     bool mutated, must_fail;
     bool y_given; /* the "apply field" mutation: norm_moments_run must fail while y stays set */
     bool y_nulled; /* y set to NULL: norm_run must fail while y stays NULL */
+    struct {
+        bool on;
+        int region;  /* the region an output was pointed into (the "overlap" mutation) */
+        void *saved; /* the output's own pointer before it */
+    } redirect[4];   /* y, residual_out, mean, rstd */
     char mutations[256];
 } fcase;
 
@@ -884,6 +890,42 @@ static void note(fcase *c, const char *s)
     snprintf(c->mutations + l, sizeof c->mutations - l, " %s", s);
 }
 
+/* An output the "overlap" mutation pointed into another region must fit in that region's
+ * allocation as the call finally stands (rows, n and strides after every mutation): where it
+ * misses the buffer itself (a start just past a 4-byte rstd, say) the call is valid and writes
+ * all of it. One that would not fit goes back to its own buffer (found by an unseeded run: an
+ * int8 y of 76 bytes, 4 bytes after rstd, ran off the allocation). */
+static size_t span_bytes(size_t rows, size_t stride, size_t n, size_t es, bool *ok)
+{
+    size_t st = stride ? stride : n;
+    *ok = rows <= ((size_t)1 << 24) && st <= ((size_t)1 << 24) && n <= ((size_t)1 << 24);
+    return *ok && rows ? ((rows - 1) * st + n) * es : 0;
+}
+
+static void redirects_fit(fcase *c)
+{
+    for (int f = 0; f < 4; f++) {
+        if (!c->redirect[f].on)
+            continue;
+        const region *g = &reg[c->redirect[f].region];
+        bool ok;
+        size_t extent = f == 0   ? span_bytes(P.rows, P.y_stride, P.n, es_of(P.y_type), &ok)
+                        : f == 1 ? span_bytes(P.rows, P.residual_out_stride, P.n, es_of(P.x_type), &ok)
+                                 : span_bytes(P.rows, 1, 1, sizeof(float), &ok);
+        const uint8_t *q = f == 0 ? (const uint8_t *)P.y : f == 1 ? (const uint8_t *)P.residual_out
+                         : f == 2 ? (const uint8_t *)P.mean : (const uint8_t *)P.rstd;
+        if (!q || (ok && q >= g->base && q + extent <= g->base + g->total))
+            continue; /* (NULL: a later mutation's, judged as such) */
+        switch (f) {
+        case 0: P.y = c->redirect[f].saved; break;
+        case 1: P.residual_out = c->redirect[f].saved; break;
+        case 2: P.mean = c->redirect[f].saved; break;
+        default: P.rstd = c->redirect[f].saved; break;
+        }
+        note(c, "(overlap undone)");
+    }
+}
+
 /* The parameter mutations: each makes the call invalid (must_fail) or checks a rule. */
 static void mutate(fcase *c, unsigned what, unsigned v, bool alone)
 {
@@ -975,6 +1017,15 @@ static void mutate(fcase *c, unsigned what, unsigned v, bool alone)
             return;
         /* 4-byte aligned, as any float pointer a caller passes (C requires it). */
         uint8_t *q = g->base + ((g->off + 3) & ~(size_t)3) + (v / 8 % 3) * 4;
+        /* Judged after every mutation (redirects_fit): the output must fit in that region's
+         * allocation. */
+        const int field = (int)(v / 64 % 4);
+        if (!c->redirect[field].on) {
+            c->redirect[field].on = true;
+            c->redirect[field].saved = field == 0 ? P.y : field == 1 ? P.residual_out
+                                     : field == 2 ? (void *)P.mean : (void *)P.rstd;
+        }
+        c->redirect[field].region = into[v % 6];
         switch (v / 64 % 4) {
         case 0: P.y = q; break;
         case 1: P.residual_out = q; break;
@@ -1303,6 +1354,7 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
     }
     for (size_t i = 0; i < nmut; i++)
         mutate(&c, mut[i][0], mut[i][1], nmut == 1);
+    redirects_fit(&c);
     /* A later mutation may undo an earlier one (a valid struct size after a garbage one, a
      * valid kind after an unknown one): those two are judged on the final struct. */
     if (c.entry != ENTRY_DENSE) {
@@ -1325,6 +1377,8 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
         abort();
 
     describe(&c);
+    if (getenv("NORM_FUZZ_DUMP")) /* every call, before it runs: a crash then names its call */
+        fprintf(stderr, "fuzz_norm: call: %s\n", describe_buf);
     reference(&c, &rf);
 
     /* The oracle. */
