@@ -391,7 +391,10 @@ static NORM_ALWAYS_INLINE void layernorm_rows(const norm_job *job, out_fns fns, 
                 exact_row(job, r, true);
                 continue;
             }
-            rstd = row_rstd(var, job->eps, job->eps_outside_sqrt);
+            /* Short rows as layernorm_plain_short takes them, so that a fused row and the add
+             * pass followed by the plain call give the same bits. */
+            rstd = ahead ? norm_rstd(var, job->eps, job->eps_outside_sqrt)
+                         : row_rstd(var, job->eps, job->eps_outside_sqrt);
         }
         if (!output_row_at(job, r, layernorm_scale(mean, rstd), true, fns, xt, yt, pt)) {
             exact_row(job, r, true);
@@ -456,7 +459,8 @@ static NORM_ALWAYS_INLINE void layernorm_plain_short(const norm_job *job, const 
                                         &var, xt);
             /* The square root and the division rather than row_rstd's estimate and Newton
              * step: here the chain's latency is hidden and its operations are not (five
-             * dependent ones against two; 4096x128: 3.5-4% faster). */
+             * dependent ones against two; 4096x128: 3.5-4% faster). layernorm_rows' short rows
+             * do the same, so that fused and unfused rows keep the same bits. */
             if (!s->exact)
                 s->rstd = norm_rstd(var, c->eps, c->eps_outside_sqrt);
         }
