@@ -48,6 +48,13 @@
 #define NORM_STASH 4096
 _Static_assert(NORM_AHEAD_BELOW <= NORM_STASH / 2, "two pipelined rows fit the stash");
 #define NORM_ALWAYS_INLINE inline __attribute__((always_inline))
+/* Out of line and not cloned: GCC cloned the per-row sums and the shift for constant
+ * arguments, 10-20 KB per tier for calls that take a few nanoseconds. */
+#if defined(__GNUC__) && !defined(__clang__)
+#define NORM_OUT_OF_LINE __attribute__((noinline, noclone))
+#else
+#define NORM_OUT_OF_LINE __attribute__((noinline))
+#endif
 
 #include "vec_contract.h"
 #include "unroll.h"

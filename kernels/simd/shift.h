@@ -106,7 +106,7 @@ static NORM_ALWAYS_INLINE float row_shift_typed(row_source src, size_t n, norm_d
     return row_shift(src, n, (src_shape){ xt, NORM_F32, true, true });
 }
 
-static __attribute__((noinline)) float row_shift_any(const void *x, const void *r, const void *b, size_t n,
+static NORM_OUT_OF_LINE float row_shift_any(const void *x, const void *r, const void *b, size_t n,
                                                      norm_dtype xt, norm_dtype pt)
 {
     const row_source src = { x, r, b, NULL };

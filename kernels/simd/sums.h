@@ -268,7 +268,7 @@ static NORM_ALWAYS_INLINE row_sums sum_row_kind(row_source src, size_t n, float 
     }
 }
 
-static __attribute__((noinline)) row_sums sum_row_any(const void *x, size_t n, float shift,
+static NORM_OUT_OF_LINE row_sums sum_row_any(const void *x, size_t n, float shift,
                                                       enum sums_kind what, norm_dtype xt)
 {
     const row_source src = { x, NULL, NULL, NULL };
@@ -314,7 +314,7 @@ static NORM_ALWAYS_INLINE row_sums sum_fused_bias(row_source src, size_t n, floa
 
 /* The same over the fused h = x + r (+ b), which it also stores. (The pointers come as
  * separate arguments: a struct passed by value would go through the stack on every call.) */
-static __attribute__((noinline)) row_sums sum_row_fused(const void *x, const void *r,
+static NORM_OUT_OF_LINE row_sums sum_row_fused(const void *x, const void *r,
                                                         const void *b, void *h, size_t n,
                                                         float shift, enum sums_kind what,
                                                         norm_dtype xt, norm_dtype pt)
