@@ -38,6 +38,13 @@
 #define NORM_FN(name) NORM_CAT(name, NORM_SUFFIX)
 
 #define NORM_FOLD 8
+/* Short f32 rows' sums take half the accumulators (sums.h), up to one block of them. */
+#if NORM_UNROLL == 8
+#define NORM_SHORT_UNROLL 4 /* a literal: unroll.h pastes it */
+#else
+#define NORM_SHORT_UNROLL 2
+#endif
+#define NORM_SHORT_SUMS_MAX ((size_t)NORM_W * NORM_SHORT_UNROLL * NORM_FOLD)
 /* Rows shorter than this are summed one row ahead of their output, which hides the latency of
  * their chain from sums to rstd (plain LayerNorm 4096x128: 1.6x the floor pipelined, 1.9x
  * not); longer ones are faster one row at a time (fused RMSNorm 16x4096: 1.27x -> 1.10x),

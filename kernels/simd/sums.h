@@ -138,118 +138,34 @@ static __attribute__((noinline)) row_sums sum_row_dot_any(const void *x, const v
  * around 0 (SUMS) or around shift (SUMS_SHIFTED). */
 enum sums_kind { SQUARES, SUMS, SUMS_SHIFTED };
 
+/* The loop with NORM_UNROLL accumulators, and with half as many for short f32 rows. */
+#define NORM_SUMS_ACCS NORM_UNROLL
+#define NORM_SUMS_NAME sum_row_wide
+#include "sums_loop.h"
+#define NORM_SUMS_ACCS NORM_SHORT_UNROLL
+#define NORM_SUMS_NAME sum_row_narrow
+#include "sums_loop.h"
+
+/*
+ * A row's sums. LayerNorm's f32 rows of up to NORM_SHORT_SUMS_MAX elements take half the
+ * accumulators: such a row is a few vectors, its rows are pipelined (rows.h), so what counts
+ * is the operations, and the fold of every accumulator into f64 is a large part of them.
+ * RMSNorm's rows are not pipelined, and with half the accumulators their chains grew longer
+ * (slower): they keep all.
+ * The choice depends on the sums asked for and the row's length only, and every path (plain,
+ * general, fused, moments) sums through here, so a row keeps its bits wherever it is summed.
+ */
 static NORM_ALWAYS_INLINE row_sums sum_row_inline(row_source src, size_t n, float shift, enum sums_kind what,
                                                   src_shape ss)
 {
-    const bool want_sum = what != SQUARES, shifted = what == SUMS_SHIFTED;
 #if NORM_BF16_DOT
-    if (ss.xt == NORM_BF16 && !shifted && n >= NORM_DOT_MIN)
+    if (ss.xt == NORM_BF16 && what != SUMS_SHIFTED && n >= NORM_DOT_MIN)
         return sum_row_dot_any(src.x, ss.fused ? src.r : NULL, ss.fused && ss.has_b ? src.b : NULL, src.h, n,
-                               want_sum, ss.pt);
+                               what != SQUARES, ss.pt);
 #endif
-    const vf c = vf_set1(shift);
-#if NORM_PAIRS_SUMS
-    /* bf16 rows in pairs of vectors, whatever the call (fused or not, shifted or not), so that
-     * a fused row and the same h normalised on its own are summed in the same order. */
-    const bool pairs = ss.xt == NORM_BF16;
-#endif
-#define NORM_DECLARE(u) vf s1_##u = vf_zero(), s2_##u = vf_zero();
-    NORM_EACH(NORM_UNROLL, NORM_DECLARE)
-#undef NORM_DECLARE
-    /* The first fold starts the f64 sums rather than adding to zero: on a short row that add
-     * is on the chain from the last load to rstd (4096x128: -3%). */
-    vd d1 = vd_zero(), d2 = vd_zero();
-    bool first = true;
-    size_t i = 0;
-
-    /* With two sums, GCC would load each vector twice, as a memory operand of the add and
-     * of the multiply-add: twice the loads in a pass bound by them. */
-#define NORM_ACCUMULATE(u, t)                                    \
-    do {                                                         \
-        vf v_ = (t);                                             \
-        if (want_sum && !shifted)                                \
-            v_ = vf_pin(v_);                                     \
-        if (shifted)                                             \
-            v_ = vf_sub(v_, c);                                  \
-        if (want_sum)                                            \
-            s1_##u = vf_add(s1_##u, v_);                         \
-        s2_##u = vf_fmadd(v_, v_, s2_##u);                       \
-    } while (0);
-#define NORM_RESET(u) s1_##u = s2_##u = vf_zero();
-#define NORM_STEP(u) NORM_ACCUMULATE(u, fetch(src, i + (size_t)(u) * NORM_W, ss))
-#define NORM_STEP_PAIR(u, v)                                                     \
-    {                                                                            \
-        vf even, odd;                                                            \
-        fetch_pairs(src, i + (size_t)(u) * NORM_W, ss, &even, &odd);            \
-        NORM_ACCUMULATE(u, even)                                                 \
-        NORM_ACCUMULATE(v, odd)                                                  \
-    }
-/* Every accumulator takes a vector, c where there is none (which adds exactly nothing):
- * updated on some paths only, GCC kept some of them in memory, on the chain from the loads to
- * rstd (4096x128: 3-4% slower). */
-#define NORM_LEFT(u) \
-    NORM_ACCUMULATE(u, (size_t)(u) < left ? fetch(src, i + (size_t)(u) * NORM_W, ss) : c)
-#define NORM_TAIL(u)                                                             \
-    {                                                                            \
-        vf t = fetch_part(src, i, n - i, ss);                                    \
-        if (shifted)                                                             \
-            t = vf_keep_first(vf_sub(t, c), n - i); /* padding lanes must add nothing */ \
-        if (want_sum)                                                            \
-            s1_##u = vf_add(s1_##u, t);                                          \
-        s2_##u = vf_fmadd(t, t, s2_##u);                                         \
-    }
-#define NORM_FOLD_PAIR(a, b)                                     \
-    s1_##a = vf_add(s1_##a, s1_##b);                             \
-    s2_##a = vf_add(s2_##a, s2_##b);
-#define NORM_FOLD_LANES()                                        \
-    do {                                                         \
-        NORM_FOLD_TREE(NORM_UNROLL, NORM_FOLD_PAIR)                   \
-        if (want_sum)                                            \
-            d1 = first ? vd_from_vf(s1_0) : vd_add(d1, vd_from_vf(s1_0)); \
-        d2 = first ? vd_from_vf(s2_0) : vd_add(d2, vd_from_vf(s2_0));     \
-        first = false;                                           \
-    } while (0)
-
-    for (;;) {
-        NORM_EACH(NORM_UNROLL, NORM_RESET)
-        /* Each lane of each accumulator takes at most NORM_FOLD terms per block. */
-        size_t block_end = n - i > (size_t)NORM_W * NORM_UNROLL * NORM_FOLD
-                               ? i + (size_t)NORM_W * NORM_UNROLL * NORM_FOLD : n;
-        for (; i + (size_t)NORM_W * NORM_UNROLL <= block_end; i += (size_t)NORM_W * NORM_UNROLL) {
-#if NORM_PAIRS_SUMS
-            if (pairs) {
-                NORM_EACH_PAIR(NORM_UNROLL, NORM_STEP_PAIR)
-                continue;
-            }
-#endif
-            NORM_EACH(NORM_UNROLL, NORM_STEP)
-        }
-        if (block_end < n) {
-            NORM_FOLD_LANES();
-            continue;
-        }
-        /* Last, partial block: whole vectors round-robin, then the tail. */
-        size_t left = (n - i) / NORM_W;
-        if (left) {
-            NORM_EACH_BUT_LAST(NORM_UNROLL, NORM_LEFT)
-            i += left * NORM_W;
-        }
-        if (i < n)
-            NORM_APPLY(NORM_TAIL, NORM_LAST(NORM_UNROLL))
-        NORM_FOLD_LANES();
-        break;
-    }
-#undef NORM_ACCUMULATE
-#undef NORM_RESET
-#undef NORM_STEP
-#undef NORM_STEP_PAIR
-#undef NORM_LEFT
-#undef NORM_TAIL
-#undef NORM_FOLD_PAIR
-#undef NORM_FOLD_LANES
-
-    row_sums r = { want_sum ? vd_sum(d1) : 0.0, vd_sum(d2) };
-    return r;
+    if (ss.xt == NORM_F32 && what != SQUARES && n <= NORM_SHORT_SUMS_MAX)
+        return sum_row_narrow(src, n, shift, what, ss);
+    return sum_row_wide(src, n, shift, what, ss);
 }
 
 /* The sums kernels call, out of line: one copy per (what, type) serves every output type

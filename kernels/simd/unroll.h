@@ -10,19 +10,25 @@
  *   NORM_FOLD_TREE(n, F)  F(a, b) for the tree that folds accumulator b into a, down to 0:
  *                         for w = n/2, ..., 1: F(u, u + w) for u < w
  *   NORM_LAST(n)          n - 1, as a literal
- * for n = 4 and 8 (NORM_UNROLL of every ISA so far, and the bf16 dot sums' 8).
+ * for n = 2, 4 and 8 (NORM_UNROLL of every ISA so far, half of it for short rows, and the bf16
+ * dot sums' 8).
  */
 #ifndef NORM_SIMD_UNROLL_H
 #define NORM_SIMD_UNROLL_H
 
+#define NORM_EACH_2(X) X(0) X(1)
 #define NORM_EACH_4(X) X(0) X(1) X(2) X(3)
 #define NORM_EACH_8(X) X(0) X(1) X(2) X(3) X(4) X(5) X(6) X(7)
+#define NORM_EACH_PAIR_2(X) X(0, 1)
 #define NORM_EACH_PAIR_4(X) X(0, 1) X(2, 3)
 #define NORM_EACH_PAIR_8(X) X(0, 1) X(2, 3) X(4, 5) X(6, 7)
+#define NORM_EACH_BUT_LAST_2(X) X(0)
 #define NORM_EACH_BUT_LAST_4(X) X(0) X(1) X(2)
 #define NORM_EACH_BUT_LAST_8(X) X(0) X(1) X(2) X(3) X(4) X(5) X(6)
+#define NORM_TREE_2(F) F(0, 1)
 #define NORM_TREE_4(F) F(0, 2) F(1, 3) F(0, 1)
 #define NORM_TREE_8(F) F(0, 4) F(1, 5) F(2, 6) F(3, 7) F(0, 2) F(1, 3) F(0, 1)
+#define NORM_LAST_2 1
 #define NORM_LAST_4 3
 #define NORM_LAST_8 7
 
