@@ -89,5 +89,7 @@ static inline vd vd_from_vf(vf v)
 static inline vd vd_add(vd a, vd b) { return _mm512_add_pd(a, b); }
 static inline double vd_sum(vd v) { return _mm512_reduce_add_pd(v); }
 static inline float vf_reduce_add(vf v) { return _mm512_reduce_add_ps(v); }
+/* The largest lane, by halves (no lane is NaN, so the order does not matter). */
+static inline float vf_reduce_max(vf v) { return _mm512_reduce_max_ps(v); }
 /* 1 / sqrt(v) within a relative 2^-14. */
 static inline double vd_rsqrt14(double v) { return _mm_cvtsd_f64(_mm_rsqrt14_sd(_mm_set_sd(v), _mm_set_sd(v))); }

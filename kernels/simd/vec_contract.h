@@ -28,7 +28,7 @@
  *   vf_add vf_sub vf_mul vf_fmadd vf_abs vf_max_num(acc, v: acc where v is NaN)
  *   vf_keep_first(v, k: lanes from k zero) vf_select_nonneg(z, a, b: z >= 0 ? a : b, NaN z b)
  *   vf_recip_1_2(1/d for d in [1, 2], about 2^-28) vf_exp(SLEEF, 1 ulp) vf_pin(a barrier)
- *   vf_reduce_max(the largest lane; lanes are not NaN)
+ *   vf_reduce_max(the largest lane; lanes are neither NaN nor -0, so any order of comparisons)
  *   vf_reduce_add(the lanes summed in f32, in an order of the ISA's choosing; a shift's estimate)
  *   vf_store_i8 vf_store_i8_part (round to nearest even, clamp to [-127, 127], NaN to 0)
  *   vf_load_f16 vf_load_f16_part vf_store_f16 vf_store_f16_part vf_stream_f16 vf_round_f16

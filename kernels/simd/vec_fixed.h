@@ -8,17 +8,6 @@
 #ifndef NORM_SIMD_VEC_FIXED_H
 #define NORM_SIMD_VEC_FIXED_H
 
-/* The largest lane of v (no lane is NaN). Once per row, for a dynamic int8 scale. */
-static inline __attribute__((always_inline)) float vf_reduce_max(vf v)
-{
-    float lanes[NORM_W];
-    vf_store(lanes, v);
-    float m = lanes[0];
-    for (int l = 1; l < NORM_W; l++)
-        m = lanes[l] > m ? lanes[l] : m;
-    return m;
-}
-
 /* Non-temporal stores of NORM_W half values to p (NORM_ALIGN / 2-aligned): narrowed into an
  * aligned buffer first (the store and the reload stay in L1), then streamed. */
 static inline __attribute__((always_inline)) void vf_stream_f16(uint16_t *p, vf v)

@@ -102,3 +102,5 @@ static inline vd vd_from_vf(vf v) { return vaddq_f64(vcvt_f64_f32(vget_low_f32(v
 static inline vd vd_add(vd a, vd b) { return vaddq_f64(a, b); }
 static inline double vd_sum(vd v) { return vaddvq_f64(v); }
 static inline float vf_reduce_add(vf v) { return vaddvq_f32(v); }
+/* The largest lane (no lane is NaN). */
+static inline float vf_reduce_max(vf v) { return vmaxvq_f32(v); }

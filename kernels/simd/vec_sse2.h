@@ -108,3 +108,9 @@ static inline float vf_reduce_add(vf v)
     __m128 s = _mm_add_ps(v, _mm_movehl_ps(v, v));
     return _mm_cvtss_f32(_mm_add_ss(s, _mm_shuffle_ps(s, s, 1)));
 }
+/* The largest lane, by halves (no lane is NaN, so the order does not matter). */
+static inline float vf_reduce_max(vf v)
+{
+    __m128 m = _mm_max_ps(v, _mm_movehl_ps(v, v));
+    return _mm_cvtss_f32(_mm_max_ss(m, _mm_shuffle_ps(m, m, 1)));
+}
