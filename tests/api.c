@@ -969,11 +969,12 @@ START_TEST(test_int8_nonfinite_gate)
 }
 END_TEST
 
-/* The fused residual add against the add pass followed by the plain call, on many rows of
- * every short and long class: the same bits for y, mean and rstd (README: a fused row and the
- * unfused sequence agree). With a zero residual h is x exactly, so the two calls normalise the
- * same rows through the fused and the plain paths. A handful of rows caught nothing here: a
- * short-row rstd taken differently by the two paths differed in 0.4% of rows (AVX-512). */
+/* The fused residual add against the add pass followed by the plain call, and each row in a
+ * call of its own against the batched call, on many rows of every short and long class: the
+ * same bits for y, mean and rstd (README: a fused row and the unfused sequence agree; a row's
+ * bits are its own). With a zero residual h is x exactly, so the calls normalise the same rows
+ * through the fused, the plain and the single-row paths. A handful of rows caught nothing here:
+ * a short-row rstd taken differently by two paths differed in 0.4% of rows (AVX-512). */
 START_TEST(test_fused_matches_plain_many_rows)
 {
     static const size_t ns[] = { 37, 128, 256, 300, 1000, 1500 };
@@ -1000,16 +1001,30 @@ START_TEST(test_fused_matches_plain_many_rows)
             if (kind)
                 p.mean = m1;
             ck_assert_int_eq(norm_run(&p), NORM_OK);
-            norm_params q = p;
-            q.y = y2, q.rstd = s2, q.mean = kind ? m2 : NULL, q.residual = r, q.residual_out = h;
-            ck_assert_int_eq(norm_run(&q), NORM_OK);
-            for (size_t k = 0; k < rows; k++) {
-                ck_assert_msg(memcmp(&s1[k], &s2[k], sizeof *s1) == 0 && (!kind || memcmp(&m1[k], &m2[k], sizeof *m1) == 0),
-                              "isa=%s %s n=%zu row %zu: fused rstd %.9g mean %.9g, plain %.9g %.9g", norm_active_isa_name(),
-                              kind ? "layernorm" : "rmsnorm", n, k, (double)s2[k], kind ? (double)m2[k] : 0.0,
-                              (double)s1[k], kind ? (double)m1[k] : 0.0);
-                ck_assert_msg(memcmp(y1 + k * n, y2 + k * n, n * sizeof *y1) == 0, "isa=%s %s n=%zu row %zu: fused y differs",
-                              norm_active_isa_name(), kind ? "layernorm" : "rmsnorm", n, k);
+            /* Twice: the fused call (h = x + 0, the same rows), then each row in a call of its own. */
+            for (int alone = 0; alone < 2; alone++) {
+                const char *how = alone ? "alone" : "fused";
+                memset(y2, 0, rows * n * sizeof *y2);
+                if (!alone) {
+                    norm_params q = p;
+                    q.y = y2, q.rstd = s2, q.mean = kind ? m2 : NULL, q.residual = r, q.residual_out = h;
+                    ck_assert_int_eq(norm_run(&q), NORM_OK);
+                }
+                for (size_t k = 0; alone && k < rows; k++) {
+                    norm_params q = p;
+                    q.rows = 1, q.x = x + k * n, q.y = y2 + k * n, q.rstd = s2 + k, q.mean = kind ? m2 + k : NULL;
+                    ck_assert_int_eq(norm_run(&q), NORM_OK);
+                }
+                for (size_t k = 0; k < rows; k++) {
+                    ck_assert_msg(memcmp(&s1[k], &s2[k], sizeof *s1) == 0 &&
+                                      (!kind || memcmp(&m1[k], &m2[k], sizeof *m1) == 0),
+                                  "isa=%s %s n=%zu row %zu: %s rstd %.9g mean %.9g, batched %.9g %.9g",
+                                  norm_active_isa_name(), kind ? "layernorm" : "rmsnorm", n, k, how, (double)s2[k],
+                                  kind ? (double)m2[k] : 0.0, (double)s1[k], kind ? (double)m1[k] : 0.0);
+                    ck_assert_msg(memcmp(y1 + k * n, y2 + k * n, n * sizeof *y1) == 0,
+                                  "isa=%s %s n=%zu row %zu: %s y differs", norm_active_isa_name(),
+                                  kind ? "layernorm" : "rmsnorm", n, k, how);
+                }
             }
             free(x), free(r), free(h), free(y1), free(y2), free(g), free(b), free(s1), free(s2), free(m1), free(m2);
         }
