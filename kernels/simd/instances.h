@@ -89,7 +89,7 @@ static NORM_ALWAYS_INLINE void layernorm_kernel(const norm_job *job, kernel_type
             layernorm_rows(job, inlined(k.out), k.xt, k.yt, k.pt);
         else
             layernorm_rows_any(job, k.out);
-    } else if (job->n < NORM_AHEAD_BELOW) {
+    } else if (job->n < NORM_AHEAD_BELOW && job->rows > 1) {
         plain_short(job);
     } else if (job->beta) {
         layernorm_plain_rows(job, true, k.xt, k.yt, k.pt);

@@ -486,11 +486,12 @@ static NORM_ALWAYS_INLINE void layernorm_plain_short_rows(const norm_job *job, b
     layernorm_plain_short(job, &c, sh, xt);
 }
 
-/* Long plain LayerNorm rows (n >= NORM_AHEAD_BELOW): as layernorm_rows (the same shifts and
- * sums, so the same results), with the shift, the sums and the output inlined, each in one
- * place. They go one at a time (which keeps a row in L1 between its two passes), with the
- * next row's shift right after this row's sums are issued, so that its sample overlaps this
- * row's output pass. */
+/* Long plain LayerNorm rows (n >= NORM_AHEAD_BELOW), and calls of one short row: as
+ * layernorm_rows (the same shifts, sums and rstd, so the same results), with the shift, the
+ * sums and the output inlined, each in one place. They go one at a time (which keeps a row in
+ * L1 between its two passes), with the next row's shift right after this row's sums are
+ * issued, so that its sample overlaps this row's output pass. A single short row through
+ * layernorm_plain_short paid for the pipeline's fill and drain. */
 static NORM_ALWAYS_INLINE void layernorm_plain_rows(const norm_job *job, bool has_b, norm_dtype xt,
                                                     norm_dtype yt, norm_dtype pt)
 {
@@ -501,8 +502,6 @@ static NORM_ALWAYS_INLINE void layernorm_plain_rows(const norm_job *job, bool ha
         return;
     const char *x = (const char *)job->x;
     char *y = (char *)job->y;
-    if (n <= NORM_SHORT_SUMS_MAX)
-        __builtin_unreachable(); /* long rows: the short rows' sums need no code here */
     float next_shift = row_shift_any(x, NULL, NULL, n, xt, pt);
     for (size_t r = 0; r < rows; r++) {
         const char *xr = x + r * c.x_step;
@@ -515,7 +514,8 @@ static NORM_ALWAYS_INLINE void layernorm_plain_rows(const norm_job *job, bool ha
             exact_row(job, r, true);
             continue;
         }
-        double rstd = row_rstd(var, c.eps, c.eps_outside_sqrt);
+        double rstd = n < NORM_AHEAD_BELOW ? norm_rstd(var, c.eps, c.eps_outside_sqrt)
+                                           : row_rstd(var, c.eps, c.eps_outside_sqrt);
         plain_output(&c, y + r * c.y_step, xr, layernorm_scale(mean, rstd), sh);
         norm_store_stats(job, r, mean, rstd);
     }
