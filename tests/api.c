@@ -1562,6 +1562,72 @@ START_TEST(test_overlap)
 }
 END_TEST
 
+/* norm_run accepts the common calls (src/api.c, plain_accepted) with a few comparisons, and
+ * the others through the complete checks; the quick path must accept exactly what the complete
+ * checks accept. A call of 2k rows is also a call of two blocks of k (outer = 2, dense outer
+ * strides): the same buffers, the same bytes, but always the complete checks. On random calls
+ * whose buffers (x, y, gamma, beta, residual, its write-back, bias, rstd, mean, int8 scales) land
+ * anywhere in a small region, the two must give the same status and write the same bytes. */
+START_TEST(test_quick_checks_match_complete)
+{
+    static _Alignas(64) float after_one[ARENA];
+    rng r = rng_for(seed, "quick vs complete");
+    const size_t lengths[] = { 1, 7, 16, 33 };
+    int outcomes[16] = { 0 };
+    for (int iter = 0; iter < 6000; iter++) {
+        norm_params p = norm_params_default((norm_kind)rng_below(&r, 2));
+        p.rows = 2 * (1 + rng_below(&r, 2));
+        p.n = lengths[rng_below(&r, 4)];
+        p.x_type = (norm_dtype)rng_below(&r, 3);
+        p.y_type = rng_below(&r, 3) == 0 ? NORM_I8 : p.x_type;
+        p.param_type = rng_below(&r, 2) ? NORM_F32 : p.x_type;
+        if (p.y_type == NORM_I8) {
+            const float scales[] = { 0.02f, 0.0f, -1.0f, 0x1p-130f, NAN };
+            p.y_scale = scales[rng_below(&r, 5)];
+        }
+        char *base = (char *)arena;
+        /* Offsets in a region of 1024 bytes (4-byte steps), so buffers meet often. */
+#define QUICK_PTR(null_often) \
+    ((null_often) && rng_below(&r, 2) == 0 ? NULL : (void *)(base + rng_below(&r, 256) * 4))
+        void *x = QUICK_PTR(false);
+        p.x = x;
+        p.y = rng_below(&r, 4) == 0 ? x : QUICK_PTR(false);
+        p.gamma = QUICK_PTR(true);
+        p.beta = QUICK_PTR(true);
+        if (rng_below(&r, 3) == 0) {
+            void *res = QUICK_PTR(false);
+            p.residual = res;
+            p.residual_out = rng_below(&r, 3) == 0 ? res : rng_below(&r, 3) == 0 ? x : QUICK_PTR(false);
+            p.bias = QUICK_PTR(true);
+        }
+        p.rstd = QUICK_PTR(true);
+        p.mean = rng_below(&r, 4) == 0 || p.kind == NORM_LAYERNORM ? QUICK_PTR(true) : NULL;
+        p.y_scales = p.y_type == NORM_I8 && rng_below(&r, 2) ? QUICK_PTR(false) : NULL;
+#undef QUICK_PTR
+        arena_reset();
+        norm_status one = norm_run(&p);
+        memcpy(after_one, arena, sizeof arena);
+        norm_params two = p;
+        two.outer = 2;
+        two.rows = p.rows / 2;
+        arena_reset();
+        norm_status blocks = norm_run(&two);
+        ck_assert_msg(one == blocks, "iteration %d: one block gave %s, two blocks %s (kind %d, types %d %d %d, "
+                      "rows %zu, n %zu, y_scale %g)", iter, norm_status_string(one), norm_status_string(blocks),
+                      p.kind, p.x_type, p.y_type, p.param_type, p.rows, p.n, (double)p.y_scale);
+        /* NaN results compare as bytes: both run the same kernels on the same rows. */
+        ck_assert_msg(memcmp(arena, after_one, sizeof arena) == 0,
+                      "iteration %d: one block and two blocks wrote different bytes", iter);
+        outcomes[one < 16 && one >= 0 ? one : 15]++;
+    }
+    /* The generator must reach the outcomes it exists for. */
+    ck_assert_int_gt(outcomes[NORM_OK], 300);
+    ck_assert_int_gt(outcomes[NORM_ERR_OVERLAP], 300);
+    ck_assert_int_gt(outcomes[NORM_ERR_BAD_ARGUMENT], 50);
+    ck_assert_int_gt(outcomes[NORM_ERR_BAD_SCALE], 50);
+}
+END_TEST
+
 /* The dense entry points check their arguments on a path of their own (a one-row call should
  * pay for nothing else): on random calls, good and bad, they must answer exactly as norm_run
  * does with the same rows, and write the same bytes. Overlaps are the point: x, y, gamma and
@@ -3050,6 +3116,7 @@ static Suite *api_suite(void)
     tcase_add_test(tc, test_bad_eps);
     tcase_add_test(tc, test_overlap);
     tcase_add_test(tc, test_dense_matches_run);
+    tcase_add_test(tc, test_quick_checks_match_complete);
     tcase_add_test(tc, test_disjoint);
     tcase_add_test(tc, test_bad_argument);
     tcase_add_test(tc, test_struct_size);
