@@ -458,23 +458,42 @@ static inline bool apart(const void *a, size_t a_len, const void *b, size_t b_le
 
 /*
  * The common calls, accepted with a few comparisons: x, y, gamma and beta, and the residual
- * add (residual, its write-back h, a bias) or not; one block of rows and a valid thread setting;
- * no gate, statistics, int8 or moments;
+ * add (residual, its write-back h, a bias) or not; the per-row statistics (rstd, and mean for
+ * LayerNorm) and int8 output with a valid static scale or dynamic scales, or not; one block of
+ * rows and a valid thread setting; no gate or moments;
  * rows > 0; each output apart from every other buffer or exactly the input it may replace
  * (y: x; h: x or the residual); sizes far from overflowing. It accepts only calls that the complete checks
  * accept too, and nothing else: any other call, and every call with a mistake, takes the
  * complete checks, which decide its status and error detail. The checks are most of the cost
  * of a short row (a dense 1x16 call made 490 of its 660 instructions validating); this makes
- * them cheaper, not fewer.
+ * them cheaper, not fewer. (Calls with int8 output or statistics took the complete checks until
+ * 0.3.x: half the time of a 1x64 int8 call, Zen 5.)
  */
+/* The quick path's per-row f32 outputs (rstd, mean, y_scales): absent, or rows floats apart from
+ * the call's other buffers. */
+static inline __attribute__((always_inline)) bool row_output_apart(const void *v, size_t len, const norm_params *p,
+                                                                   size_t x_len, size_t y_len, size_t v_len,
+                                                                   size_t r_len, size_t h_len)
+{
+    return !v || ((uintptr_t)v + len > (uintptr_t)v && apart(v, len, p->x, x_len) && apart(v, len, p->y, y_len) &&
+                  (!p->gamma || apart(v, len, p->gamma, v_len)) && (!p->beta || apart(v, len, p->beta, v_len)) &&
+                  (!p->residual || (apart(v, len, p->residual, r_len) && apart(v, len, p->residual_out, h_len) &&
+                                    (!p->bias || apart(v, len, p->bias, v_len)))));
+}
+
 static inline __attribute__((always_inline)) bool plain_accepted(const norm_params *p)
 {
+    /* int8 output: a static scale whose inverse is finite, or dynamic scales; no scale otherwise. */
+    const bool i8 = p->y_type == NORM_I8;
+    const bool scale_ok = !i8 ? p->y_scale == 0.0f && !p->y_scales
+                          : p->y_scales ? p->y_scale == 0.0f
+                                        : p->y_scale > 0.0f && p->y_scale <= FLT_MAX && 1.0f / p->y_scale <= FLT_MAX;
     if ((unsigned)p->kind > NORM_LAYERNORM || (p->flags & ~(unsigned)(NORM_EPS_OUTSIDE_SQRT | NORM_UNIT_OFFSET)) ||
-        (unsigned)p->x_type > NORM_BF16 || (unsigned)p->y_type > NORM_BF16 ||
-        (p->param_type != NORM_F32 && p->param_type != p->x_type) || p->y_scale != 0.0f || p->y_scales ||
-        !p->residual != !p->residual_out || (p->bias && !p->residual) || p->gate || p->mean || p->rstd ||
-        p->moments || !p->x || !p->y || p->rows == 0 || p->n == 0 || !(p->eps >= 0.0f && p->eps <= FLT_MAX) ||
-        p->outer > 1 || !norm_threads_valid(p->threads))
+        (unsigned)p->x_type > NORM_BF16 || (unsigned)p->y_type > NORM_I8 ||
+        (p->param_type != NORM_F32 && p->param_type != p->x_type) || !scale_ok ||
+        !p->residual != !p->residual_out || (p->bias && !p->residual) || p->gate ||
+        (p->mean && p->kind != NORM_LAYERNORM) || p->moments || !p->x || !p->y || p->rows == 0 || p->n == 0 ||
+        !(p->eps >= 0.0f && p->eps <= FLT_MAX) || p->outer > 1 || !norm_threads_valid(p->threads))
         return false;
     const size_t n = p->n, xs = stride_or_n(p->x_stride, n), ys = stride_or_n(p->y_stride, n);
     const size_t pe = norm_dtype_size(p->param_type);
@@ -491,20 +510,33 @@ static inline __attribute__((always_inline)) bool plain_accepted(const norm_para
     if (!(in_place || apart(p->y, y_len, p->x, x_len)) || (p->gamma && !apart(p->y, y_len, p->gamma, v_len)) ||
         (p->beta && !apart(p->y, y_len, p->beta, v_len)))
         return false;
-    if (!p->residual)
+    size_t r_len = 0, h_len = 0;
+    if (p->residual) {
+        /* The residual add: h = x + residual (+ bias) written to residual_out, which may be the
+         * residual or x exactly; y apart from all three. */
+        const size_t rs = stride_or_n(p->residual_stride, n), hs = stride_or_n(p->residual_out_stride, n);
+        const size_t xe = norm_dtype_size(p->x_type);
+        r_len = plain_extent(p->residual, p->rows, rs, n, xe);
+        h_len = plain_extent(p->residual_out, p->rows, hs, n, xe);
+        const void *h = p->residual_out;
+        if (!(r_len && h_len && apart(p->y, y_len, p->residual, r_len) && apart(p->y, y_len, h, h_len) &&
+              (!p->bias || (apart(p->y, y_len, p->bias, v_len) && apart(h, h_len, p->bias, v_len))) &&
+              ((h == p->x && hs == xs) || apart(h, h_len, p->x, x_len)) &&
+              ((h == p->residual && hs == rs) || apart(h, h_len, p->residual, r_len)) &&
+              (!p->gamma || apart(h, h_len, p->gamma, v_len)) && (!p->beta || apart(h, h_len, p->beta, v_len))))
+            return false;
+    }
+    if (!p->rstd && !p->mean && !p->y_scales)
         return true;
-    /* The residual add: h = x + residual (+ bias) written to residual_out, which may be the
-     * residual or x exactly; y apart from all three. */
-    const size_t rs = stride_or_n(p->residual_stride, n), hs = stride_or_n(p->residual_out_stride, n);
-    const size_t xe = norm_dtype_size(p->x_type);
-    const size_t r_len = plain_extent(p->residual, p->rows, rs, n, xe);
-    const size_t h_len = plain_extent(p->residual_out, p->rows, hs, n, xe);
-    const void *h = p->residual_out;
-    return r_len && h_len && apart(p->y, y_len, p->residual, r_len) && apart(p->y, y_len, h, h_len) &&
-           (!p->bias || (apart(p->y, y_len, p->bias, v_len) && apart(h, h_len, p->bias, v_len))) &&
-           ((h == p->x && hs == xs) || apart(h, h_len, p->x, x_len)) &&
-           ((h == p->residual && hs == rs) || apart(h, h_len, p->residual, r_len)) &&
-           (!p->gamma || apart(h, h_len, p->gamma, v_len)) && (!p->beta || apart(h, h_len, p->beta, v_len));
+    /* The per-row outputs: rows floats each (rows < 2^24: plain_extent), apart from the other
+     * buffers and from each other. */
+    const size_t s_len = p->rows * sizeof(float);
+    return row_output_apart(p->rstd, s_len, p, x_len, y_len, v_len, r_len, h_len) &&
+           row_output_apart(p->mean, s_len, p, x_len, y_len, v_len, r_len, h_len) &&
+           row_output_apart(p->y_scales, s_len, p, x_len, y_len, v_len, r_len, h_len) &&
+           (!p->rstd || !p->mean || apart(p->rstd, s_len, p->mean, s_len)) &&
+           (!p->rstd || !p->y_scales || apart(p->rstd, s_len, p->y_scales, s_len)) &&
+           (!p->mean || !p->y_scales || apart(p->mean, s_len, p->y_scales, s_len));
 }
 
 /* ---- threads and two-level rows (0.3.0) ------------------------------------------------ */
