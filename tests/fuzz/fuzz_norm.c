@@ -362,14 +362,27 @@ static void finding(const char *fmt, ...)
     vfprintf(stderr, fmt, ap);
     va_end(ap);
     fprintf(stderr, "\n    call: %s\n", describe_buf);
-    /* NORM_FUZZ_DUMP=1: x's values as decoded (f32, %a), a row per line, to rebuild the case. */
-    if (getenv("NORM_FUZZ_DUMP") && described && described->xf) {
-        for (size_t k = 0; k < described->rows; k++) {
-            fprintf(stderr, "    x[%zu]:", k);
-            for (size_t i = 0; i < described->n; i++)
-                fprintf(stderr, " %a", (double)described->xf[k * described->n + i]);
-            fprintf(stderr, "\n");
-        }
+    /* NORM_FUZZ_DUMP=1: the values as decoded (f32, %a), a row per line, to rebuild the case:
+     * x, the residual and the gate by rows, then gamma, beta, the bias and the given moments. */
+    const fcase *d = described;
+    if (getenv("NORM_FUZZ_DUMP") && d) {
+        const struct {
+            const char *name;
+            const float *v;
+            size_t rows;
+        } arrays[] = { { "x", d->xf, d->rows },     { "r", d->res ? d->rf : NULL, d->rows },
+                       { "z", d->gate ? d->zf : NULL, d->rows }, { "gamma", d->has_g ? d->gf : NULL, 1 },
+                       { "beta", d->has_b ? d->bf : NULL, 1 },  { "bias", d->bias ? d->biasf : NULL, 1 } };
+        for (size_t a = 0; a < sizeof arrays / sizeof arrays[0]; a++)
+            for (size_t k = 0; arrays[a].v && k < arrays[a].rows; k++) {
+                fprintf(stderr, "    %s[%zu]:", arrays[a].name, k);
+                for (size_t i = 0; i < d->n; i++)
+                    fprintf(stderr, " %a", (double)arrays[a].v[k * d->n + i]);
+                fprintf(stderr, "\n");
+            }
+        for (size_t k = 0; d->moments && d->mom && k < d->rows; k++)
+            fprintf(stderr, "    moments[%zu]: count %a mean %a m2 %a\n", k, d->mom[k].count, d->mom[k].mean,
+                    d->mom[k].m2);
     }
     fflush(stderr);
     abort();
