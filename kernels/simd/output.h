@@ -93,9 +93,16 @@ static NORM_ALWAYS_INLINE vf output_vector(out_shape sh, vf x, vf g, vf b, vf z,
      * oracle's is -1.18e38), the gate before gamma: (u * silu(z)) * g + b * silu(z).
      * FLT_MAX - |v| < 0 there, NaN for a NaN v, which the other order gives as well. A zero
      * silu gives a zero there too, not Inf * 0. */
+    const vf flt_max = vf_set1(0x1.fffffep127f);
     vf us = times_silu(u, z, t);
-    vf wide = sh.has_b ? vf_fmadd(us, g, times_silu(b, z, t)) : vf_mul(us, g);
-    return vf_select_nonneg(vf_sub(vf_set1(0x1.fffffep127f), vf_abs(v)), y, wide);
+    if (!sh.has_b)
+        return vf_select_nonneg(vf_sub(flt_max, vf_abs(v)), y, vf_mul(us, g));
+    /* With beta, b * silu(z) leaves f32 only where |silu(z)| > 1, and there y is beyond f32 as
+     * v is, so y's +-Inf is the answer, while the other order's sum would take the sign of
+     * b * silu(z) (found by the fuzzer on avx2: q -127 where the oracle's is 127, y 8e76). */
+    vf bs = times_silu(b, z, t);
+    vf wide = vf_select_nonneg(vf_sub(flt_max, vf_abs(bs)), vf_fmadd(us, g, bs), y);
+    return vf_select_nonneg(vf_sub(flt_max, vf_abs(v)), y, wide);
 }
 
 /* The output loop of one shape. Partial vectors (an unaligned head, the tail) go through the
