@@ -58,7 +58,7 @@ static NORM_ALWAYS_INLINE out_fns inlined(out_fns f)
 
 static NORM_ALWAYS_INLINE void rmsnorm_kernel(const norm_job *job, kernel_types k)
 {
-    if (!norm_plain(job, k.xt, k.yt, k.pt)) {
+    if (!norm_plain(job, true, k.xt, k.yt, k.pt)) {
         if (hot_types(k.xt, k.yt))
             rmsnorm_rows(job, false, false, inlined(k.out), k.xt, k.yt, k.pt);
         else
@@ -84,7 +84,7 @@ static NORM_ALWAYS_INLINE void layernorm_plain_short_kernel(const norm_job *job,
 static NORM_ALWAYS_INLINE void layernorm_kernel(const norm_job *job, kernel_types k,
                                                 void (*plain_short)(const norm_job *))
 {
-    if (!norm_plain(job, k.xt, k.yt, k.pt)) {
+    if (!norm_plain(job, false, k.xt, k.yt, k.pt)) {
         if (hot_types(k.xt, k.yt))
             layernorm_rows(job, inlined(k.out), k.xt, k.yt, k.pt);
         else

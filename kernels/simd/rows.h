@@ -236,9 +236,10 @@ static NORM_ALWAYS_INLINE void rmsnorm_rows(const norm_job *job, bool gate_in, b
  * of the general path (the same inline sums and output loop), so a row's result does not
  * depend on which path took it.
  */
-static NORM_ALWAYS_INLINE bool norm_plain(const norm_job *job, norm_dtype xt, norm_dtype yt, norm_dtype pt)
+static NORM_ALWAYS_INLINE bool norm_plain(const norm_job *job, bool int8_ok, norm_dtype xt, norm_dtype yt,
+                                          norm_dtype pt)
 {
-    return xt == NORM_F32 && pt == NORM_F32 && yt != NORM_I8 && job->gamma && !job->unit_offset &&
+    return xt == NORM_F32 && pt == NORM_F32 && (yt != NORM_I8 || int8_ok) && job->gamma && !job->unit_offset &&
            !job->residual && !job->gate && !job->moments && !job->nontemporal;
 }
 
@@ -277,15 +278,51 @@ static NORM_ALWAYS_INLINE void rmsnorm_plain_rows(const norm_job *job, bool has_
     const char *x = (const char *)job->x;
     char *y = (char *)job->y;
     float *rstd_out = job->rstd;
-    for (size_t r = 0; r < c.rows; r++, x += c.x_step, y += c.y_step) {
-        row_source src = { x, NULL, NULL, NULL };
-        row_sums sums = sum_row_inline(src, n, 0.0f, SQUARES, NORM_PLAIN_SOURCE(xt));
+    /* int8 rows shorter than NORM_AHEAD_BELOW are summed one row ahead of their output, as in
+     * rmsnorm_rows: with a dynamic scale each row's chain runs through two output passes. */
+    const size_t ahead = yt == NORM_I8 && n < NORM_AHEAD_BELOW ? 1 : 0;
+    row_sums sums = { 0.0, 0.0 }, next = { 0.0, 0.0 };
+    for (size_t i = 0; i < c.rows + ahead; i++) {
+        if (i < c.rows) {
+            row_source src = { x + i * c.x_step, NULL, NULL, NULL };
+            sums = next;
+            next = sum_row_inline(src, n, 0.0f, SQUARES, NORM_PLAIN_SOURCE(xt));
+        } else {
+            sums = next;
+        }
+        if (i < ahead)
+            continue;
+        const size_t r = i - ahead;
+        if (!ahead)
+            sums = next;
+        const char *xr = x + r * c.x_step;
+        char *yr = y + r * c.y_step;
         if (!sums_in_range(sums.squares, c.eps)) {
             exact_row(job, r, false);
             continue;
         }
         double rstd = row_rstd(sums.squares * c.inv_n, c.eps, c.eps_outside_sqrt);
-        plain_output(&c, y, x, (row_scale){ 0.0f, (float)rstd, -0.0f }, sh);
+        const row_scale rs = { 0.0f, (float)rstd, -0.0f };
+        if (yt == NORM_I8) {
+            /* As write_row: a dynamic scale from max|y| first (NORM_OUT_EXACT's rows to the
+             * scalar row), then the row with 1 / s. */
+            out_row o = { .y = yr, .x = xr, .g = c.gamma, .b = c.beta, .n = n, .rs = rs, .q_inv = job->y_inv_scale };
+            if (job->y_scales) {
+                o.amax_only = true;
+                float amax = output_loop(sh, &o);
+                if (!(amax <= FLT_MAX)) {
+                    exact_row(job, r, false);
+                    continue;
+                }
+                float scale = amax / 127.0f;
+                job->y_scales[r] = scale;
+                o.q_inv = scale > 0.0f ? 1.0f / scale : 0.0f;
+                o.amax_only = false;
+            }
+            output_loop(sh, &o);
+        } else {
+            plain_output(&c, yr, xr, rs, sh);
+        }
         if (rstd_out)
             rstd_out[r] = (float)rstd;
     }
