@@ -229,10 +229,11 @@ static NORM_ALWAYS_INLINE void rmsnorm_rows(const norm_job *job, bool gate_in, b
 
 /*
  * Plain rows (f32 x and parameters, gamma without the unit offset; no residual add, gate,
- * given moments or streaming stores; not int8), the common call: the sums and the output loop
- * are inlined and the job's fields held in locals, so a short row costs its two loops and
- * little else. RMSNorm's need no explicit pipelining (the processor overlaps one row with the
- * next by itself); LayerNorm's short rows do (layernorm_plain_rows). The arithmetic is that
+ * given moments or streaming stores; int8 output for RMSNorm only, int8_ok), the common call:
+ * the sums and the output loop are inlined and the job's fields held in locals, so a short row
+ * costs its two loops and little else. RMSNorm's need no explicit pipelining (the processor
+ * overlaps one row with the next by itself) except int8's; LayerNorm's short rows do
+ * (layernorm_plain_short). The arithmetic is that
  * of the general path (the same inline sums and output loop), so a row's result does not
  * depend on which path took it.
  */
