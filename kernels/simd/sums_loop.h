@@ -18,13 +18,7 @@ static NORM_ALWAYS_INLINE row_sums NORM_SUMS_NAME(row_source src, size_t n, floa
      * a fused row and the same h normalised on its own are summed in the same order. */
     const bool pairs = ss.xt == NORM_BF16;
 #endif
-#define NORM_DECLARE(u) vf s1_##u = vf_zero(), s2_##u = vf_zero();
-    NORM_EACH(NORM_SUMS_ACCS, NORM_DECLARE)
-#undef NORM_DECLARE
-    /* The first fold starts the f64 sums rather than adding to zero: on a short row that add
-     * is on the chain from the last load to rstd (4096x128: -3%). */
-    vd d1 = vd_zero(), d2 = vd_zero();
-    bool first = true;
+    NORM_SUMS_DECLARE(NORM_SUMS_ACCS)
     size_t i = 0;
 
     /* With two sums, GCC would load each vector twice, as a memory operand of the add and
@@ -40,7 +34,6 @@ static NORM_ALWAYS_INLINE row_sums NORM_SUMS_NAME(row_source src, size_t n, floa
             s1_##u = vf_add(s1_##u, v_);                         \
         s2_##u = vf_fmadd(v_, v_, s2_##u);                       \
     } while (0);
-#define NORM_RESET(u) s1_##u = s2_##u = vf_zero();
 #define NORM_STEP(u) NORM_ACCUMULATE(u, fetch(src, i + (size_t)(u) * NORM_W, ss))
 #define NORM_STEP_PAIR(u, v)                                                     \
     {                                                                            \
@@ -63,20 +56,9 @@ static NORM_ALWAYS_INLINE row_sums NORM_SUMS_NAME(row_source src, size_t n, floa
             s1_##u = vf_add(s1_##u, t);                                          \
         s2_##u = vf_fmadd(t, t, s2_##u);                                         \
     }
-#define NORM_FOLD_PAIR(a, b)                                     \
-    s1_##a = vf_add(s1_##a, s1_##b);                             \
-    s2_##a = vf_add(s2_##a, s2_##b);
-#define NORM_FOLD_LANES()                                        \
-    do {                                                         \
-        NORM_FOLD_TREE(NORM_SUMS_ACCS, NORM_FOLD_PAIR)                   \
-        if (want_sum)                                            \
-            d1 = first ? vd_from_vf(s1_0) : vd_add(d1, vd_from_vf(s1_0)); \
-        d2 = first ? vd_from_vf(s2_0) : vd_add(d2, vd_from_vf(s2_0));     \
-        first = false;                                           \
-    } while (0)
 
     for (;;) {
-        NORM_EACH(NORM_SUMS_ACCS, NORM_RESET)
+        NORM_SUMS_RESET(NORM_SUMS_ACCS)
         /* Each lane of each accumulator takes at most NORM_FOLD terms per block. */
         size_t block_end = n - i > (size_t)NORM_W * NORM_SUMS_ACCS * NORM_FOLD
                                ? i + (size_t)NORM_W * NORM_SUMS_ACCS * NORM_FOLD : n;
@@ -90,7 +72,7 @@ static NORM_ALWAYS_INLINE row_sums NORM_SUMS_NAME(row_source src, size_t n, floa
             NORM_EACH(NORM_SUMS_ACCS, NORM_STEP)
         }
         if (block_end < n) {
-            NORM_FOLD_LANES();
+            NORM_SUMS_FOLD(NORM_SUMS_ACCS, want_sum);
             continue;
         }
         /* Last, partial block: whole vectors round-robin, then the tail. */
@@ -101,17 +83,14 @@ static NORM_ALWAYS_INLINE row_sums NORM_SUMS_NAME(row_source src, size_t n, floa
         }
         if (i < n)
             NORM_APPLY(NORM_TAIL, NORM_LAST(NORM_SUMS_ACCS))
-        NORM_FOLD_LANES();
+        NORM_SUMS_FOLD(NORM_SUMS_ACCS, want_sum);
         break;
     }
 #undef NORM_ACCUMULATE
-#undef NORM_RESET
 #undef NORM_STEP
 #undef NORM_STEP_PAIR
 #undef NORM_LEFT
 #undef NORM_TAIL
-#undef NORM_FOLD_PAIR
-#undef NORM_FOLD_LANES
 
     row_sums r = { want_sum ? vd_sum(d1) : 0.0, vd_sum(d2) };
     return r;
