@@ -92,7 +92,7 @@ static norm_kernels entry_tables[N_ENTRIES]; /* a tier without its variants; a v
 static bool runnable[N_ENTRIES];             /* compiled in and runnable on this CPU */
 static norm_isa env_cap = NORM_ISA_COUNT;    /* the best tier NORM_ISA allows */
 static pthread_once_t once = PTHREAD_ONCE_INIT;
-static _Atomic(const norm_kernels *) active_table;
+_Atomic(const norm_kernels *) norm_active_table;
 static _Atomic norm_isa active_isa;
 /* What runs when tier t is active: its name, or its runnable variants' ("avx512bf16"). */
 static char kernels_name[NORM_ISA_COUNT][64];
@@ -150,7 +150,7 @@ static norm_isa best_up_to(norm_isa cap)
 static void activate(norm_isa isa)
 {
     atomic_store(&active_isa, isa);
-    atomic_store(&active_table, &tables[isa]);
+    atomic_store(&norm_active_table, &tables[isa]);
 }
 
 /* ASCII only, unlike strcasecmp, whose answer depends on the locale (Turkish 'I'). */
@@ -255,13 +255,10 @@ static void init_once(void)
 }
 
 
-const norm_kernels *norm_kernels_active(void)
+const norm_kernels *norm_kernels_init(void)
 {
-    const norm_kernels *k = atomic_load_explicit(&active_table, memory_order_acquire);
-    if (k)
-        return k;
     pthread_once(&once, init_once);
-    return atomic_load(&active_table);
+    return atomic_load(&norm_active_table);
 }
 
 const norm_kernels *norm_kernels_for(norm_isa isa)

@@ -10,8 +10,15 @@
 #include "isa_list.h"
 #include "kernels.h"
 
-/* The table of the active tier; initialises the dispatcher on first use. */
-NORM_INTERNAL const norm_kernels *norm_kernels_active(void);
+/* The table of the active tier; initialises the dispatcher on first use. Inline: a load and a
+ * branch on every call (the first goes to norm_kernels_init). */
+NORM_INTERNAL extern _Atomic(const norm_kernels *) norm_active_table;
+NORM_INTERNAL const norm_kernels *norm_kernels_init(void);
+static inline const norm_kernels *norm_kernels_active(void)
+{
+    const norm_kernels *k = atomic_load_explicit(&norm_active_table, memory_order_acquire);
+    return __builtin_expect(k != NULL, 1) ? k : norm_kernels_init();
+}
 /* The table of one tier, or NULL if it is not compiled in or this CPU cannot run it.
  * Ignores NORM_ISA: the tests use it to compare every runnable tier with the oracle. */
 NORM_INTERNAL const norm_kernels *norm_kernels_for(norm_isa isa);

@@ -719,6 +719,43 @@ bool plain_case(const char *who, norm_kernel_fn *unit, norm_kernel_fn *oracle, c
     return !fail_msg[0];
 }
 
+bool dense_case(const char *who, norm_dense_fn *dense, norm_kernel_fn *kernel, const plain_spec *sp,
+                const case_inputs *in, bool has_b, const char *label)
+{
+    const size_t n = sp->n, rows = sp->rows;
+    ck_assert(in->c.x == NORM_F32 && in->c.y == NORM_F32 && in->c.p == NORM_F32 && !sp->layernorm);
+    ck_assert(sp->x_stride == n && (sp->in_place || sp->y_stride == n) && !sp->stats && !sp->eps_outside &&
+              !sp->nontemporal);
+    plain_describe(who, in->c, sp, true, has_b, label);
+    fail_msg[0] = '\0';
+    plain_bufs d, k;
+    plain_bufs_init(&d, sp, in, true, has_b, sp->guard);
+    plain_bufs_init(&k, sp, in, true, has_b, GUARD_NONE);
+    kernel(&k.job);
+    const norm_job *j = &d.job;
+    ck_assert_int_eq(dense(j->y, j->x, j->gamma, j->beta, rows, n, sp->eps), NORM_OK);
+    for (size_t r = 0; r < rows && !fail_msg[0]; r++)
+        for (size_t i = 0; i < n; i++)
+            if (bits_of((const float *)j->y + r * n, i, NORM_F32) != bits_of((const float *)k.job.y + r * n, i, NORM_F32)) {
+                FAIL("row %zu index %zu: the dense entry's y 0x%08x, the kernel's 0x%08x (x=%.9g)", r, i,
+                     bits_of((const float *)j->y + r * n, i, NORM_F32),
+                     bits_of((const float *)k.job.y + r * n, i, NORM_F32), (double)in->xf[r * n + i]);
+                break;
+            }
+    if (!fail_msg[0]) {
+        const region_rule regions[] = {
+            { "y (outside the rows)", sp->in_place ? &d.x : &d.y, rows, n * 4, n * 4, NULL },
+            { "x (input)", sp->in_place ? &d.y : &d.x, rows, n * 4, n * 4, in->x },
+            { "gamma", &d.g, 1, n * 4, n * 4, in->g },
+            { "beta", &d.b, 1, n * 4, n * 4, in->b },
+        };
+        fail_if_clobbered(regions, sizeof regions / sizeof regions[0]);
+    }
+    REGIONS_FREE(&d.x, &d.y, &d.g, &d.b, &d.mean, &d.rstd);
+    REGIONS_FREE(&k.x, &k.y, &k.g, &k.b, &k.mean, &k.rstd);
+    return !fail_msg[0];
+}
+
 /* ---- the run ---------------------------------------------------------------------------------- */
 
 static const checkasm_feature *const features[] = { &checkasm_f32,     &checkasm_half, &checkasm_fused,

@@ -56,6 +56,26 @@ static NORM_ALWAYS_INLINE out_fns inlined(out_fns f)
     return f;
 }
 
+/*
+ * The dense f32 call's rows (norm_rmsnorm_f32 on the calling thread, not streaming): rows n
+ * apart, no rstd output, the arguments in registers. Through a job that the API had just
+ * written to its stack, a 1x288 call took a quarter longer (1x16: 23 -> 16 ns, Zen 5), the
+ * kernel's loads of the fields waiting on those stores. Only the tiers' (f32, f32, f32)
+ * instances register it (NORM_REGISTER).
+ */
+static __attribute__((unused)) norm_status NORM_FN(rmsnorm_dense_f32)(float *y, const float *x, const float *gamma,
+                                                                    const float *beta, size_t rows, size_t n,
+                                                                    float eps)
+{
+    const plain_call c = { x, y, n, rows, n * sizeof(float), n * sizeof(float), gamma, beta,
+                           NULL, 1.0 / (double)n, eps, false };
+    if (beta)
+        rmsnorm_plain_call(NULL, c, true, NORM_F32, NORM_F32, NORM_F32);
+    else
+        rmsnorm_plain_call(NULL, c, false, NORM_F32, NORM_F32, NORM_F32);
+    return NORM_OK;
+}
+
 static NORM_ALWAYS_INLINE void rmsnorm_kernel(const norm_job *job, kernel_types k)
 {
     if (!norm_plain(job, true, k.xt, k.yt, k.pt)) {
@@ -137,6 +157,8 @@ static NORM_ALWAYS_INLINE void rmsnorm_gated_kernel(const norm_job *job, kernel_
     }
 
 #define NORM_REGISTER(x, y, p)                                                            \
+    if (NORM_DT_##x == NORM_F32 && NORM_DT_##y == NORM_F32 && NORM_DT_##p == NORM_F32)        \
+        k->rmsnorm_dense_f32 = NORM_FN(rmsnorm_dense_f32);                                \
     k->rmsnorm[NORM_DT_##x][NORM_DT_##y][NORM_DT_##p] = NORM_KERNEL_NAME(rmsnorm, x, y, p); \
     k->layernorm[NORM_DT_##x][NORM_DT_##y][NORM_DT_##p] = NORM_KERNEL_NAME(layernorm, x, y, p); \
     k->rmsnorm_gated[NORM_DT_##x][NORM_DT_##y][NORM_DT_##p] = NORM_KERNEL_NAME(rmsnorm_gated, x, y, p);

@@ -247,8 +247,11 @@ static NORM_ALWAYS_INLINE bool norm_plain(const norm_job *job, bool int8_ok, nor
 /* A plain call's fields, read once: stores to y could alias the job, so fields read in the
  * loop would be read again on every row. */
 typedef struct plain_call {
+    const void *x;
+    void *y;
     size_t n, rows, x_step, y_step;
     const void *gamma, *beta;
+    float *rstd;
     double inv_n;
     float eps;
     bool eps_outside_sqrt;
@@ -256,10 +259,33 @@ typedef struct plain_call {
 
 static NORM_ALWAYS_INLINE plain_call plain_call_of(const norm_job *job, norm_dtype xt, norm_dtype yt)
 {
-    plain_call c = { job->n, job->rows, job->x_stride * norm_dtype_size(xt),
-                     job->y_stride * norm_dtype_size(yt), job->gamma, job->beta,
+    plain_call c = { job->x, job->y, job->n, job->rows, job->x_stride * norm_dtype_size(xt),
+                     job->y_stride * norm_dtype_size(yt), job->gamma, job->beta, job->rstd,
                      1.0 / (double)job->n, job->eps, job->eps_outside_sqrt };
     return c;
+}
+
+/* The scalar row for a plain row the f32 path cannot take. A dense call (norm_dense_fn) has no
+ * job: it is built here, on this rare path only, from arguments (a plain_call whose address
+ * were taken would be stored to the stack on every call). */
+static __attribute__((cold, noinline)) void plain_exact_dense(void *y, const void *x, const void *gamma,
+                                                              const void *beta, size_t rows, size_t n, float eps,
+                                                              size_t r, bool layernorm)
+{
+    norm_job job = {
+        .y = y, .x = x, .y_stride = n, .x_stride = n, .rows = rows, .n = n, .gamma = gamma, .beta = beta,
+        .eps = eps, .x_type = NORM_F32, .y_type = NORM_F32, .param_type = NORM_F32, .y_inv_scale = 1.0f,
+    };
+    exact_row(&job, r, layernorm);
+}
+
+/* Row r to the scalar row, with the job or, for a dense call (job NULL: f32 rows), without. */
+static NORM_ALWAYS_INLINE void plain_exact_row(const norm_job *job, const plain_call *c, size_t r, bool layernorm)
+{
+    if (job)
+        exact_row(job, r, layernorm);
+    else
+        plain_exact_dense(c->y, c->x, c->gamma, c->beta, c->rows, c->n, c->eps, r, layernorm);
 }
 
 /* A plain row's output, inlined. */
@@ -270,15 +296,21 @@ static NORM_ALWAYS_INLINE void plain_output(const plain_call *c, void *y, const 
     output_loop(sh, &o);
 }
 
+static NORM_ALWAYS_INLINE void rmsnorm_plain_call(const norm_job *job, plain_call c, bool has_b, norm_dtype xt,
+                                                  norm_dtype yt, norm_dtype pt);
 static NORM_ALWAYS_INLINE void rmsnorm_plain_rows(const norm_job *job, bool has_b, norm_dtype xt,
                                                   norm_dtype yt, norm_dtype pt)
 {
-    const plain_call c = plain_call_of(job, xt, yt);
+    rmsnorm_plain_call(job, plain_call_of(job, xt, yt), has_b, xt, yt, pt);
+}
+static NORM_ALWAYS_INLINE void rmsnorm_plain_call(const norm_job *job, plain_call c, bool has_b, norm_dtype xt,
+                                                  norm_dtype yt, norm_dtype pt)
+{
     const out_shape sh = { xt, yt, pt, has_b, has_b, false, false }; /* with beta: output.h */
     const size_t n = c.n;
-    const char *x = (const char *)job->x;
-    char *y = (char *)job->y;
-    float *rstd_out = job->rstd;
+    const char *x = (const char *)c.x;
+    char *y = (char *)c.y;
+    float *rstd_out = c.rstd;
     /* int8 rows shorter than NORM_AHEAD_BELOW are summed one row ahead of their output, as in
      * rmsnorm_rows: with a dynamic scale each row's chain runs through two output passes. */
     const size_t ahead = yt == NORM_I8 && n < NORM_AHEAD_BELOW ? 1 : 0;
@@ -299,7 +331,7 @@ static NORM_ALWAYS_INLINE void rmsnorm_plain_rows(const norm_job *job, bool has_
         const char *xr = x + r * c.x_step;
         char *yr = y + r * c.y_step;
         if (!sums_in_range(sums.squares, c.eps)) {
-            exact_row(job, r, false);
+            plain_exact_row(job, &c, r, false);
             continue;
         }
         double rstd = row_rstd(sums.squares * c.inv_n, c.eps, c.eps_outside_sqrt);
@@ -312,7 +344,7 @@ static NORM_ALWAYS_INLINE void rmsnorm_plain_rows(const norm_job *job, bool has_
                 o.amax_only = true;
                 float amax = output_loop(sh, &o);
                 if (!(amax <= FLT_MAX)) {
-                    exact_row(job, r, false);
+                    plain_exact_row(job, &c, r, false);
                     continue;
                 }
                 float scale = amax / 127.0f;
