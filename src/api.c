@@ -919,11 +919,10 @@ static inline __attribute__((always_inline)) norm_status dense_run(norm_kind kin
     return NORM_OK;
 }
 
-static __attribute__((noinline)) norm_status dense_run_outlined(norm_kind kind, norm_dtype type, void *y,
-                                                                const void *x, const void *gamma, const void *beta,
-                                                                size_t rows, size_t n, float eps, size_t bytes)
+static __attribute__((noinline)) norm_status dense_rmsnorm_f32_job(void *y, const void *x, const void *gamma,
+                                                                   const void *beta, size_t rows, size_t n, float eps)
 {
-    return dense_run(kind, type, y, x, gamma, beta, rows, n, eps, bytes);
+    return dense_run(NORM_RMSNORM, NORM_F32, y, x, gamma, beta, rows, n, eps, rows * n * sizeof(float));
 }
 
 /* Every check, one at a time and in order, for the status and the message of the first that
@@ -964,17 +963,19 @@ static inline __attribute__((always_inline)) norm_status dense_norm(norm_kind ki
     const size_t e = norm_dtype_size(type);
     size_t elems, bytes;
     uintptr_t end;
-    bool fine = n != 0 && rows != 0 && x && y && eps >= 0.0f && eps <= FLT_MAX &&
-                !__builtin_mul_overflow(rows, n, &elems) && !__builtin_mul_overflow(elems, e, &bytes);
-    if (__builtin_expect(fine, 1)) {
-        const size_t row_bytes = n * e;
-        fine = !__builtin_add_overflow((uintptr_t)x, bytes, &end) & !__builtin_add_overflow((uintptr_t)y, bytes, &end) &
-               !__builtin_add_overflow((uintptr_t)gamma, row_bytes, &end) &
-               !__builtin_add_overflow((uintptr_t)beta, row_bytes, &end) &
-               !(y != x && ranges_meet(y, bytes, x, bytes)) & !(gamma && ranges_meet(y, bytes, gamma, row_bytes)) &
-               !(beta && ranges_meet(y, bytes, beta, row_bytes));
-    }
-    if (__builtin_expect(!fine, 0))
+    if (__builtin_expect(n == 0 || rows == 0 || !x || !y || !(eps >= 0.0f && eps <= FLT_MAX) ||
+                             __builtin_mul_overflow(rows, n, &elems) || __builtin_mul_overflow(elems, e, &bytes),
+                         0))
+        return dense_checked(kind, type, y, x, gamma, beta, rows, n, eps);
+    const size_t row_bytes = n * e;
+    if (__builtin_expect(__builtin_add_overflow((uintptr_t)x, bytes, &end) ||
+                             __builtin_add_overflow((uintptr_t)y, bytes, &end) ||
+                             __builtin_add_overflow((uintptr_t)gamma, row_bytes, &end) ||
+                             __builtin_add_overflow((uintptr_t)beta, row_bytes, &end) ||
+                             (y != x && ranges_meet(y, bytes, x, bytes)) ||
+                             (gamma && ranges_meet(y, bytes, gamma, row_bytes)) ||
+                             (beta && ranges_meet(y, bytes, beta, row_bytes)),
+                         0))
         return dense_checked(kind, type, y, x, gamma, beta, rows, n, eps);
     /* Calls that stay on this thread, of the shapes the kernel's dense entry takes, go to it:
      * the arguments as they came, in registers (norm_dense_fn). */
@@ -984,8 +985,9 @@ static inline __attribute__((always_inline)) norm_status dense_norm(norm_kind ki
         if (dense && gamma && 2 * bytes < NONTEMPORAL_BYTES &&
             norm_call_direct(1, norm_call_sliced(n, false, false), 2 * bytes, &t))
             return dense(y, x, gamma, beta, rows, n, eps);
-        /* The job's setup out of this path (inlined, it cost the dense entry's calls 3%). */
-        return dense_run_outlined(kind, type, y, x, gamma, beta, rows, n, eps, bytes);
+        /* The job's setup out of this path, a tail call (inlined, it cost the dense entry's
+         * calls 3%). */
+        return dense_rmsnorm_f32_job(y, x, gamma, beta, rows, n, eps);
     }
     return dense_run(kind, type, y, x, gamma, beta, rows, n, eps, bytes);
 }
