@@ -58,10 +58,10 @@ static NORM_ALWAYS_INLINE out_fns inlined(out_fns f)
 
 /*
  * The dense f32 call's rows (norm_rmsnorm_f32 on the calling thread, not streaming): rows n
- * apart, no rstd output, the arguments in registers. Through a job that the API had just
- * written to its stack, a 1x288 call took a quarter longer (1x16: 23 -> 16 ns, Zen 5), the
- * kernel's loads of the fields waiting on those stores. Only the tiers' (f32, f32, f32)
- * instances register it (NORM_REGISTER).
+ * apart, no rstd output, the arguments in registers. Through a job that the API cleared and
+ * filled on its stack and the kernel read back and tested, a 1x288 call took a quarter longer
+ * (1x16: 23 -> 16 ns, Zen 5). Only the tiers' (f32, f32, f32) instances register it
+ * (NORM_REGISTER).
  */
 static __attribute__((unused)) norm_status NORM_FN(rmsnorm_dense_f32)(float *y, const float *x, const float *gamma,
                                                                     const float *beta, size_t rows, size_t n,
