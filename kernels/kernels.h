@@ -60,8 +60,8 @@ typedef struct norm_job {
 #define NORM_KERNEL(name) void name(const norm_job *job)
 typedef NORM_KERNEL(norm_kernel_fn);
 
-/* A dense f32 call's rows on the calling thread: no gamma without the unit offset, the arguments of
- * norm_rmsnorm_f32 (gamma not NULL), not streaming. */
+/* A dense f32 call's rows on the calling thread, with the arguments of norm_rmsnorm_f32 or
+ * norm_layernorm_f32: rows n apart, gamma not NULL, no statistics, not streaming. */
 typedef norm_status norm_dense_fn(float *y, const float *x, const float *gamma, const float *beta, size_t rows,
                            size_t n, float eps);
 
@@ -78,7 +78,7 @@ typedef struct norm_kernels {
     norm_kernel_fn *rmsnorm_gated[NORM_NTYPES][NORM_NYTYPES][NORM_NTYPES];
     norm_kernel_fn *rmsnorm_moments[NORM_NTYPES][NORM_NTYPES];
     norm_kernel_fn *layernorm_moments[NORM_NTYPES][NORM_NTYPES];
-    norm_dense_fn *rmsnorm_dense_f32;
+    norm_dense_fn *rmsnorm_dense_f32, *layernorm_dense_f32;
 } norm_kernels;
 
 /* Each tier's and variant's overlay, norm_init_kernels_<name> for every entry of the ISA list

@@ -925,6 +925,13 @@ static __attribute__((noinline)) norm_status dense_rmsnorm_f32_job(void *y, cons
     return dense_run(NORM_RMSNORM, NORM_F32, y, x, gamma, beta, rows, n, eps, rows * n * sizeof(float));
 }
 
+static __attribute__((noinline)) norm_status dense_layernorm_f32_job(void *y, const void *x, const void *gamma,
+                                                                     const void *beta, size_t rows, size_t n,
+                                                                     float eps)
+{
+    return dense_run(NORM_LAYERNORM, NORM_F32, y, x, gamma, beta, rows, n, eps, rows * n * sizeof(float));
+}
+
 /* Every check, one at a time and in order, for the status and the message of the first that
  * fails; a call that passes them all runs. */
 static __attribute__((noinline)) norm_status dense_checked(norm_kind kind, norm_dtype type, void *y, const void *x,
@@ -979,15 +986,17 @@ static inline __attribute__((always_inline)) norm_status dense_norm(norm_kind ki
         return dense_checked(kind, type, y, x, gamma, beta, rows, n, eps);
     /* Calls that stay on this thread, of the shapes the kernel's dense entry takes, go to it:
      * the arguments as they came, in registers (norm_dense_fn). */
-    if (kind == NORM_RMSNORM && type == NORM_F32) {
+    if (type == NORM_F32) {
         const norm_threading t = { 0, NULL, NULL };
-        norm_dense_fn *dense = norm_kernels_active()->rmsnorm_dense_f32;
+        const norm_kernels *k = norm_kernels_active();
+        norm_dense_fn *dense = kind == NORM_RMSNORM ? k->rmsnorm_dense_f32 : k->layernorm_dense_f32;
         if (dense && gamma && 2 * bytes < NONTEMPORAL_BYTES &&
             norm_call_direct(1, norm_call_sliced(n, false, false), 2 * bytes, &t))
             return dense(y, x, gamma, beta, rows, n, eps);
         /* The job's setup out of this path, a tail call (inlined, it cost the dense entry's
          * calls 3%). */
-        return dense_rmsnorm_f32_job(y, x, gamma, beta, rows, n, eps);
+        return kind == NORM_RMSNORM ? dense_rmsnorm_f32_job(y, x, gamma, beta, rows, n, eps)
+                                    : dense_layernorm_f32_job(y, x, gamma, beta, rows, n, eps);
     }
     return dense_run(kind, type, y, x, gamma, beta, rows, n, eps, bytes);
 }

@@ -476,8 +476,9 @@ START_TEST(test_underflow)
 }
 END_TEST
 
-/* The tier's dense entry (norm_rmsnorm_f32 on the calling thread takes it, not the kernel)
- * against the tier's kernel, bit for bit (dense_case): every tail up to 67 and longer rows,
+/* The tier's dense entries (norm_rmsnorm_f32 and norm_layernorm_f32 on the calling thread take
+ * them, not the kernels) against the tier's kernels, bit for bit (dense_case): one row and
+ * several (LayerNorm's short rows then take their pipeline), every tail up to 67 and longer rows,
  * beta or not, in place or not, misaligned, flush against guard pages at either end, and a
  * quarter of the calls with a special row (NaN, Inf, zeros, or sums out of f32's range:
  * the scalar row, which the dense entry reaches without a job). */
@@ -486,17 +487,20 @@ START_TEST(test_dense_entry)
     static const size_t longer[] = { 100, 128, 255, 256, 257, 288, 1000, 1024, 4097 };
     static const int guards[] = { GUARD_NONE, GUARD_END, GUARD_START };
     const size_t nlonger = sizeof longer / sizeof longer[0];
-    norm_dense_fn *dense = norm_kernels_for((norm_isa)_i)->rmsnorm_dense_f32;
-    ck_assert_ptr_nonnull(dense);
+    const norm_kernels *k = norm_kernels_for((norm_isa)_i);
+    ck_assert_ptr_nonnull(k->rmsnorm_dense_f32);
+    ck_assert_ptr_nonnull(k->layernorm_dense_f32);
     rng r = rng_for(seed, "dense entry");
-    inputs in = inputs_alloc(3, 4097);
+    inputs in = inputs_alloc(6, 4097);
     for (size_t j = 0; j < 67 + nlonger; j++) {
         size_t n = j < 67 ? j + 1 : longer[j - 67];
-        for (int variant = 0; variant < 6; variant++) {
-            spec s = dense_spec(false, 1 + rng_below(&r, 3), n, eps_any(&r));
+        for (int variant = 0; variant < 12; variant++) {
+            const bool layernorm = variant >= 6;
+            norm_dense_fn *dense = layernorm ? k->layernorm_dense_f32 : k->rmsnorm_dense_f32;
+            spec s = dense_spec(layernorm, 1 + rng_below(&r, 6), n, eps_any(&r));
             s.stats = false;
             s.in_place = variant & 1;
-            s.guard = guards[variant >> 1];
+            s.guard = guards[variant % 6 >> 1];
             s.x_off = rng_below(&r, 4);
             s.y_off = s.in_place ? s.x_off : rng_below(&r, 4);
             s.g_off = rng_below(&r, 4);
@@ -512,7 +516,7 @@ START_TEST(test_dense_entry)
                     for (size_t i = 0; i < n; i++) /* squares beyond 2^120, or below 2^-80 */
                         row[i] *= what == NSPECIAL_ROWS ? 0x1p70f : 0x1p-70f;
             }
-            if (!dense_case(tier_name(_i), dense, tier_fn(_i, false), &s, &in, rng_bool(&r), "dense entry"))
+            if (!dense_case(tier_name(_i), dense, tier_fn(_i, layernorm), &s, &in, rng_bool(&r), "dense entry"))
                 ck_abort_msg("%s", fail_msg);
             stats[_i].cases++;
         }
@@ -531,10 +535,11 @@ static void add_tier(TCase *tc, int tier)
     /* The dense entry, where the tier has one (the scalar tier has none: its dense calls take
      * the kernel). */
     const norm_kernels *k = tier == ORACLE ? NULL : norm_kernels_for((norm_isa)tier);
-    if (k && k->rmsnorm_dense_f32)
+    if (k && (k->rmsnorm_dense_f32 || k->layernorm_dense_f32))
         tcase_add_loop_test(tc, test_dense_entry, tier, tier + 1);
     else if (tier != ORACLE)
-        printf("%s: %s: no dense entry: dense f32 calls take its kernel (tested above)\n", PROGRAM, tier_name(tier));
+        printf("%s: %s: no dense entries: dense f32 calls take its kernels (tested above)\n", PROGRAM,
+               tier_name(tier));
 }
 
 /* The tier whose name is variant v's, or NORM_ISA_COUNT (a variant, avx512bf16, has no f32

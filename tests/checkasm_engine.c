@@ -723,7 +723,7 @@ bool dense_case(const char *who, norm_dense_fn *dense, norm_kernel_fn *kernel, c
                 const case_inputs *in, bool has_b, const char *label)
 {
     const size_t n = sp->n, rows = sp->rows;
-    ck_assert(in->c.x == NORM_F32 && in->c.y == NORM_F32 && in->c.p == NORM_F32 && !sp->layernorm);
+    ck_assert(in->c.x == NORM_F32 && in->c.y == NORM_F32 && in->c.p == NORM_F32);
     ck_assert(sp->x_stride == n && (sp->in_place || sp->y_stride == n) && !sp->stats && !sp->eps_outside &&
               !sp->nontemporal);
     plain_describe(who, in->c, sp, true, has_b, label);

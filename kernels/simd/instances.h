@@ -68,7 +68,7 @@ static __attribute__((unused)) norm_status NORM_FN(rmsnorm_dense_f32)(float *y, 
                                                                     float eps)
 {
     const plain_call c = { x, y, n, rows, n * sizeof(float), n * sizeof(float), gamma, beta,
-                           NULL, 1.0 / (double)n, eps, false };
+                           NULL, NULL, 1.0 / (double)n, eps, false };
     if (beta)
         rmsnorm_plain_call(NULL, c, true, NORM_F32, NORM_F32, NORM_F32);
     else
@@ -90,32 +90,52 @@ static NORM_ALWAYS_INLINE void rmsnorm_kernel(const norm_job *job, kernel_types 
         rmsnorm_plain_rows(job, false, k.xt, k.yt, k.pt);
 }
 
-/* Short plain LayerNorm rows, in a function of their own (NORM_DEFINE): inlined into the
- * kernel next to the other row loops, the pipelined rows lost their registers to them. */
-static NORM_ALWAYS_INLINE void layernorm_plain_short_kernel(const norm_job *job, norm_dtype xt, norm_dtype yt,
-                                                            norm_dtype pt)
+/* Plain LayerNorm rows, in functions of their own (NORM_DEFINE), given the call's fields as a
+ * plain_call and the job (NULL from the dense entry): the short rows' pipeline, and the long
+ * rows and calls of one short row. Inlined into the kernel next to the other row loops, the
+ * pipelined rows lost their registers to them. */
+typedef void layernorm_plain_fn(const norm_job *job, const plain_call *c);
+
+static NORM_ALWAYS_INLINE void layernorm_plain_short_kernel(const norm_job *job, const plain_call *c, norm_dtype xt,
+                                                            norm_dtype yt, norm_dtype pt)
 {
-    if (job->beta)
-        layernorm_plain_short_rows(job, true, xt, yt, pt);
+    if (c->beta)
+        layernorm_plain_short_rows(job, c, true, xt, yt, pt);
     else
-        layernorm_plain_short_rows(job, false, xt, yt, pt);
+        layernorm_plain_short_rows(job, c, false, xt, yt, pt);
 }
 
-static NORM_ALWAYS_INLINE void layernorm_kernel(const norm_job *job, kernel_types k,
-                                                void (*plain_short)(const norm_job *))
+static NORM_ALWAYS_INLINE void layernorm_plain_long_kernel(const norm_job *job, const plain_call *c, norm_dtype xt,
+                                                           norm_dtype yt, norm_dtype pt)
+{
+    if (c->beta)
+        layernorm_plain_rows(job, c, true, xt, yt, pt);
+    else
+        layernorm_plain_rows(job, c, false, xt, yt, pt);
+}
+
+/* Which of the two takes a plain call. */
+static NORM_ALWAYS_INLINE void layernorm_plain_call(const norm_job *job, const plain_call *c,
+                                                    layernorm_plain_fn *plain_short, layernorm_plain_fn *plain_long)
+{
+    if (c->n < NORM_AHEAD_BELOW && c->rows > 1)
+        plain_short(job, c);
+    else
+        plain_long(job, c);
+}
+
+static NORM_ALWAYS_INLINE void layernorm_kernel(const norm_job *job, kernel_types k, layernorm_plain_fn *plain_short,
+                                                layernorm_plain_fn *plain_long)
 {
     if (!norm_plain(job, false, k.xt, k.yt, k.pt)) {
         if (hot_types(k.xt, k.yt))
             layernorm_rows(job, inlined(k.out), k.xt, k.yt, k.pt);
         else
             layernorm_rows_any(job, k.out);
-    } else if (job->n < NORM_AHEAD_BELOW && job->rows > 1) {
-        plain_short(job);
-    } else if (job->beta) {
-        layernorm_plain_rows(job, true, k.xt, k.yt, k.pt);
-    } else {
-        layernorm_plain_rows(job, false, k.xt, k.yt, k.pt);
+        return;
     }
+    const plain_call c = plain_call_of(job, k.xt, k.yt);
+    layernorm_plain_call(job, &c, plain_short, plain_long);
 }
 
 /* Gated RMSNorm, either order, with gamma or not, beta, the unit offset (output.h's gate
@@ -143,13 +163,30 @@ static NORM_ALWAYS_INLINE void rmsnorm_gated_kernel(const norm_job *job, kernel_
 
 #define NORM_DEFINE(x, y, p)                                                              \
     static NORM_KERNEL(NORM_KERNEL_NAME(rmsnorm, x, y, p)) { rmsnorm_kernel(job, NORM_TYPES_OF(x, y, p)); } \
-    static __attribute__((noinline)) void NORM_KERNEL_NAME(layernorm_plain_short, x, y, p)(const norm_job *job) \
+    static __attribute__((noinline)) void NORM_KERNEL_NAME(layernorm_plain_short, x, y, p)(const norm_job *job, \
+                                                                                      const plain_call *c) \
     {                                                                                     \
-        layernorm_plain_short_kernel(job, NORM_DT_##x, NORM_DT_##y, NORM_DT_##p);         \
+        layernorm_plain_short_kernel(job, c, NORM_DT_##x, NORM_DT_##y, NORM_DT_##p);      \
+    }                                                                                     \
+    static __attribute__((noinline)) void NORM_KERNEL_NAME(layernorm_plain_long, x, y, p)(const norm_job *job, \
+                                                                                     const plain_call *c) \
+    {                                                                                     \
+        layernorm_plain_long_kernel(job, c, NORM_DT_##x, NORM_DT_##y, NORM_DT_##p);       \
     }                                                                                     \
     static NORM_KERNEL(NORM_KERNEL_NAME(layernorm, x, y, p))                              \
     {                                                                                     \
-        layernorm_kernel(job, NORM_TYPES_OF(x, y, p), NORM_KERNEL_NAME(layernorm_plain_short, x, y, p)); \
+        layernorm_kernel(job, NORM_TYPES_OF(x, y, p), NORM_KERNEL_NAME(layernorm_plain_short, x, y, p), \
+                         NORM_KERNEL_NAME(layernorm_plain_long, x, y, p));                \
+    }                                                                                     \
+    /* The dense entry (x, y and parameters f32 only: NORM_REGISTER registers that one). */ \
+    static __attribute__((unused)) norm_status NORM_KERNEL_NAME(layernorm_dense, x, y, p)( \
+        float *dst, const float *src, const float *gamma, const float *beta, size_t rows, size_t n, float eps) \
+    {                                                                                     \
+        const plain_call c = { src, dst, n, rows, n * sizeof(float), n * sizeof(float), gamma, beta, NULL, NULL, \
+                               1.0 / (double)n, eps, false };                             \
+        layernorm_plain_call(NULL, &c, NORM_KERNEL_NAME(layernorm_plain_short, x, y, p),   \
+                             NORM_KERNEL_NAME(layernorm_plain_long, x, y, p));            \
+        return NORM_OK;                                                                   \
     }                                                                                     \
     static NORM_KERNEL(NORM_KERNEL_NAME(rmsnorm_gated, x, y, p))                          \
     {                                                                                     \
@@ -157,8 +194,10 @@ static NORM_ALWAYS_INLINE void rmsnorm_gated_kernel(const norm_job *job, kernel_
     }
 
 #define NORM_REGISTER(x, y, p)                                                            \
-    if (NORM_DT_##x == NORM_F32 && NORM_DT_##y == NORM_F32 && NORM_DT_##p == NORM_F32)        \
+    if (NORM_DT_##x == NORM_F32 && NORM_DT_##y == NORM_F32 && NORM_DT_##p == NORM_F32) {      \
         k->rmsnorm_dense_f32 = NORM_FN(rmsnorm_dense_f32);                                \
+        k->layernorm_dense_f32 = NORM_KERNEL_NAME(layernorm_dense, x, y, p);              \
+    }                                                                                     \
     k->rmsnorm[NORM_DT_##x][NORM_DT_##y][NORM_DT_##p] = NORM_KERNEL_NAME(rmsnorm, x, y, p); \
     k->layernorm[NORM_DT_##x][NORM_DT_##y][NORM_DT_##p] = NORM_KERNEL_NAME(layernorm, x, y, p); \
     k->rmsnorm_gated[NORM_DT_##x][NORM_DT_##y][NORM_DT_##p] = NORM_KERNEL_NAME(rmsnorm_gated, x, y, p);

@@ -251,7 +251,7 @@ typedef struct plain_call {
     void *y;
     size_t n, rows, x_step, y_step;
     const void *gamma, *beta;
-    float *rstd;
+    float *rstd, *mean;
     double inv_n;
     float eps;
     bool eps_outside_sqrt;
@@ -260,7 +260,7 @@ typedef struct plain_call {
 static NORM_ALWAYS_INLINE plain_call plain_call_of(const norm_job *job, norm_dtype xt, norm_dtype yt)
 {
     plain_call c = { job->x, job->y, job->n, job->rows, job->x_stride * norm_dtype_size(xt),
-                     job->y_stride * norm_dtype_size(yt), job->gamma, job->beta, job->rstd,
+                     job->y_stride * norm_dtype_size(yt), job->gamma, job->beta, job->rstd, job->mean,
                      1.0 / (double)job->n, job->eps, job->eps_outside_sqrt };
     return c;
 }
@@ -286,6 +286,15 @@ static NORM_ALWAYS_INLINE void plain_exact_row(const norm_job *job, const plain_
         exact_row(job, r, layernorm);
     else
         plain_exact_dense(c->y, c->x, c->gamma, c->beta, c->rows, c->n, c->eps, r, layernorm);
+}
+
+/* Row r's statistics, where asked for. */
+static NORM_ALWAYS_INLINE void plain_store_stats(const plain_call *c, size_t r, double mean, double rstd)
+{
+    if (c->mean)
+        c->mean[r] = (float)mean;
+    if (c->rstd)
+        c->rstd[r] = (float)rstd;
 }
 
 /* A plain row's output, inlined. */
@@ -511,8 +520,8 @@ static NORM_ALWAYS_INLINE void layernorm_plain_short(const norm_job *job, const 
                                                      norm_dtype xt)
 {
     const size_t n = c->n, rows = c->rows;
-    const char *x = (const char *)job->x;
-    char *y = (char *)job->y;
+    const char *x = (const char *)c->x;
+    char *y = (char *)c->y;
     ln_stage st[4];
     for (size_t i = 0; i < rows + 3; i++) {
         if (i < rows)
@@ -538,22 +547,22 @@ static NORM_ALWAYS_INLINE void layernorm_plain_short(const norm_job *job, const 
             const size_t r = i - 3;
             const ln_stage *s = &st[r & 3];
             if (s->exact) {
-                exact_row(job, r, true);
+                plain_exact_row(job, c, r, true);
                 continue;
             }
             plain_output(c, y + r * c->y_step, x + r * c->x_step, layernorm_scale(s->mean, s->rstd), sh);
-            norm_store_stats(job, r, s->mean, s->rstd);
+            plain_store_stats(c, r, s->mean, s->rstd);
         }
     }
 }
 
 /* Short plain LayerNorm rows, with or without beta. */
-static NORM_ALWAYS_INLINE void layernorm_plain_short_rows(const norm_job *job, bool has_b, norm_dtype xt,
-                                                          norm_dtype yt, norm_dtype pt)
+static NORM_ALWAYS_INLINE void layernorm_plain_short_rows(const norm_job *job, const plain_call *c, bool has_b,
+                                                          norm_dtype xt, norm_dtype yt, norm_dtype pt)
 {
-    const plain_call c = plain_call_of(job, xt, yt);
     const out_shape sh = { xt, yt, pt, true, has_b, false, false };
-    layernorm_plain_short(job, &c, sh, xt);
+    const plain_call local = *c; /* a copy y cannot alias: its fields stay in registers */
+    layernorm_plain_short(job, &local, sh, xt);
 }
 
 /* Long plain LayerNorm rows (n >= NORM_AHEAD_BELOW), and calls of one short row: as
@@ -562,16 +571,16 @@ static NORM_ALWAYS_INLINE void layernorm_plain_short_rows(const norm_job *job, b
  * L1 between its two passes), with the next row's shift right after this row's sums are
  * issued, so that its sample overlaps this row's output pass. A single short row through
  * layernorm_plain_short paid for the pipeline's fill and drain. */
-static NORM_ALWAYS_INLINE void layernorm_plain_rows(const norm_job *job, bool has_b, norm_dtype xt,
-                                                    norm_dtype yt, norm_dtype pt)
+static NORM_ALWAYS_INLINE void layernorm_plain_rows(const norm_job *job, const plain_call *cp, bool has_b,
+                                                    norm_dtype xt, norm_dtype yt, norm_dtype pt)
 {
-    const plain_call c = plain_call_of(job, xt, yt);
+    const plain_call c = *cp; /* a copy y cannot alias: its fields stay in registers */
     const out_shape sh = { xt, yt, pt, true, has_b, false, false };
     const size_t n = c.n, rows = c.rows;
     if (rows == 0)
         return;
-    const char *x = (const char *)job->x;
-    char *y = (char *)job->y;
+    const char *x = (const char *)c.x;
+    char *y = (char *)c.y;
     float next_shift = row_shift_any(x, NULL, NULL, n, xt, pt);
     for (size_t r = 0; r < rows; r++) {
         const char *xr = x + r * c.x_step;
@@ -581,13 +590,13 @@ static NORM_ALWAYS_INLINE void layernorm_plain_rows(const norm_job *job, bool ha
             next_shift = plain_shift(xr + c.x_step, n, xt);
         double mean, var;
         if (!layernorm_stats(xr, n, c.inv_n, &shift, sums, c.eps, &mean, &var, xt)) {
-            exact_row(job, r, true);
+            plain_exact_row(job, &c, r, true);
             continue;
         }
         double rstd = n < NORM_AHEAD_BELOW ? norm_rstd(var, c.eps, c.eps_outside_sqrt)
                                            : row_rstd(var, c.eps, c.eps_outside_sqrt);
         plain_output(&c, y + r * c.y_step, xr, layernorm_scale(mean, rstd), sh);
-        norm_store_stats(job, r, mean, rstd);
+        plain_store_stats(&c, r, mean, rstd);
     }
 }
 
