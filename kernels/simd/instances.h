@@ -7,10 +7,6 @@
 #ifndef NORM_SIMD_INSTANCES_H
 #define NORM_SIMD_INSTANCES_H
 
-#define NORM_DT_f32 NORM_F32
-#define NORM_DT_f16 NORM_F16
-#define NORM_DT_bf16 NORM_BF16
-#define NORM_DT_i8 NORM_I8
 
 #define NORM_KERNEL_NAME(op, x, y, p) NORM_FN(op##_##x##_##y##_##p)
 

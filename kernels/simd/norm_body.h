@@ -37,6 +37,12 @@
 #define NORM_CAT(a, b) NORM_CAT_(a, b)
 #define NORM_FN(name) NORM_CAT(name, NORM_SUFFIX)
 
+/* The element types by the names the instance lists use (instances.h). */
+#define NORM_DT_f32 NORM_F32
+#define NORM_DT_f16 NORM_F16
+#define NORM_DT_bf16 NORM_BF16
+#define NORM_DT_i8 NORM_I8
+
 #define NORM_FOLD 8
 /* Short f32 rows' sums take half the accumulators (sums.h), up to one block of them. */
 #if NORM_UNROLL == 8
