@@ -7,7 +7,6 @@
 #ifndef NORM_SIMD_INSTANCES_H
 #define NORM_SIMD_INSTANCES_H
 
-
 #define NORM_KERNEL_NAME(op, x, y, p) NORM_FN(op##_##x##_##y##_##p)
 
 /* The types of one kernel and the output functions it calls. */
@@ -53,23 +52,20 @@ static NORM_ALWAYS_INLINE out_fns inlined(out_fns f)
 }
 
 /*
- * The dense f32 call's rows (norm_rmsnorm_f32 on the calling thread, not streaming): rows n
- * apart, no rstd output, the arguments in registers. Through a job that the API cleared and
- * filled on its stack and the kernel read back and tested, a 1x288 call took a quarter longer
- * (1x16: 23 -> 16 ns, Zen 5). Only the tiers' (f32, f32, f32) instances register it
- * (NORM_REGISTER).
+ * The dense entries (norm_dense_fn): the rows of norm_rmsnorm_f32 and norm_layernorm_f32 on the
+ * calling thread, n apart, gamma given, no statistics, not streaming, with the call's arguments
+ * in registers and no job (one is built only for a row that needs the scalar row). Through a
+ * job that the API cleared and filled on its stack and the kernel read back and tested, a
+ * 1x288 RMSNorm call took a quarter longer (1x16: 23 -> 16 ns, Zen 5). NORM_DEFINE defines
+ * them for every type triple; NORM_REGISTER registers the (f32, f32, f32) ones only, and the
+ * compiler drops the others, which nothing calls.
  */
-static __attribute__((unused)) norm_status NORM_FN(rmsnorm_dense_f32)(float *y, const float *x, const float *gamma,
-                                                                    const float *beta, size_t rows, size_t n,
-                                                                    float eps)
+static NORM_ALWAYS_INLINE plain_call dense_call(float *y, const float *x, const float *gamma, const float *beta,
+                                                size_t rows, size_t n, float eps)
 {
     const plain_call c = { x, y, n, rows, n * sizeof(float), n * sizeof(float), gamma, beta,
                            NULL, NULL, 1.0 / (double)n, eps, false };
-    if (beta)
-        rmsnorm_plain_call(NULL, c, true, NORM_F32, NORM_F32, NORM_F32);
-    else
-        rmsnorm_plain_call(NULL, c, false, NORM_F32, NORM_F32, NORM_F32);
-    return NORM_OK;
+    return c;
 }
 
 static NORM_ALWAYS_INLINE void rmsnorm_kernel(const norm_job *job, kernel_types k)
@@ -174,12 +170,21 @@ static NORM_ALWAYS_INLINE void rmsnorm_gated_kernel(const norm_job *job, kernel_
         layernorm_kernel(job, NORM_TYPES_OF(x, y, p), NORM_KERNEL_NAME(layernorm_plain_short, x, y, p), \
                          NORM_KERNEL_NAME(layernorm_plain_long, x, y, p));                \
     }                                                                                     \
-    /* The dense entry (x, y and parameters f32 only: NORM_REGISTER registers that one). */ \
+    /* The dense entries (dense_call): (f32, f32, f32)'s only are registered. */         \
+    static __attribute__((unused)) norm_status NORM_KERNEL_NAME(rmsnorm_dense, x, y, p)(  \
+        float *dst, const float *src, const float *gamma, const float *beta, size_t rows, size_t n, float eps) \
+    {                                                                                     \
+        const plain_call c = dense_call(dst, src, gamma, beta, rows, n, eps);             \
+        if (beta)                                                                         \
+            rmsnorm_plain_call(NULL, c, true, NORM_DT_##x, NORM_DT_##y, NORM_DT_##p);     \
+        else                                                                              \
+            rmsnorm_plain_call(NULL, c, false, NORM_DT_##x, NORM_DT_##y, NORM_DT_##p);    \
+        return NORM_OK;                                                                   \
+    }                                                                                     \
     static __attribute__((unused)) norm_status NORM_KERNEL_NAME(layernorm_dense, x, y, p)( \
         float *dst, const float *src, const float *gamma, const float *beta, size_t rows, size_t n, float eps) \
     {                                                                                     \
-        const plain_call c = { src, dst, n, rows, n * sizeof(float), n * sizeof(float), gamma, beta, NULL, NULL, \
-                               1.0 / (double)n, eps, false };                             \
+        const plain_call c = dense_call(dst, src, gamma, beta, rows, n, eps);             \
         layernorm_plain_call(NULL, &c, NORM_KERNEL_NAME(layernorm_plain_short, x, y, p),   \
                              NORM_KERNEL_NAME(layernorm_plain_long, x, y, p));            \
         return NORM_OK;                                                                   \
@@ -191,7 +196,7 @@ static NORM_ALWAYS_INLINE void rmsnorm_gated_kernel(const norm_job *job, kernel_
 
 #define NORM_REGISTER(x, y, p)                                                            \
     if (NORM_DT_##x == NORM_F32 && NORM_DT_##y == NORM_F32 && NORM_DT_##p == NORM_F32) {      \
-        k->rmsnorm_dense_f32 = NORM_FN(rmsnorm_dense_f32);                                \
+        k->rmsnorm_dense_f32 = NORM_KERNEL_NAME(rmsnorm_dense, x, y, p);                  \
         k->layernorm_dense_f32 = NORM_KERNEL_NAME(layernorm_dense, x, y, p);              \
     }                                                                                     \
     k->rmsnorm[NORM_DT_##x][NORM_DT_##y][NORM_DT_##p] = NORM_KERNEL_NAME(rmsnorm, x, y, p); \
