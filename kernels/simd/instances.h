@@ -88,24 +88,6 @@ static NORM_ALWAYS_INLINE void rmsnorm_kernel(const norm_job *job, kernel_types 
  * pipelined rows lost their registers to them. */
 typedef void layernorm_plain_fn(const norm_job *job, const plain_call *c);
 
-static NORM_ALWAYS_INLINE void layernorm_plain_short_kernel(const norm_job *job, const plain_call *c, norm_dtype xt,
-                                                            norm_dtype yt, norm_dtype pt)
-{
-    if (c->beta)
-        layernorm_plain_short_rows(job, c, true, xt, yt, pt);
-    else
-        layernorm_plain_short_rows(job, c, false, xt, yt, pt);
-}
-
-static NORM_ALWAYS_INLINE void layernorm_plain_long_kernel(const norm_job *job, const plain_call *c, norm_dtype xt,
-                                                           norm_dtype yt, norm_dtype pt)
-{
-    if (c->beta)
-        layernorm_plain_rows(job, c, true, xt, yt, pt);
-    else
-        layernorm_plain_rows(job, c, false, xt, yt, pt);
-}
-
 /* Which of the two takes a plain call. */
 static NORM_ALWAYS_INLINE void layernorm_plain_call(const norm_job *job, const plain_call *c,
                                                     layernorm_plain_fn *plain_short, layernorm_plain_fn *plain_long)
@@ -158,12 +140,12 @@ static NORM_ALWAYS_INLINE void rmsnorm_gated_kernel(const norm_job *job, kernel_
     static __attribute__((noinline)) void NORM_KERNEL_NAME(layernorm_plain_short, x, y, p)(const norm_job *job, \
                                                                                       const plain_call *c) \
     {                                                                                     \
-        layernorm_plain_short_kernel(job, c, NORM_DT_##x, NORM_DT_##y, NORM_DT_##p);      \
+        layernorm_plain_short_rows(job, c, NORM_DT_##x, NORM_DT_##y, NORM_DT_##p);        \
     }                                                                                     \
     static __attribute__((noinline)) void NORM_KERNEL_NAME(layernorm_plain_long, x, y, p)(const norm_job *job, \
                                                                                      const plain_call *c) \
     {                                                                                     \
-        layernorm_plain_long_kernel(job, c, NORM_DT_##x, NORM_DT_##y, NORM_DT_##p);       \
+        layernorm_plain_rows(job, c, NORM_DT_##x, NORM_DT_##y, NORM_DT_##p);              \
     }                                                                                     \
     static NORM_KERNEL(NORM_KERNEL_NAME(layernorm, x, y, p))                              \
     {                                                                                     \

@@ -556,13 +556,15 @@ static NORM_ALWAYS_INLINE void layernorm_plain_short(const norm_job *job, const 
     }
 }
 
-/* Short plain LayerNorm rows, with or without beta. */
-static NORM_ALWAYS_INLINE void layernorm_plain_short_rows(const norm_job *job, const plain_call *c, bool has_b,
-                                                          norm_dtype xt, norm_dtype yt, norm_dtype pt)
+/* Short plain LayerNorm rows, with beta or without. */
+static NORM_ALWAYS_INLINE void layernorm_plain_short_rows(const norm_job *job, const plain_call *c, norm_dtype xt,
+                                                          norm_dtype yt, norm_dtype pt)
 {
-    const out_shape sh = { xt, yt, pt, true, has_b, false, false };
     const plain_call local = *c; /* a copy y cannot alias: its fields stay in registers */
-    layernorm_plain_short(job, &local, sh, xt);
+    if (local.beta)
+        layernorm_plain_short(job, &local, (out_shape){ xt, yt, pt, true, true, false, false }, xt);
+    else
+        layernorm_plain_short(job, &local, (out_shape){ xt, yt, pt, true, false, false, false }, xt);
 }
 
 /* Long plain LayerNorm rows (n >= NORM_AHEAD_BELOW), and calls of one short row: as
@@ -571,8 +573,8 @@ static NORM_ALWAYS_INLINE void layernorm_plain_short_rows(const norm_job *job, c
  * L1 between its two passes), with the next row's shift right after this row's sums are
  * issued, so that its sample overlaps this row's output pass. A single short row through
  * layernorm_plain_short paid for the pipeline's fill and drain. */
-static NORM_ALWAYS_INLINE void layernorm_plain_rows(const norm_job *job, const plain_call *cp, bool has_b,
-                                                    norm_dtype xt, norm_dtype yt, norm_dtype pt)
+static NORM_ALWAYS_INLINE void layernorm_plain_rows_of(const norm_job *job, const plain_call *cp, bool has_b,
+                                                       norm_dtype xt, norm_dtype yt, norm_dtype pt)
 {
     const plain_call c = *cp; /* a copy y cannot alias: its fields stay in registers */
     const out_shape sh = { xt, yt, pt, true, has_b, false, false };
@@ -598,6 +600,16 @@ static NORM_ALWAYS_INLINE void layernorm_plain_rows(const norm_job *job, const p
         plain_output(&c, y + r * c.y_step, xr, layernorm_scale(mean, rstd), sh);
         plain_store_stats(&c, r, mean, rstd);
     }
+}
+
+/* Long plain LayerNorm rows and calls of one short row, with beta or without. */
+static NORM_ALWAYS_INLINE void layernorm_plain_rows(const norm_job *job, const plain_call *c, norm_dtype xt,
+                                                    norm_dtype yt, norm_dtype pt)
+{
+    if (c->beta)
+        layernorm_plain_rows_of(job, c, true, xt, yt, pt);
+    else
+        layernorm_plain_rows_of(job, c, false, xt, yt, pt);
 }
 
 /* The moments of each row (the first step of a split row): the same sums as the norms,
