@@ -284,18 +284,20 @@ static __attribute__((noinline)) float write_row_rare(const out_row *o, enum out
 }
 
 
-/* One pass of write_row. The calls out of line take a copy of the row: given o itself, the
- * compiler kept o in memory for the inlined loop too, which then built it field by field on
- * every row (15 of a 128-element row's instructions, avx2). */
+/* One pass of write_row. Where the loops are inlined, the rare rows' call takes a copy of the
+ * row: given o itself, the compiler kept o in memory for the inlined loop too, which then built
+ * it field by field on every row (15 of a 128-element row's instructions, avx2). */
 static NORM_ALWAYS_INLINE float write_row_once(const out_row *o, enum out_variant v, bool rare, out_fn *typed,
                                                out_fn *f32_params, bool inline_typed, const void *gamma,
                                                const void *beta, bool unit_offset, norm_dtype xt, norm_dtype yt,
                                                norm_dtype pt)
 {
-    if (inline_typed && !rare)
-        return output_variants(o, v, xt, yt, pt, false);
+    if (!rare)
+        return inline_typed ? output_variants(o, v, xt, yt, pt, false) : typed(o, v);
+    if (!inline_typed) /* (o is in memory for typed() anyway: no copy) */
+        return write_row_rare(o, v, f32_params, gamma, beta, unit_offset, xt, yt, pt);
     const out_row copy = *o;
-    return rare ? write_row_rare(&copy, v, f32_params, gamma, beta, unit_offset, xt, yt, pt) : typed(&copy, v);
+    return write_row_rare(&copy, v, f32_params, gamma, beta, unit_offset, xt, yt, pt);
 }
 
 /* One row's output, whatever its parameters: the typed loop (NULL: none for these
