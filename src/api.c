@@ -990,9 +990,13 @@ static inline __attribute__((always_inline)) norm_status dense_norm(norm_kind ki
         const norm_threading t = { 0, NULL, NULL };
         const norm_kernels *k = norm_kernels_active();
         norm_dense_fn *dense = kind == NORM_RMSNORM ? k->rmsnorm_dense_f32 : k->layernorm_dense_f32;
-        if (dense && gamma && 2 * bytes < NONTEMPORAL_BYTES &&
-            norm_call_direct(1, norm_call_sliced(n, false, false), 2 * bytes, &t))
-            return dense(y, x, gamma, beta, rows, n, eps);
+        if (dense && 2 * bytes < NONTEMPORAL_BYTES &&
+            norm_call_direct(1, norm_call_sliced(n, false, false), 2 * bytes, &t)) {
+            if (gamma)
+                return dense(y, x, gamma, beta, rows, n, eps);
+            if (n <= NORM_ONES_N) /* no gamma: the ones (norm_gamma_f32) */
+                return dense(y, x, norm_ones_f32, beta, rows, n, eps);
+        }
         /* The job's setup out of this path, a tail call (inlined, it cost the dense entry's
          * calls 3%). */
         return kind == NORM_RMSNORM ? dense_rmsnorm_f32_job(y, x, gamma, beta, rows, n, eps)

@@ -479,7 +479,7 @@ END_TEST
 /* The tier's dense entries (norm_rmsnorm_f32 and norm_layernorm_f32 on the calling thread take
  * them, not the kernels) against the tier's kernels, bit for bit (dense_case): one row and
  * several (LayerNorm's short rows then take their pipeline), every tail up to 67 and longer rows,
- * beta or not, in place or not, misaligned, flush against guard pages at either end, and a
+ * gamma or not (rows of up to NORM_ONES_N), beta or not, in place or not, misaligned, flush against guard pages at either end, and a
  * quarter of the calls with a special row (NaN, Inf, zeros, or sums out of f32's range:
  * the scalar row, which the dense entry reaches without a job). */
 START_TEST(test_dense_entry)
@@ -516,7 +516,10 @@ START_TEST(test_dense_entry)
                     for (size_t i = 0; i < n; i++) /* squares beyond 2^120, or below 2^-80 */
                         row[i] *= what == NSPECIAL_ROWS ? 0x1p70f : 0x1p-70f;
             }
-            if (!dense_case(tier_name(_i), dense, tier_fn(_i, layernorm), &s, &in, rng_bool(&r), "dense entry"))
+            /* Without gamma on the rows the API sends the dense entry so (up to NORM_ONES_N). */
+            bool has_g = n > NORM_ONES_N || rng_below(&r, 4) != 0;
+            if (!dense_case(tier_name(_i), dense, tier_fn(_i, layernorm), &s, &in, has_g, rng_bool(&r),
+                            "dense entry"))
                 ck_abort_msg("%s", fail_msg);
             stats[_i].cases++;
         }

@@ -720,20 +720,21 @@ bool plain_case(const char *who, norm_kernel_fn *unit, norm_kernel_fn *oracle, c
 }
 
 bool dense_case(const char *who, norm_dense_fn *dense, norm_kernel_fn *kernel, const plain_spec *sp,
-                const case_inputs *in, bool has_b, const char *label)
+                const case_inputs *in, bool has_g, bool has_b, const char *label)
 {
     const size_t n = sp->n, rows = sp->rows;
     ck_assert(in->c.x == NORM_F32 && in->c.y == NORM_F32 && in->c.p == NORM_F32);
     ck_assert(sp->x_stride == n && (sp->in_place || sp->y_stride == n) && !sp->stats && !sp->eps_outside &&
-              !sp->nontemporal);
-    plain_describe(who, in->c, sp, true, has_b, label);
+              !sp->nontemporal && (has_g || n <= NORM_ONES_N));
+    plain_describe(who, in->c, sp, has_g, has_b, label);
     fail_msg[0] = '\0';
     plain_bufs d, k;
-    plain_bufs_init(&d, sp, in, true, has_b, sp->guard);
-    plain_bufs_init(&k, sp, in, true, has_b, GUARD_NONE);
+    plain_bufs_init(&d, sp, in, has_g, has_b, sp->guard);
+    plain_bufs_init(&k, sp, in, has_g, has_b, GUARD_NONE);
     kernel(&k.job);
     const norm_job *j = &d.job;
-    ck_assert_int_eq(dense(j->y, j->x, j->gamma, j->beta, rows, n, sp->eps), NORM_OK);
+    /* The API's call: gamma, or the ones for a call without (norm_gamma_f32). */
+    ck_assert_int_eq(dense(j->y, j->x, norm_gamma_f32(j->gamma, n), j->beta, rows, n, sp->eps), NORM_OK);
     for (size_t r = 0; r < rows && !fail_msg[0]; r++)
         for (size_t i = 0; i < n; i++)
             if (bits_of((const float *)j->y + r * n, i, NORM_F32) != bits_of((const float *)k.job.y + r * n, i, NORM_F32)) {

@@ -389,12 +389,13 @@ typedef struct plain_result {
 bool plain_case(const char *who, norm_kernel_fn *unit, norm_kernel_fn *oracle, const plain_spec *sp,
                 const case_inputs *in, int gb, const char *label, plain_result *res);
 
-/* A tier's dense entry (norm_dense_fn: f32 rows n apart, gamma given) against the same tier's
- * kernel of the same norm (sp->layernorm) on the same inputs and layout (offsets, in place, guard): y must be the
+/* A tier's dense entry (norm_dense_fn: f32 rows n apart, gamma given, or the ones where the
+ * API passes them for a NULL gamma: rows of up to NORM_ONES_N) against the same tier's kernel of the same norm
+ * (sp->layernorm) on the same inputs and layout (offsets, in place, guard): y must be the
  * kernel's bit for bit, nothing outside y may change, and the inputs not at all. The kernel
- * itself is held to the reference by plain_case. has_b: beta too. Returns false, with
- * fail_msg set, on the first difference. */
+ * itself is held to the reference by plain_case. has_g, has_b: gamma, beta. Returns false,
+ * with fail_msg set, on the first difference. */
 bool dense_case(const char *who, norm_dense_fn *dense, norm_kernel_fn *kernel, const plain_spec *sp,
-                const case_inputs *in, bool has_b, const char *label);
+                const case_inputs *in, bool has_g, bool has_b, const char *label);
 
 #endif

@@ -9,6 +9,10 @@
 #include "half.h"
 #include "kernels.h"
 
+_Alignas(64) const float norm_ones_f32[NORM_ONES_N] = { [0 ... NORM_ONES_N - 1] = 1.0f };
+_Alignas(64) const uint16_t norm_ones_f16[NORM_ONES_N] = { [0 ... NORM_ONES_N - 1] = 0x3c00 };
+_Alignas(64) const uint16_t norm_ones_bf16[NORM_ONES_N] = { [0 ... NORM_ONES_N - 1] = 0x3f80 };
+
 static inline __attribute__((always_inline)) double load_elem(const void *p, size_t i, norm_dtype t)
 {
     switch (t) {

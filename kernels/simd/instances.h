@@ -53,9 +53,9 @@ static NORM_ALWAYS_INLINE out_fns inlined(out_fns f)
 
 /*
  * The dense entries (norm_dense_fn): the rows of norm_rmsnorm_f32 and norm_layernorm_f32 on the
- * calling thread, n apart, gamma given, no statistics, not streaming, with the call's arguments
- * in registers and no job (one is built only for a row that needs the scalar row). Through a
- * job that the API cleared and filled on its stack and the kernel read back and tested, a
+ * calling thread, n apart, gamma given (the ones for a call without, norm_gamma_f32), no
+ * statistics, not streaming, with the call's arguments in registers and no job (one is built
+ * only for a row that needs the scalar row). Through a job that the API cleared and filled on its stack and the kernel read back and tested, a
  * 1x288 RMSNorm call took a quarter longer (1x16: 23 -> 16 ns, Zen 5). NORM_DEFINE defines
  * them for every type triple; NORM_REGISTER registers the (f32, f32, f32) ones only, and the
  * compiler drops the others, which nothing calls.

@@ -5,9 +5,9 @@
  * Size: the loops are written once per type triple (x, y, gamma/beta), out of line
  * (output_row_<x>_<y>_<p>, instantiated by instances.h), with the few shapes that the hot calls
  * need as constants (out_shape): centred or not, beta or not, the gate after the norm or not.
- * Everything else is decided once per row outside the loops: a row without gamma, or with the
- * unit offset (1 + gamma), has its parameters converted to f32 a chunk at a time
- * (write_row_rare), and a dynamic int8 scale is a first call that only finds max|y|.
+ * Everything else is decided once per row outside the loops: a row without gamma takes ones
+ * for it, a row with the unit offset (1 + gamma) has its parameters converted to f32 a chunk
+ * at a time (write_row_rare), and a dynamic int8 scale is a first call that only finds max|y|.
  */
 #ifndef NORM_SIMD_OUTPUT_H
 #define NORM_SIMD_OUTPUT_H
@@ -21,8 +21,8 @@ typedef struct row_scale {
     float c, s, neg_ds;
 } row_scale;
 
-/* The compile-time shape of one output loop. gamma is always there: the rare rows without it
- * get a chunk of ones (write_row_rare). */
+/* The compile-time shape of one output loop. gamma is always there: rows without it load
+ * ones (norm_ones_f32). */
 typedef struct out_shape {
     norm_dtype xt, yt, pt; /* the source (x, h, or the gate's f32 stash), y, gamma and beta */
     bool centered;         /* LayerNorm: subtract c, add neg_ds */
@@ -234,19 +234,27 @@ typedef struct out_fns {
     bool inline_typed;   /* the (x, y, p) loops inlined instead of called (instances.h's hot types) */
 } out_fns;
 
-/* Parameters converted to f32 a chunk at a time: 1 where there is no gamma, 1 + gamma for the
- * unit offset (rounded once more than the kernels' u * g + u: 2^-24 relative, far inside the
- * contract's 2^-20). */
-#define NORM_RARE_CHUNK 1024
+/* Parameters converted to f32 a chunk at a time: 1 + gamma for the unit offset (rounded once
+ * more than the kernels' u * g + u: 2^-24 relative, far inside the contract's 2^-20), or
+ * half-precision parameters for a loop that takes f32 ones. */
+#define NORM_RARE_CHUNK NORM_ONES_N
 
 static void params_to_f32(float *out, const void *p, size_t at, size_t len, norm_dtype pt, bool plus_one)
 {
-    const float one = plus_one ? 1.0f : 0.0f;
-    for (size_t i = 0; i < len; i++)
-        out[i] = element_f32(p, at + i, pt) + one;
+    const vf one = vf_set1(1.0f);
+    size_t i = 0;
+    for (; i + NORM_W <= len; i += NORM_W) {
+        vf v = load_as(p, at + i, pt);
+        vf_store(out + i, plus_one ? vf_add(v, one) : v);
+    }
+    if (i < len) {
+        vf v = load_part_as(p, at + i, len - i, pt);
+        vf_store_part(out + i, plus_one ? vf_add(v, one) : v, len - i);
+    }
 }
 
-/* A row without gamma or with the unit offset: the f32-parameter loop, a chunk at a time. */
+/* A row the typed loop cannot take (gamma NULL on a long row or with half-precision
+ * parameters, the unit offset, ...): the f32-parameter loop, a chunk at a time. */
 static __attribute__((noinline)) float write_row_rare(const out_row *o, enum out_variant v, out_fn *fn,
                                                       const void *gamma, const void *beta, bool unit_offset,
                                                       norm_dtype xt, norm_dtype yt, norm_dtype pt)
@@ -254,9 +262,6 @@ static __attribute__((noinline)) float write_row_rare(const out_row *o, enum out
     _Alignas(64) float g[NORM_RARE_CHUNK], b[NORM_RARE_CHUNK];
     const size_t xs = norm_dtype_size(xt), ys = norm_dtype_size(yt);
     float amax = 0.0f;
-    if (!gamma)
-        for (size_t i = 0; i < NORM_RARE_CHUNK; i++)
-            g[i] = 1.0f;
     for (size_t at = 0; at < o->n; at += NORM_RARE_CHUNK) {
         size_t len = o->n - at < NORM_RARE_CHUNK ? o->n - at : NORM_RARE_CHUNK;
         out_row part = *o;
@@ -271,12 +276,20 @@ static __attribute__((noinline)) float write_row_rare(const out_row *o, enum out
             part.next_x = (const char *)o->next_x + at * norm_dtype_size(o->next_t);
         if (o->next_r)
             part.next_r = (const char *)o->next_r + at * norm_dtype_size(o->next_t);
-        if (gamma)
+        part.g = norm_ones_f32; /* no gamma: 1, with the unit offset too */
+        if (gamma && (unit_offset || pt != NORM_F32)) {
             params_to_f32(g, gamma, at, len, pt, unit_offset);
-        if (beta)
+            part.g = g;
+        } else if (gamma) {
+            part.g = (const float *)gamma + at;
+        }
+        part.b = NULL;
+        if (beta && pt != NORM_F32) {
             params_to_f32(b, beta, at, len, pt, false);
-        part.g = g;
-        part.b = beta ? b : NULL;
+            part.b = b;
+        } else if (beta) {
+            part.b = (const float *)beta + at;
+        }
         float m = fn(&part, v);
         amax = m > amax ? m : amax;
     }
@@ -311,6 +324,11 @@ static NORM_ALWAYS_INLINE float write_row(out_row *o, bool centered, const void 
 {
     enum out_variant v = o->z ? (beta ? OUT_GATE_BETA : o->gate_careful ? OUT_GATE_CAREFUL : OUT_SCALE_GATE)
                          : beta ? OUT_CENTER_BETA : centered ? OUT_CENTER : OUT_SCALE;
+    /* No gamma is 1, with the unit offset too: a row short enough takes the ones as gamma. */
+    if (!gamma && o->n <= NORM_ONES_N) {
+        gamma = norm_gamma_or_ones(NULL, o->n, pt);
+        unit_offset = false;
+    }
     const bool rare = !gamma || unit_offset || !typed || (v >= OUT_GATE_CAREFUL && pt != NORM_F32);
     o->g = gamma;
     o->b = beta;

@@ -228,8 +228,9 @@ static NORM_ALWAYS_INLINE void rmsnorm_rows(const norm_job *job, bool gate_in, b
 }
 
 /*
- * Plain rows (f32 x and parameters, gamma without the unit offset; no residual add, gate,
- * given moments or streaming stores; int8 output for RMSNorm only, int8_ok), the common call:
+ * Plain rows (f32 x and parameters, gamma or a short row without one (norm_gamma_f32), no unit
+ * offset; no residual add, gate, given moments or streaming stores; int8 output for RMSNorm
+ * only, int8_ok), the common call:
  * the sums and the output loop are inlined and the job's fields held in locals, so a short row
  * costs its two loops and little else. RMSNorm's need no explicit pipelining (the processor
  * overlaps one row with the next by itself) except int8's; LayerNorm's short rows do
@@ -240,7 +241,8 @@ static NORM_ALWAYS_INLINE void rmsnorm_rows(const norm_job *job, bool gate_in, b
 static NORM_ALWAYS_INLINE bool norm_plain(const norm_job *job, bool int8_ok, norm_dtype xt, norm_dtype yt,
                                           norm_dtype pt)
 {
-    return xt == NORM_F32 && pt == NORM_F32 && (yt != NORM_I8 || int8_ok) && job->gamma && !job->unit_offset &&
+    return xt == NORM_F32 && pt == NORM_F32 && (yt != NORM_I8 || int8_ok) &&
+           norm_gamma_f32(job->gamma, job->n) && !job->unit_offset &&
            !job->residual && !job->gate && !job->moments && !job->nontemporal;
 }
 
@@ -260,7 +262,8 @@ typedef struct plain_call {
 static NORM_ALWAYS_INLINE plain_call plain_call_of(const norm_job *job, norm_dtype xt, norm_dtype yt)
 {
     plain_call c = { job->x, job->y, job->n, job->rows, job->x_stride * norm_dtype_size(xt),
-                     job->y_stride * norm_dtype_size(yt), job->gamma, job->beta, job->rstd, job->mean,
+                     job->y_stride * norm_dtype_size(yt), norm_gamma_f32(job->gamma, job->n),
+                     job->beta, job->rstd, job->mean,
                      1.0 / (double)job->n, job->eps, job->eps_outside_sqrt };
     return c;
 }
@@ -273,7 +276,8 @@ static __attribute__((cold, noinline)) void plain_exact_dense(void *y, const voi
                                                               size_t r, bool layernorm)
 {
     norm_job job = {
-        .y = y, .x = x, .y_stride = n, .x_stride = n, .rows = rows, .n = n, .gamma = gamma, .beta = beta,
+        .y = y, .x = x, .y_stride = n, .x_stride = n, .rows = rows, .n = n,
+        .gamma = gamma == norm_ones_f32 ? NULL : gamma, .beta = beta,
         .eps = eps, .x_type = NORM_F32, .y_type = NORM_F32, .param_type = NORM_F32, .y_inv_scale = 1.0f,
     };
     exact_row(&job, r, layernorm);
