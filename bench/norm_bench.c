@@ -189,6 +189,9 @@ static void usage(FILE *f)
         "  --beta            also add a beta shift, random in [-1, 1] (default: gamma only;\n"
         "                    gamma is random near 1 either way; with beta the f32 floor's\n"
         "                    output pass is y = x*gamma + beta, so it moves the same bytes)\n"
+        "  --no-gamma        the library's calls without gamma (NULL: LayerNorm without an affine\n"
+        "                    scale, as OLMo's and DiT's); gamma's buffer holds ones, which the\n"
+        "                    floors, plain loops and output checks read as before\n"
         "  --dist LIST       what x's rows look like, a comma list of these, or 'all':\n"
         "                      gauss     zero-mean noise, roughly N(0,1) (the default)\n"
         "                      offset    noise plus an offset per row, uniform in [0, %.0f]\n"
@@ -326,6 +329,7 @@ typedef struct options {
     bool isa[NORM_ISA_COUNT];    /* tiers to time */
     bool op[2];                  /* indexed by norm_kind */
     bool beta;
+    bool no_gamma;               /* --no-gamma: the library's calls get gamma NULL */
     bool dist[NDISTS];           /* --dist: the row distributions to time, each in turn */
     size_t ndists;
     int rounds;
@@ -601,6 +605,8 @@ static void parse_args(options *o, int argc, char **argv)
             exit(0);
         } else if (strcmp(a, "--beta") == 0) {
             o->beta = true;
+        } else if (strcmp(a, "--no-gamma") == 0) {
+            o->no_gamma = true;
         } else if (strcmp(a, "--quick") == 0) {
             quick = true;
         } else if (strcmp(a, "--half-report") == 0) {
@@ -673,10 +679,10 @@ static void parse_args(options *o, int argc, char **argv)
     if (o->half_report + o->fused + o->gated + o->int8 + o->split + o->short_rows > 1)
         usage_error("--half-report, --fused, --gated, --int8, --split and --short are separate reports: run one, "
                     "then another");
-    if (o->short_rows && (o->scaling || types || strcmp(dists, "gauss") != 0 || o->beta || o->csv_path ||
-                          o->json_path || o->plot_path))
+    if (o->short_rows && (o->scaling || types || strcmp(dists, "gauss") != 0 || o->beta || o->no_gamma ||
+                          o->csv_path || o->json_path || o->plot_path))
         usage_error("--short times f32 gauss rows (LayerNorm with beta) and prints its table only: it takes\n"
-                    "no --scaling, --types, --dist, --beta, --csv, --json or --plot");
+                    "no --scaling, --types, --dist, --beta, --no-gamma, --csv, --json or --plot");
     if (o->gated && !o->op[NORM_RMSNORM])
         usage_error("--gated is RMSNorm only (the library gates no LayerNorm)");
     if (o->half_report) {
@@ -789,6 +795,7 @@ typedef struct workload {
     void *y;                 /* one output buffer, large enough for every combination */
     void *gamma[NTYPES];     /* gamma and beta likewise; beta is NULL unless --beta */
     void *beta[NTYPES];
+    bool no_gamma;           /* --no-gamma: gamma holds ones, and the library gets NULL (lib_gamma) */
     void *r[NTYPES];         /* --fused: the residual, of x's type, overwritten with h by every call */
     void *r0[NTYPES];        /* its initial values, to restore before the output check */
     void *r_floor[NTYPES];   /* the fused floor's own residual: its 16-bit adds make garbage values */
@@ -1055,6 +1062,8 @@ static void fill_workload(workload *w, row_dist d)
     bool beta = w->beta[NORM_F32] || w->beta[NORM_F16] || w->beta[NORM_BF16];
     for (size_t i = 0; i < w->n; i++) {
         float g = 1.0f + 0.1f * rng_uniform(&seed); /* near 1, like a trained scale */
+        if (w->no_gamma)
+            g = 1.0f; /* what the library's NULL gamma means */
         float b = beta ? rng_uniform(&seed) : 0.0f;
         for (int t = 0; t < NTYPES; t++) {
             if (w->gamma[t])
@@ -1070,7 +1079,7 @@ static bool make_workload(workload *w, shape s, const options *o)
 {
     size_t count = s.rows * s.n;
     bool ok = true;
-    *w = (workload){ .rows = s.rows, .n = s.n };
+    *w = (workload){ .rows = s.rows, .n = s.n, .no_gamma = o->no_gamma };
     for (int t = 0; t < NTYPES; t++) {
         size_t x_bytes = x_elem_bytes(o, (norm_dtype)t), size = dtype_size((norm_dtype)t);
         if (x_bytes)
@@ -1222,6 +1231,12 @@ static void select_isa(norm_isa isa)
         die("norm_set_max_isa(%s): %s", norm_isa_name(isa), norm_status_string(st));
 }
 
+/* Gamma as the library's calls get it: NULL under --no-gamma. */
+static const void *lib_gamma(const workload *w, norm_dtype t)
+{
+    return w->no_gamma ? NULL : w->gamma[t];
+}
+
 /* The library on dense rows. Uniform types go through the convenience function a user of
  * them would call (norm_rmsnorm_bf16() and so on), mixed ones through norm_run(); both end in
  * the same checks and kernels, and f32 is timed exactly as before half precision existed. */
@@ -1229,7 +1244,7 @@ static norm_status run_library(const candidate *c, const workload *w)
 {
     const combo *t = &c->types;
     bool rms = c->op == NORM_RMSNORM;
-    const void *x = w->x[t->x], *gamma = w->gamma[t->param], *beta = w->beta[t->param];
+    const void *x = w->x[t->x], *gamma = lib_gamma(w, t->param), *beta = w->beta[t->param];
     size_t rows = w->rows, n = w->n;
     if (is_uniform(t)) {
         switch (t->x) {
@@ -1289,7 +1304,7 @@ static norm_status run_residual(const candidate *c, const workload *w, bool fuse
     p.y = w->y;
     p.y_type = t->y;
     p.x_type = t->x;
-    p.gamma = w->gamma[t->param];
+    p.gamma = lib_gamma(w, t->param);
     p.beta = w->beta[t->param];
     p.param_type = t->param;
     if (fused) {
@@ -1316,7 +1331,7 @@ static norm_params workload_params(const candidate *c, const workload *w)
     p.y_type = t->y;
     p.x = w->x[t->x];
     p.x_type = t->x;
-    p.gamma = w->gamma[t->param];
+    p.gamma = lib_gamma(w, t->param);
     p.beta = w->beta[t->param];
     p.param_type = t->param;
     return p;
@@ -2856,19 +2871,20 @@ static void print_header(const options *o, norm_isa default_isa, norm_isa marked
         printf(" slices (--split), one thread.\n");
     }
     const char *beta = o->beta ? "beta random in [-1, 1]" : "no beta (--beta adds one)";
+    const char *gamma = o->no_gamma ? "no gamma (the library gets NULL)" : "gamma random near 1";
     bool gauss = o->ndists == 1 && o->dist[DIST_GAUSS];
     if (o->ntypes == 1) {
-        printf("Work: f32, eps %g, gamma random near 1, %s; input %s.\n", (double)EPS, beta,
+        printf("Work: f32, eps %g, %s, %s; input %s.\n", (double)EPS, gamma, beta,
                gauss ? "random, roughly N(0,1)" : "rows as below");
     } else {
         printf("Work: types");
         for (size_t i = 0; i < o->ntypes; i++)
             printf("%s %s", i ? "," : "", o->types[i].name);
         printf(" (x:y:gamma%s), eps %g,\n"
-               "      gamma random near 1, %s; input %s, the same values\n"
+               "      %s, %s; input %s, the same values\n"
                "      rounded to nearest in f16 and bf16.\n",
                o->gated || o->int8 || o->split ? "" : "; f32 is the baseline of the vs-f32 ratios",
-               (double)EPS, beta, gauss ? "random, roughly N(0,1)" : "rows as below");
+               (double)EPS, gamma, beta, gauss ? "random, roughly N(0,1)" : "rows as below");
     }
     if (!gauss)
         print_dist_legend(o);
@@ -2987,8 +3003,8 @@ static void print_targets(const context *ctx)
             snprintf(dists + strlen(dists), sizeof dists - strlen(dists), "%s%s", dists[0] ? ", " : "",
                      dist_names[d]);
     printf("\nTargets: RMSNorm within %.2fx of the floor and LayerNorm within %.2fx on every shape, tier %s,\n"
-           "f32 rows, %s, x's rows %s%s.\n", norm_targets[NORM_RMSNORM], norm_targets[NORM_LAYERNORM],
-           norm_isa_name(ctx->marked), o->beta ? "with beta" : "no beta", dists,
+           "f32 rows, %s%s, x's rows %s%s.\n", norm_targets[NORM_RMSNORM], norm_targets[NORM_LAYERNORM],
+           norm_isa_name(ctx->marked), o->no_gamma ? "no gamma, " : "", o->beta ? "with beta" : "no beta", dists,
            o->ndists > 1 ? ": each shape judged on its worst" : "");
     printf("  %-12s %8s %-9s %-6s %9s %s\n", "shape", "rmsnorm", "worst", "", "layernorm", "worst");
     for (size_t i = 0; i < o->nshapes; i++) {
@@ -3475,8 +3491,9 @@ static void write_json(FILE *f, const report *rep, const options *o, norm_isa de
     json_string(f, norm_version_string());
     fprintf(f, ",\n  \"cpu\": ");
     json_string(f, cpu);
-    fprintf(f, ",\n  \"default_isa\": \"%s\",\n  \"llc_bytes\": %zu,\n  \"eps\": %g,\n  \"beta\": %s,\n",
-            norm_isa_name(default_isa), llc, (double)EPS, o->beta ? "true" : "false");
+    fprintf(f, ",\n  \"default_isa\": \"%s\",\n  \"llc_bytes\": %zu,\n  \"eps\": %g,\n  \"beta\": %s,\n  \"gamma\": %s,\n",
+            norm_isa_name(default_isa), llc, (double)EPS, o->beta ? "true" : "false",
+            o->no_gamma ? "false" : "true");
     write_json_meta(f);
     fprintf(f, "  \"fused\": %s,\n  \"mode\": \"%s\",\n", o->fused ? "true" : "false", mode_name(o));
     fprintf(f, "  \"types\": [");
