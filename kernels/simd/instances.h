@@ -108,7 +108,8 @@ static NORM_ALWAYS_INLINE void layernorm_kernel(const norm_job *job, kernel_type
             layernorm_rows_any(job, k.out);
         return;
     }
-    const plain_call c = plain_call_of(job, k.xt, k.yt);
+    float unit[NORM_ONES_N];
+    const plain_call c = plain_call_of(job, k.xt, k.yt, unit);
     layernorm_plain_call(job, &c, plain_short, plain_long);
 }
 
