@@ -64,7 +64,7 @@ static NORM_ALWAYS_INLINE plain_call dense_call(float *y, const float *x, const 
                                                 size_t rows, size_t n, float eps)
 {
     const plain_call c = { x, y, n, rows, n * sizeof(float), n * sizeof(float), gamma, beta,
-                           NULL, NULL, 1.0 / (double)n, eps, false };
+                           NULL, NULL, 1.0 / (double)n, eps, false, NULL };
     return c;
 }
 
@@ -101,7 +101,11 @@ static NORM_ALWAYS_INLINE void layernorm_plain_call(const norm_job *job, const p
 static NORM_ALWAYS_INLINE void layernorm_kernel(const norm_job *job, kernel_types k, layernorm_plain_fn *plain_short,
                                                 layernorm_plain_fn *plain_long)
 {
-    if (!norm_plain(job, false, k.xt, k.yt, k.pt)) {
+    /* int8 output takes the plain path on pipelined short rows only (a function for its long
+     * rows would only add code): through the general rows, 4096x128 f32 -> int8 was slower
+     * than the f32 norm followed by a quantize pass (see the commit). */
+    const bool i8_short = k.yt == NORM_I8 && job->n < NORM_AHEAD_BELOW && job->rows > 1;
+    if (!norm_plain(job, i8_short, k.xt, k.yt, k.pt)) {
         if (hot_types(k.xt, k.yt))
             layernorm_rows(job, inlined(k.out), k.xt, k.yt, k.pt);
         else
@@ -109,8 +113,12 @@ static NORM_ALWAYS_INLINE void layernorm_kernel(const norm_job *job, kernel_type
         return;
     }
     float unit[NORM_ONES_N];
-    const plain_call c = plain_call_of(job, k.xt, k.yt, unit);
-    layernorm_plain_call(job, &c, plain_short, plain_long);
+    plain_call c = plain_call_of(job, k.xt, k.yt, unit);
+    c.i8_out = k.out.typed;
+    if (k.yt == NORM_I8)
+        plain_short(job, &c);
+    else
+        layernorm_plain_call(job, &c, plain_short, plain_long);
 }
 
 /* Gated RMSNorm, either order, with gamma or not, beta, the unit offset (output.h's gate

@@ -257,6 +257,7 @@ typedef struct plain_call {
     double inv_n;
     float eps;
     bool eps_outside_sqrt;
+    out_fn *i8_out; /* int8 LayerNorm rows: the type triple's output loops (plain_i8_output) */
 } plain_call;
 
 /* The scale gamma' = 1 + gamma of a plain call with the unit offset, in f32 as write_row_rare
@@ -278,7 +279,7 @@ static NORM_ALWAYS_INLINE plain_call plain_call_of(const norm_job *job, norm_dty
     plain_call c = { job->x, job->y, job->n, job->rows, job->x_stride * norm_dtype_size(xt),
                      job->y_stride * norm_dtype_size(yt), plain_gamma(job, unit),
                      job->beta, job->rstd, job->mean,
-                     1.0 / (double)job->n, job->eps, job->eps_outside_sqrt };
+                     1.0 / (double)job->n, job->eps, job->eps_outside_sqrt, NULL };
     return c;
 }
 
@@ -313,6 +314,19 @@ static NORM_ALWAYS_INLINE void plain_store_stats(const plain_call *c, size_t r, 
         c->mean[r] = (float)mean;
     if (c->rstd)
         c->rstd[r] = (float)rstd;
+}
+
+/* A plain row's int8 output, through write_row and the type triple's out-of-line loops
+ * (c->i8_out): a dynamic scale's max|y| first, then the row with 1 / s; false, nothing written,
+ * if max|y| leaves f32 (the scalar row). Inlined, its loops made each pipelined LayerNorm
+ * function 12-15 KB. (int8 calls have a job: no dense entry takes them.) */
+static NORM_ALWAYS_INLINE bool plain_i8_output(const norm_job *job, const plain_call *c, size_t r, row_scale rs,
+                                               out_shape sh)
+{
+    out_row o = { .y = (char *)c->y + r * c->y_step, .x = (const char *)c->x + r * c->x_step, .n = c->n, .rs = rs,
+                  .q_inv = job->y_inv_scale };
+    return write_row(&o, sh.centered, c->gamma, c->beta, false, job->y_scales ? job->y_scales + r : NULL, c->i8_out,
+                     c->i8_out, false, sh.xt, sh.yt, sh.pt) != NORM_OUT_EXACT;
 }
 
 /* A plain row's output, inlined. */
@@ -627,7 +641,14 @@ static NORM_ALWAYS_INLINE void layernorm_plain_short(const norm_job *job, const 
                 plain_exact_row(job, c, r, true);
                 continue;
             }
-            plain_output(c, y + r * c->y_step, x + r * c->x_step, layernorm_scale(s->mean, s->rstd), sh);
+            if (sh.yt == NORM_I8) {
+                if (!plain_i8_output(job, c, r, layernorm_scale(s->mean, s->rstd), sh)) {
+                    plain_exact_row(job, c, r, true);
+                    continue;
+                }
+            } else {
+                plain_output(c, y + r * c->y_step, x + r * c->x_step, layernorm_scale(s->mean, s->rstd), sh);
+            }
             plain_store_stats(c, r, s->mean, s->rstd);
         }
     }
@@ -638,7 +659,9 @@ static NORM_ALWAYS_INLINE void layernorm_plain_short_rows(const norm_job *job, c
                                                           norm_dtype yt, norm_dtype pt)
 {
     const plain_call local = *c; /* a copy y cannot alias: its fields stay in registers */
-    if (local.beta)
+    if (yt == NORM_I8) /* write_row takes beta as it comes (plain_i8_output): one copy */
+        layernorm_plain_short(job, &local, (out_shape){ xt, yt, pt, true, false, false, false }, xt);
+    else if (local.beta)
         layernorm_plain_short(job, &local, (out_shape){ xt, yt, pt, true, true, false, false }, xt);
     else
         layernorm_plain_short(job, &local, (out_shape){ xt, yt, pt, true, false, false, false }, xt);
