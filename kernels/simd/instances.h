@@ -162,7 +162,12 @@ static NORM_ALWAYS_INLINE void rmsnorm_gated_kernel(const norm_job *job, kernel_
                          NORM_KERNEL_NAME(layernorm_plain_long, x, y, p));                \
     }                                                                                     \
     /* The dense entries (dense_call): (f32, f32, f32)'s only are registered. */         \
-    static __attribute__((unused)) norm_status NORM_KERNEL_NAME(rmsnorm_dense, x, y, p)(  \
+    static __attribute__((noinline, unused)) norm_status NORM_KERNEL_NAME(rmsnorm_dense_one, x, y, p)( \
+        float *dst, const float *src, const float *gamma, size_t n, float eps)            \
+    {                                                                                     \
+        return rmsnorm_dense_row(dst, src, gamma, n, eps);                                \
+    }                                                                                     \
+    static __attribute__((noinline, unused)) norm_status NORM_KERNEL_NAME(rmsnorm_dense_rows, x, y, p)( \
         float *dst, const float *src, const float *gamma, const float *beta, size_t rows, size_t n, float eps) \
     {                                                                                     \
         const plain_call c = dense_call(dst, src, gamma, beta, rows, n, eps);             \
@@ -171,6 +176,16 @@ static NORM_ALWAYS_INLINE void rmsnorm_gated_kernel(const norm_job *job, kernel_
         else                                                                              \
             rmsnorm_plain_call(NULL, c, false, NORM_DT_##x, NORM_DT_##y, NORM_DT_##p);    \
         return NORM_OK;                                                                   \
+    }                                                                                     \
+    /* One row without beta, or the rest: tail calls, so that the one row does not pay the \
+     * rows' frame (a 1x16 call: 13.3 -> 11.8 ns with the row inlined here, less again     \
+     * without the frame; see the commit). */                                            \
+    static __attribute__((unused)) norm_status NORM_KERNEL_NAME(rmsnorm_dense, x, y, p)(  \
+        float *dst, const float *src, const float *gamma, const float *beta, size_t rows, size_t n, float eps) \
+    {                                                                                     \
+        if (rows == 1 && !beta)                                                           \
+            return NORM_KERNEL_NAME(rmsnorm_dense_one, x, y, p)(dst, src, gamma, n, eps);  \
+        return NORM_KERNEL_NAME(rmsnorm_dense_rows, x, y, p)(dst, src, gamma, beta, rows, n, eps); \
     }                                                                                     \
     static __attribute__((unused)) norm_status NORM_KERNEL_NAME(layernorm_dense, x, y, p)( \
         float *dst, const float *src, const float *gamma, const float *beta, size_t rows, size_t n, float eps) \

@@ -203,7 +203,7 @@ static NORM_ALWAYS_INLINE void rmsnorm_rows(const norm_job *job, bool gate_in, b
                 exact_row(job, r, false);
                 continue;
             }
-            rstd = row_rstd(sums.squares * inv_n, job->eps, job->eps_outside_sqrt);
+            rstd = rms_rstd(sums.squares, inv_n, job->eps, job->eps_outside_sqrt);
         }
         row_scale rs = { 0.0f, (float)rstd, -0.0f };
         bool done;
@@ -345,6 +345,37 @@ static NORM_ALWAYS_INLINE void rmsnorm_plain_rows(const norm_job *job, bool has_
     float unit[NORM_ONES_N];
     rmsnorm_plain_call(job, plain_call_of(job, xt, yt, unit), has_b, xt, yt, pt);
 }
+/* The scalar row for rmsnorm_dense_row, with five arguments: a tail call, where
+ * plain_exact_dense's nine (two on the stack) gave the row a frame aligned for AVX-512. */
+static __attribute__((cold, noinline)) norm_status rmsnorm_exact_one(float *y, const float *x, const float *gamma,
+                                                                     size_t n, float eps)
+{
+    plain_exact_dense(y, x, gamma, NULL, 1, n, eps, 0, false);
+    return NORM_OK;
+}
+
+/*
+ * A dense call's single row without beta (norm_rmsnorm_f32 with rows = 1: a decode step's
+ * call), as rmsnorm_plain_call takes it, with the same operations and bits, without the row
+ * loop. 1/n is divided after the sums in the source, where GCC leaves it: divided at the
+ * call's start (as plain_call_of does, once per call), the next call's division ran into
+ * this call's chain from its sums to rstd, and a dense 1x288 call took 30.8 ns instead of
+ * 28.4 in a loop of calls (Zen 5, see the commit).
+ */
+static NORM_ALWAYS_INLINE norm_status rmsnorm_dense_row(float *y, const float *x, const float *gamma, size_t n,
+                                                        float eps)
+{
+    const out_shape sh = { NORM_F32, NORM_F32, NORM_F32, false, false, false, false };
+    const row_sums sums = sum_row_inline((row_source){ x, NULL, NULL, NULL }, n, 0.0f, SQUARES,
+                                         NORM_PLAIN_SOURCE(NORM_F32));
+    if (!sums_in_range(sums.squares, eps))
+        return rmsnorm_exact_one(y, x, gamma, n, eps);
+    const double rstd = rms_rstd(sums.squares, 1.0 / (double)n, eps, false);
+    out_row o = { .y = y, .x = x, .g = gamma, .n = n, .rs = { 0.0f, (float)rstd, -0.0f } };
+    output_loop(sh, &o);
+    return NORM_OK;
+}
+
 /* A plain int8 row between the stages of rmsnorm_plain_i8. */
 typedef struct i8_stage {
     row_sums sums;
@@ -380,7 +411,7 @@ static NORM_ALWAYS_INLINE void rmsnorm_plain_i8(const norm_job *job, const plain
         if (i >= 1 && i - 1 < rows) {
             i8_stage *s = &st[(i - 1) & 3];
             s->exact = !sums_in_range(s->sums.squares, c.eps);
-            s->rstd = row_rstd(s->sums.squares * c.inv_n, c.eps, c.eps_outside_sqrt);
+            s->rstd = rms_rstd(s->sums.squares, c.inv_n, c.eps, c.eps_outside_sqrt);
         }
         if (i >= 2 && i - 2 < rows) {
             const size_t r = i - 2;
@@ -434,7 +465,7 @@ static NORM_ALWAYS_INLINE void rmsnorm_plain_call(const norm_job *job, plain_cal
             plain_exact_row(job, &c, r, false);
             continue;
         }
-        double rstd = row_rstd(sums.squares * c.inv_n, c.eps, c.eps_outside_sqrt);
+        double rstd = rms_rstd(sums.squares, c.inv_n, c.eps, c.eps_outside_sqrt);
         const row_scale rs = { 0.0f, (float)rstd, -0.0f };
         if (yt == NORM_I8) {
             /* Long int8 rows, as write_row: a dynamic scale from max|y| first (NORM_OUT_EXACT's
