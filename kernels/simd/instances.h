@@ -98,6 +98,13 @@ static NORM_ALWAYS_INLINE void layernorm_plain_call(const norm_job *job, const p
         plain_long(job, c);
 }
 
+/* Short half rows with int8 output and gamma given take layernorm_plain_half_i8. */
+static NORM_ALWAYS_INLINE bool half_i8_plain(const norm_job *job, norm_dtype xt)
+{
+    return xt != NORM_F32 && job->gamma && !job->unit_offset && !job->residual && !job->gate && !job->moments &&
+           !job->nontemporal;
+}
+
 static NORM_ALWAYS_INLINE void layernorm_kernel(const norm_job *job, kernel_types k, layernorm_plain_fn *plain_short,
                                                 layernorm_plain_fn *plain_long)
 {
@@ -105,7 +112,7 @@ static NORM_ALWAYS_INLINE void layernorm_kernel(const norm_job *job, kernel_type
      * rows would only add code): through the general rows, 4096x128 f32 -> int8 was slower
      * than the f32 norm followed by a quantize pass (see the commit). */
     const bool i8_short = k.yt == NORM_I8 && job->n < NORM_AHEAD_BELOW && job->rows > 1;
-    if (!norm_plain(job, i8_short, k.xt, k.yt, k.pt)) {
+    if (!norm_plain(job, i8_short, k.xt, k.yt, k.pt) && !(i8_short && half_i8_plain(job, k.xt))) {
         if (hot_types(k.xt, k.yt))
             layernorm_rows(job, inlined(k.out), k.xt, k.yt, k.pt);
         else
@@ -115,7 +122,9 @@ static NORM_ALWAYS_INLINE void layernorm_kernel(const norm_job *job, kernel_type
     float unit[NORM_ONES_N];
     plain_call c = plain_call_of(job, k.xt, k.yt, unit);
     c.i8_out = k.out.typed;
-    if (k.yt == NORM_I8)
+    if (k.yt == NORM_I8 && k.xt != NORM_F32)
+        layernorm_plain_half_i8(job, &c, k.xt, k.pt);
+    else if (k.yt == NORM_I8)
         plain_short(job, &c);
     else
         layernorm_plain_call(job, &c, plain_short, plain_long);

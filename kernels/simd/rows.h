@@ -639,18 +639,23 @@ typedef struct ln_stage {
  * ring of four, by the row's index mod 4 (scalars only: no vectors are kept across stages).
  */
 static NORM_ALWAYS_INLINE void layernorm_plain_short(const norm_job *job, const plain_call *c, out_shape sh,
-                                                     norm_dtype xt)
+                                                     norm_dtype xt, bool half)
 {
     const size_t n = c->n, rows = c->rows;
     const char *x = (const char *)c->x;
     char *y = (char *)c->y;
     ln_stage st[4];
     for (size_t i = 0; i < rows + 3; i++) {
+        /* Half rows (layernorm_plain_half_i8) through the out-of-line shift and sums, the
+         * general path's own, with the type known at run time. */
         if (i < rows)
-            st[i & 3].shift = plain_shift(x + i * c->x_step, n, xt);
+            st[i & 3].shift = half ? row_shift_any(x + i * c->x_step, NULL, NULL, n, xt, xt)
+                                   : plain_shift(x + i * c->x_step, n, xt);
         if (i >= 1 && i - 1 < rows) {
             ln_stage *s = &st[(i - 1) & 3];
-            s->sums = plain_sums(x + (i - 1) * c->x_step, n, s->shift, xt);
+            const char *xr = x + (i - 1) * c->x_step;
+            s->sums = half ? sum_row_any(xr, n, s->shift, sums_around(s->shift), xt)
+                           : plain_sums(xr, n, s->shift, xt);
         }
         if (i >= 2 && i - 2 < rows) {
             const size_t r = i - 2;
@@ -691,11 +696,24 @@ static NORM_ALWAYS_INLINE void layernorm_plain_short_rows(const norm_job *job, c
 {
     const plain_call local = *c; /* a copy y cannot alias: its fields stay in registers */
     if (yt == NORM_I8) /* write_row takes beta as it comes (plain_i8_output): one copy */
-        layernorm_plain_short(job, &local, (out_shape){ xt, yt, pt, true, false, false, false }, xt);
+        layernorm_plain_short(job, &local, (out_shape){ xt, yt, pt, true, false, false, false }, xt, false);
     else if (local.beta)
-        layernorm_plain_short(job, &local, (out_shape){ xt, yt, pt, true, true, false, false }, xt);
+        layernorm_plain_short(job, &local, (out_shape){ xt, yt, pt, true, true, false, false }, xt, false);
     else
-        layernorm_plain_short(job, &local, (out_shape){ xt, yt, pt, true, false, false, false }, xt);
+        layernorm_plain_short(job, &local, (out_shape){ xt, yt, pt, true, false, false, false }, xt, false);
+}
+
+/* Short half rows (f16 or bf16 x, gamma of x's type or f32, given) with int8 output, one
+ * function per tier for the four type triples: the types at run time, the shift and the sums
+ * through their out-of-line functions and the output through the triple's (c->i8_out), as the
+ * general rows take them, so a row has the same bits on either path. Through the general rows,
+ * 256x256 bf16 -> int8 with a static scale was 1.10-1.12x the time of the engine before
+ * 40b390e; inlined per triple, this cost 40 KB (see the commit). */
+static NORM_OUT_OF_LINE void layernorm_plain_half_i8(const norm_job *job, const plain_call *c,
+                                                     norm_dtype xt, norm_dtype pt)
+{
+    const plain_call local = *c;
+    layernorm_plain_short(job, &local, (out_shape){ xt, NORM_I8, pt, true, false, false, false }, xt, true);
 }
 
 /* Long plain LayerNorm rows (n >= NORM_AHEAD_BELOW), and calls of one short row: as
