@@ -606,9 +606,9 @@ static NORM_ALWAYS_INLINE void layernorm_rows(const norm_job *job, out_fns fns, 
 }
 
 /* The shift and the sums of a plain LayerNorm row, inlined. */
-static NORM_ALWAYS_INLINE float plain_shift(const void *x, size_t n, norm_dtype xt)
+static NORM_ALWAYS_INLINE float plain_shift(const void *x, size_t n, float inv_n, norm_dtype xt)
 {
-    return row_shift((row_source){ x, NULL, NULL, NULL }, n, NORM_PLAIN_SOURCE(xt));
+    return row_shift_inv((row_source){ x, NULL, NULL, NULL }, n, inv_n, NORM_PLAIN_SOURCE(xt));
 }
 
 static NORM_ALWAYS_INLINE row_sums plain_sums(const void *x, size_t n, float shift, norm_dtype xt)
@@ -642,6 +642,7 @@ static NORM_ALWAYS_INLINE void layernorm_plain_short(const norm_job *job, const 
                                                      norm_dtype xt, bool half)
 {
     const size_t n = c->n, rows = c->rows;
+    const float inv_nf = 1.0f / (float)n;
     const char *x = (const char *)c->x;
     char *y = (char *)c->y;
     ln_stage st[4];
@@ -650,7 +651,7 @@ static NORM_ALWAYS_INLINE void layernorm_plain_short(const norm_job *job, const 
          * general path's own, with the type known at run time. */
         if (i < rows)
             st[i & 3].shift = half ? row_shift_any(x + i * c->x_step, NULL, NULL, n, xt, xt)
-                                   : plain_shift(x + i * c->x_step, n, xt);
+                                   : plain_shift(x + i * c->x_step, n, inv_nf, xt);
         if (i >= 1 && i - 1 < rows) {
             ln_stage *s = &st[(i - 1) & 3];
             const char *xr = x + (i - 1) * c->x_step;
@@ -732,13 +733,14 @@ static NORM_ALWAYS_INLINE void layernorm_plain_rows_of(const norm_job *job, cons
         return;
     const char *x = (const char *)c.x;
     char *y = (char *)c.y;
+    const float inv_nf = 1.0f / (float)n;
     float next_shift = row_shift_any(x, NULL, NULL, n, xt, pt);
     for (size_t r = 0; r < rows; r++) {
         const char *xr = x + r * c.x_step;
         float shift = next_shift;
         row_sums sums = plain_sums(xr, n, shift, xt);
         if (r + 1 < rows)
-            next_shift = plain_shift(xr + c.x_step, n, xt);
+            next_shift = plain_shift(xr + c.x_step, n, inv_nf, xt);
         double mean, var;
         if (!layernorm_stats(xr, n, c.inv_n, &shift, sums, c.eps, &mean, &var, xt)) {
             plain_exact_row(job, &c, r, true);

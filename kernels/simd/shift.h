@@ -32,8 +32,8 @@ static inline size_t sample_size(size_t n)
     return m < n ? m : n;
 }
 
-/* The f32 mean of a short row (n <= NORM_FULL_MEAN_MAX), for its shift. */
-static NORM_ALWAYS_INLINE float row_mean_f32(row_source src, size_t n, src_shape ss)
+/* The f32 mean of a short row (n <= NORM_FULL_MEAN_MAX), for its shift; inv_n is 1.0f / n. */
+static NORM_ALWAYS_INLINE float row_mean_f32(row_source src, size_t n, float inv_n, src_shape ss)
 {
     vf a = vf_zero(), b = vf_zero();
     size_t i = 0;
@@ -47,14 +47,24 @@ static NORM_ALWAYS_INLINE float row_mean_f32(row_source src, size_t n, src_shape
     }
     if (i < n)
         b = vf_add(b, vf_keep_first(peek(src, i, n - i, true, ss), n - i));
-    return vf_reduce_add(vf_add(a, b)) * (1.0f / (float)n); /* 1 / n: hoisted out of row loops */
+    return vf_reduce_add(vf_add(a, b)) * inv_n;
 }
+
+static NORM_ALWAYS_INLINE float row_shift_inv(row_source src, size_t n, float inv_n, src_shape ss);
 
 /* The shift of the row at src, n elements long. */
 static NORM_ALWAYS_INLINE float row_shift(row_source src, size_t n, src_shape ss)
 {
+    return row_shift_inv(src, n, 1.0f / (float)n, ss);
+}
+
+/* The same with 1.0f / n given: a row loop divides once. (Divided in each row, under the
+ * row's condition, GCC could not hoist the division, which may trap; a 4096x128 LayerNorm
+ * divided 4096 times: see the commit.) */
+static NORM_ALWAYS_INLINE float row_shift_inv(row_source src, size_t n, float inv_n, src_shape ss)
+{
     if (n <= NORM_FULL_MEAN_MAX)
-        return row_mean_f32(src, n, ss);
+        return row_mean_f32(src, n, inv_n, ss);
     const size_t m = sample_size(n);
     const norm_dtype xt = ss.xt;
     float first = element_f32(src.x, 0, xt);
